@@ -1,0 +1,149 @@
+"""Validation of a region's layers, with findings a planner can read.
+
+Checks repair what can be repaired (invalid rings) and say so, and report what a person must
+judge: gaps and overlaps in layers that should tile the city, points outside the region,
+duplicate names. Problems that make the data unusable are raised as errors by the readers;
+what is found here is reported and, for ``error`` findings, stops the build.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from kennai.i18n import Text, t
+
+Level = Literal["info", "warning", "error"]
+
+#: Layers that should cover the city without gaps or overlaps.
+TILING_KINDS = ("elementary", "junior_high")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One result of a check."""
+
+    level: Level
+    code: str
+    layer: str
+    message: Text
+    feature: str | None = None
+    source: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        d = asdict(self)
+        d["message"] = self.message.en
+        d["message_ja"] = self.message.ja
+        return d
+
+    def line(self, lang: str | None = None) -> str:
+        """One line for terminal output."""
+        where = ": ".join(x for x in (self.layer, self.feature) if x)
+        return f"[{self.level}] {where}: {self.message.get(lang)}"
+
+
+def repair_geometries(gdf: gpd.GeoDataFrame, layer: str) -> tuple[gpd.GeoDataFrame, list[Finding]]:
+    """Make invalid polygons valid (keeping their polygonal part) and report each repair."""
+    valid = gdf.geometry.is_valid.to_numpy()
+    if valid.all():
+        return gdf, []
+    findings = []
+    out = gdf.copy()
+    for i in np.flatnonzero(~valid):
+        geom = out.geometry.iloc[i]
+        reason = shapely.is_valid_reason(geom)
+        fixed = shapely.make_valid(geom)
+        if fixed.geom_type == "GeometryCollection":
+            fixed = shapely.union_all([g for g in fixed.geoms
+                                       if g.geom_type in ("Polygon", "MultiPolygon")])
+        delta = abs(fixed.area - geom.buffer(0).area)
+        out.iloc[i, out.columns.get_loc(out.geometry.name)] = fixed
+        name = str(out["name"].iloc[i]) if "name" in out.columns else f"#{i + 1}"
+        findings.append(Finding(
+            "warning", "repaired_geometry", layer,
+            t(f"不正な形状を修復しました（{reason}; 面積の変化 {delta:.1f} m²）",
+              f"repaired an invalid geometry ({reason}; area changed by {delta:.1f} m²)"),
+            feature=name, source=str(out["source_file"].iloc[i]) if "source_file" in out else None))
+    return out, findings
+
+
+def check_duplicate_names(gdf: gpd.GeoDataFrame, layer: str, *, level: Level) -> list[Finding]:
+    """Report names used by more than one feature."""
+    names = gdf["name"].astype(str)
+    dups = names[names.duplicated(keep=False)]
+    return [
+        Finding(level, "duplicate_name", layer,
+                t(f"同じ名称の地物が {int((names == n).sum())} 件あります",
+                  f"{int((names == n).sum())} features share this name"), feature=n)
+        for n in sorted(dups.unique())
+    ]
+
+
+def check_tiling(gdf: gpd.GeoDataFrame, layer: str, *, tolerance_m2: float) -> list[Finding]:
+    """Find overlaps between features and gaps inside the layer's union above a tolerance.
+
+    Areas are in the layer's (projected) CRS units. Slivers below the tolerance are counted
+    in one ``info`` finding so they stay visible.
+    """
+    findings: list[Finding] = []
+    geoms = gdf.geometry.values
+    left, right = gdf.sindex.query(geoms, predicate="intersects")
+    pairs = left < right
+    left, right = left[pairs], right[pairs]
+    inter = shapely.intersection(geoms[left], geoms[right])
+    areas = shapely.area(inter)
+    small = 0
+    for i, j, a in zip(left, right, areas, strict=True):
+        if a <= 0:
+            continue
+        if a < tolerance_m2:
+            small += 1
+            continue
+        findings.append(Finding(
+            "warning", "overlap", layer,
+            t(f"「{gdf['name'].iloc[i]}」と「{gdf['name'].iloc[j]}」が {a:,.0f} m² 重なっています",
+              f"{gdf['name'].iloc[i]!r} and {gdf['name'].iloc[j]!r} overlap by {a:,.0f} m²"),
+            feature=f"{gdf['name'].iloc[i]} / {gdf['name'].iloc[j]}"))
+    union = shapely.union_all(geoms)
+    holes = [shapely.Polygon(r) for p in getattr(union, "geoms", [union])
+             for r in getattr(p, "interiors", [])]
+    hole_area = np.array([h.area for h in holes])
+    big = hole_area >= tolerance_m2
+    for h, a in zip(np.array(holes, dtype=object)[big], hole_area[big], strict=True):
+        c = h.representative_point()
+        findings.append(Finding(
+            "warning", "gap", layer,
+            t(f"どの区域にも属さない隙間が {a:,.0f} m² あります（位置 {c.x:.0f}, {c.y:.0f}）",
+              f"a gap of {a:,.0f} m² belongs to no district (at {c.x:.0f}, {c.y:.0f})")))
+    small += int((~big).sum())
+    if small:
+        findings.append(Finding(
+            "info", "slivers", layer,
+            t(f"{tolerance_m2:,.0f} m² 未満の重なり・隙間が {small} か所あります"
+              "（デジタイズの誤差として無視）",
+              f"{small} overlaps/gaps under {tolerance_m2:,.0f} m² (digitising noise, ignored)")))
+    return findings
+
+
+def check_points_inside(points: gpd.GeoDataFrame, outline: shapely.Geometry, layer: str, *,
+                        tolerance_m: float = 50.0) -> list[Finding]:
+    """Report points farther than ``tolerance_m`` outside the region's outline."""
+    dist = shapely.distance(outline, points.geometry.values)
+    out = np.flatnonzero(dist > tolerance_m)
+    return [
+        Finding("warning", "outside_region", layer,
+                t(f"地域の外にあります（境界から {dist[i]:,.0f} m）",
+                  f"lies outside the region ({dist[i]:,.0f} m from its edge)"),
+                feature=str(points["name"].iloc[i]),
+                source=str(points["source_file"].iloc[i]) if "source_file" in points else None)
+        for i in out
+    ]
+
+
+def summarise(findings: list[Finding]) -> dict[str, int]:
+    """Counts of findings by level."""
+    return {lvl: sum(f.level == lvl for f in findings) for lvl in ("error", "warning", "info")}

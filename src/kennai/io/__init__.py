@@ -1,0 +1,1 @@
+"""Readers for the files Japanese cities and national bodies publish."""

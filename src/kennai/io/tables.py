@@ -1,0 +1,148 @@
+"""Read point tables: facility CSVs with latitude/longitude columns.
+
+The Digital Agency 推奨データセット schema (名称, 住所, 緯度, 経度, 利用可能曜日, 開始時間, 終了時間 …)
+is recognised, and so are generic CSVs with ``lat``/``lon`` style columns. Files come as UTF-8
+(with or without BOM) or cp932; the encoding is decided from the bytes. Rows are never dropped
+silently: a row without usable coordinates is an error that names the row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from kennai.errors import EmptyLayerError, InputError
+from kennai.i18n import t
+from kennai.io.encoding import text_encoding
+
+#: Column names tried, in order, for latitude and longitude (compared case-insensitively).
+LAT_NAMES = ("緯度", "lat", "latitude", "y", "ido", "緯度（世界測地系）")
+LON_NAMES = ("経度", "lon", "lng", "long", "longitude", "x", "keido", "経度（世界測地系）")
+
+#: Japan's extent with a margin, for telling latitude from longitude.
+_JP_LAT = (20.0, 46.5)
+_JP_LON = (122.0, 154.5)
+
+
+def read_csv_table(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame:
+    """Read a CSV as text columns, detecting the encoding and keeping every row."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(t("ファイルが見つかりません", "file not found"), path=path,
+                         hint=t("設定の path を確認してください", "check the path in the config"))
+    try:
+        enc = encoding or text_encoding(path)
+    except UnicodeError:
+        raise InputError(
+            t("文字コードが UTF-8 でも Shift_JIS でもありません",
+              "the text is neither UTF-8 nor Shift_JIS"),
+            path=path, hint=t("設定に encoding を指定してください", "set 'encoding' for this source"),
+        ) from None
+    try:
+        text = path.read_text(encoding=enc)
+    except (UnicodeDecodeError, LookupError):
+        raise InputError(t(f"文字コード {enc} で読めません", f"cannot decode it as {enc}"),
+                         path=path, hint=t("設定の encoding を確認してください",
+                                           "check 'encoding' in the config")) from None
+    try:
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "parse error"
+        raise InputError(t(f"CSV として読めません（{detail}）", f"not a readable CSV ({detail})"),
+                         path=path, hint=t("区切り文字と引用符を確認してください",
+                                           "check the delimiters and quotes")) from None
+    df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
+    if df.empty:
+        raise EmptyLayerError(t("データ行が 1 行もありません", "the table has no rows"), path=path,
+                              hint=t("正しいファイルか確認してください",
+                                     "check that this is the right file"))
+    return df
+
+
+def find_column(columns: list[str], names: tuple[str, ...]) -> str | None:
+    """The first column whose name matches one of ``names`` (case-insensitive)."""
+    lowered = {c.lower(): c for c in columns}
+    for name in names:
+        if name.lower() in lowered:
+            return lowered[name.lower()]
+    return None
+
+
+def _coords(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
+    values = pd.to_numeric(df[col].str.strip().str.replace("，", ".", regex=False), errors="coerce")
+    bad = values.isna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            t(f"列「{col}」に数値でない値「{df[col].iloc[row]}」があります（{int(bad.sum())} 行）",
+              f"column {col!r} has a non-numeric value {df[col].iloc[row]!r} "
+              f"({int(bad.sum())} rows)"),
+            path=path,
+            feature=t(f"{row + 2} 行目", f"line {row + 2}").get(),
+            hint=t("緯度・経度を十進の度で入れてください",
+                   "give latitude and longitude in decimal degrees"),
+        )
+    return values.to_numpy(dtype=float)
+
+
+def points_from_table(
+    df: pd.DataFrame,
+    path: Path,
+    *,
+    lat_column: str | None = None,
+    lon_column: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Turn a table with latitude/longitude columns into points in EPSG:4326.
+
+    Coordinates are checked: every row must have numbers, inside Japan's extent, and
+    latitude and longitude must not be swapped (a common mistake in hand-made CSVs).
+    """
+    columns = list(df.columns)
+    lat_col = lat_column or find_column(columns, LAT_NAMES)
+    lon_col = lon_column or find_column(columns, LON_NAMES)
+    for col, label in ((lat_col, ("緯度", "latitude")), (lon_col, ("経度", "longitude"))):
+        if col is None or col not in columns:
+            raise InputError(
+                t(f"{label[0]}の列が見つかりません（列: {', '.join(columns[:12])}）",
+                  f"no {label[1]} column (columns: {', '.join(columns[:12])})"),
+                path=path,
+                hint=t("列名を 緯度/経度 にするか、設定に lat_column / lon_column を書いてください",
+                       "name the columns 緯度/経度 or lat/lon, or set lat_column / lon_column"),
+            )
+    lat = _coords(df, lat_col, path)
+    lon = _coords(df, lon_col, path)
+    in_lat = (lat >= _JP_LAT[0]) & (lat <= _JP_LAT[1])
+    in_lon = (lon >= _JP_LON[0]) & (lon <= _JP_LON[1])
+    swapped = (lat >= _JP_LON[0]) & (lat <= _JP_LON[1]) & (lon >= _JP_LAT[0]) & (lon <= _JP_LAT[1])
+    if swapped.any():
+        row = int(np.flatnonzero(swapped)[0])
+        raise InputError(
+            t(f"緯度と経度が入れ替わっています（{int(swapped.sum())} 行; 緯度={lat[row]}, "
+              f"経度={lon[row]}）",
+              f"latitude and longitude are swapped ({int(swapped.sum())} rows; "
+              f"lat={lat[row]}, lon={lon[row]})"),
+            path=path,
+            feature=t(f"{row + 2} 行目", f"line {row + 2}").get(),
+            hint=t(f"列「{lat_col}」と「{lon_col}」の中身を入れ替えてください",
+                   f"swap the contents of columns {lat_col!r} and {lon_col!r}"),
+        )
+    outside = ~(in_lat & in_lon)
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        raise InputError(
+            t(f"日本の範囲外の座標があります（{int(outside.sum())} 行; 緯度={lat[row]}, "
+              f"経度={lon[row]}）",
+              f"coordinates outside Japan ({int(outside.sum())} rows; "
+              f"lat={lat[row]}, lon={lon[row]})"),
+            path=path,
+            feature=t(f"{row + 2} 行目", f"line {row + 2}").get(),
+            hint=t("十進の度（例 34.86, 138.32）で入れてください",
+                   "use decimal degrees (e.g. 34.86, 138.32)"),
+        )
+    geometry = gpd.points_from_xy(lon, lat, crs="EPSG:4326")
+    return gpd.GeoDataFrame(df.reset_index(drop=True), geometry=geometry, crs="EPSG:4326")

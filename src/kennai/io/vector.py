@@ -1,0 +1,249 @@
+"""Read any vector file a city or a national body publishes into a GeoDataFrame.
+
+GeoJSON, TopoJSON, GeoPackage, FlatGeobuf, GML and Shapefile (also zipped) are read through
+pyogrio. What this module adds is what Japanese data needs: the text encoding of shapefiles
+with no ``.cpg`` (Shift_JIS vs UTF-8, decided from the bytes), a CRS that is present and
+plausible, and errors that name the file and say what to do.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+from pyproj import CRS
+from pyproj.exceptions import CRSError as PyprojCRSError
+
+from kennai.errors import CRSError, EmptyLayerError, InputError
+from kennai.i18n import t
+from kennai.io.encoding import codec_for_cpg, cpg_encoding, dbf_encoding
+
+#: Formats whose specification fixes the CRS to WGS84 longitude/latitude.
+_LONLAT_BY_SPEC = {".geojson", ".json", ".topojson"}
+
+
+def _not_found(path: Path) -> InputError:
+    return InputError(
+        t("ファイルが見つかりません", "file not found"),
+        path=path,
+        hint=t("設定の path を確認してください", "check the path in the config"),
+    )
+
+
+def _shapefile_encoding(path: Path, layer: str | None) -> str | None:
+    """Encoding for a shapefile (plain or zipped): the ``.cpg`` if any, else sniffed."""
+    try:
+        if path.suffix.lower() == ".zip":
+            with zipfile.ZipFile(path) as zf:
+                members = zf.namelist()
+                shps = [m for m in members if m.lower().endswith(".shp")]
+                if not shps:
+                    return None
+                stem = next((s for s in shps if layer and Path(s).stem == layer), shps[0])[:-4]
+                cpg = next((m for m in members if m.lower() == (stem + ".cpg").lower()), None)
+                if cpg is not None:
+                    name = zf.read(cpg).decode("ascii", "ignore").strip()
+                    return codec_for_cpg(name)
+                dbf = next((m for m in members if m.lower() == (stem + ".dbf").lower()), None)
+                return dbf_encoding(zf.read(dbf)) if dbf else None
+        if path.suffix.lower() == ".shp":
+            enc = cpg_encoding(path)
+            if enc:
+                return enc
+            dbf = next((p for p in (path.with_suffix(".dbf"), path.with_suffix(".DBF"))
+                        if p.is_file()), None)
+            return dbf_encoding(dbf.read_bytes()) if dbf else None
+    except UnicodeError:
+        raise InputError(
+            t("属性の文字コードが UTF-8 でも Shift_JIS でもありません",
+              "attribute text is neither UTF-8 nor Shift_JIS"),
+            path=path,
+            hint=t("設定に encoding を指定してください", "set 'encoding' for this source"),
+        ) from None
+    except zipfile.BadZipFile:
+        raise InputError(t("ZIP ファイルが壊れています", "the zip file is damaged"), path=path,
+                         hint=t("ダウンロードし直してください", "download it again")) from None
+    return None
+
+
+def _gdal_path(path: Path) -> str:
+    return f"/vsizip/{path}" if path.suffix.lower() == ".zip" else str(path)
+
+
+def list_layers(path: Path) -> list[str]:
+    """Layer names in a multi-layer file (GeoPackage, TopoJSON, zipped shapefiles)."""
+    try:
+        return [str(row[0]) for row in pyogrio.list_layers(_gdal_path(path))]
+    except pyogrio.errors.DataSourceError as exc:
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: Path, exc: Exception) -> InputError:
+    detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    detail = detail.replace(str(path), "").strip(" :;")
+    return InputError(
+        t(f"読み込めません（{detail}）", f"cannot read it ({detail})"),
+        path=path,
+        hint=t("壊れていないか、対応形式（GeoJSON, GeoPackage, Shapefile, FlatGeobuf, GML）か"
+               "確認してください",
+               "check the file is complete and in a supported format "
+               "(GeoJSON, GeoPackage, Shapefile, FlatGeobuf, GML)"),
+    )
+
+
+def _choose_layer(path: Path, layer: str | None) -> str | None:
+    if layer is not None or path.suffix.lower() not in {".gpkg", ".topojson", ".zip", ".gml"}:
+        return layer
+    layers = list_layers(path)
+    if len(layers) <= 1:
+        return layers[0] if layers else None
+    if path.suffix.lower() == ".topojson" and "town" in layers:
+        return "town"  # e-Stat/Geoshape 小地域 TopoJSON: the small areas, not the city outline
+    raise InputError(
+        t(f"レイヤが複数あります: {', '.join(layers)}", f"several layers: {', '.join(layers)}"),
+        path=path,
+        hint=t("設定に layer を指定してください", "set 'layer' for this source"),
+    )
+
+
+def read_vector(
+    path: str | Path,
+    *,
+    layer: str | None = None,
+    encoding: str | None = None,
+    crs: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read a vector layer with its encoding and CRS made certain.
+
+    Parameters
+    ----------
+    path
+        The file: GeoJSON, TopoJSON, GeoPackage, FlatGeobuf, GML, Shapefile or zipped Shapefile.
+    layer
+        Layer name for multi-layer files; required when there is more than one.
+    encoding
+        Text encoding of attributes; detected for shapefiles when not given.
+    crs
+        The CRS to assume when the file declares none (e.g. ``"EPSG:2450"``). A file that
+        declares a CRS keeps it.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The features, with a CRS, at least one feature, and no null geometries.
+
+    Raises
+    ------
+    InputError
+        When the file is missing, unreadable, empty, or has no usable CRS.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise _not_found(path)
+    suffix = path.suffix.lower()
+    if encoding is None and suffix in {".shp", ".zip"}:
+        encoding = _shapefile_encoding(path, layer)
+    layer = _choose_layer(path, layer)
+    try:
+        gdf = pyogrio.read_dataframe(_gdal_path(path), layer=layer, encoding=encoding)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise _unreadable(path, exc) from None
+    except UnicodeDecodeError:
+        raise InputError(
+            t(f"文字コード {encoding} で読めません", f"cannot decode it as {encoding}"),
+            path=path,
+            hint=t("設定の encoding を確認してください", "check 'encoding' in the config"),
+        ) from None
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name is None:
+        raise InputError(t("ジオメトリがありません", "it has no geometry"), path=path,
+                         hint=t("位置情報を含むファイルを指定してください",
+                                "give a file with geometries"))
+    null = gdf.geometry.isna() | gdf.geometry.is_empty
+    if null.all():
+        raise EmptyLayerError(
+            t("地物が 1 件もありません", "the layer has no features"),
+            path=path,
+            hint=t("正しいファイル・レイヤか確認してください",
+                   "check that this is the right file and layer"),
+        )
+    if null.any():
+        first = int(np.flatnonzero(null.to_numpy())[0])
+        raise InputError(
+            t(f"ジオメトリが空の地物が {int(null.sum())} 件あります",
+              f"{int(null.sum())} feature(s) have no geometry"),
+            path=path,
+            feature=t(f"{first + 1} 件目", f"feature {first + 1}").get(),
+            hint=t("該当する地物を削除するか位置を入れてください",
+                   "delete those features or give them a geometry"),
+        )
+    gdf = _ensure_crs(gdf, path, crs, lonlat_by_spec=suffix in _LONLAT_BY_SPEC)
+    return gdf
+
+
+def _ensure_crs(
+    gdf: gpd.GeoDataFrame, path: Path, crs: str | None, *, lonlat_by_spec: bool
+) -> gpd.GeoDataFrame:
+    """Give ``gdf`` its CRS (declared, configured or by format spec) and check it is plausible."""
+    if crs is not None:
+        try:
+            wanted = CRS.from_user_input(crs)
+        except PyprojCRSError:
+            raise CRSError(t(f"CRS「{crs}」が分かりません", f"unknown CRS {crs!r}"), path=path,
+                           hint=t("EPSG:6676 のように書いてください",
+                                  "write it as e.g. EPSG:6676")) from None
+        if gdf.crs is None:
+            gdf = gdf.set_crs(wanted)
+    if gdf.crs is None:
+        minx, miny, maxx, maxy = gdf.total_bounds
+        looks_lonlat = -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90
+        if lonlat_by_spec and looks_lonlat:
+            gdf = gdf.set_crs("EPSG:4326")
+        else:
+            hint = (t("経緯度に見えます。crs: EPSG:6668 を指定してください",
+                      "coordinates look like lon/lat: set crs: EPSG:6668")
+                    if looks_lonlat else
+                    t("平面直角座標系に見えます。crs: EPSG:6669〜6687（例 EPSG:6676）を指定してください",
+                      "coordinates look like a plane rectangular zone: set crs: "
+                      "EPSG:6669-6687 (e.g. EPSG:6676)"))
+            raise CRSError(t("座標参照系（CRS）がありません（.prj がない等）",
+                             "no coordinate reference system (e.g. no .prj file)"),
+                           path=path, hint=hint)
+    _check_bounds_fit_crs(gdf, path)
+    return gdf
+
+
+def _check_bounds_fit_crs(gdf: gpd.GeoDataFrame, path: Path) -> None:
+    """Fail when the coordinates cannot be in the declared CRS (e.g. metres labelled degrees)."""
+    minx, miny, maxx, maxy = gdf.total_bounds
+    if gdf.crs.is_geographic:
+        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+            raise CRSError(
+                t("経緯度の CRS なのに座標が経緯度の範囲外です",
+                  "the CRS is lon/lat but the coordinates are not"),
+                path=path,
+                hint=t("正しい CRS（例 EPSG:6676）を設定の crs に書き、.prj を確認してください",
+                       "set the right CRS (e.g. EPSG:6676) in the config and check the .prj"),
+            )
+        return
+    aou = gdf.crs.area_of_use
+    if aou is None:
+        return
+    try:
+        lonlat = gdf.to_crs("EPSG:4326").total_bounds
+    except Exception:
+        lonlat = np.array([np.inf] * 4)
+    west, south, east, north = aou.bounds
+    margin = 5.0  # degrees: plane zones are often used a little outside their nominal area
+    ok = (np.isfinite(lonlat).all() and lonlat[0] >= west - margin and lonlat[2] <= east + margin
+          and lonlat[1] >= south - margin and lonlat[3] <= north + margin)
+    if not ok:
+        raise CRSError(
+            t(f"座標が CRS {gdf.crs.to_string()} の範囲に収まりません",
+              f"the coordinates do not fit the CRS {gdf.crs.to_string()}"),
+            path=path,
+            hint=t("設定の crs か .prj を確認してください（系番号の間違いなど）",
+                   "check 'crs' in the config or the .prj (wrong zone?)"),
+        )

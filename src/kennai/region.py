@@ -1,0 +1,468 @@
+"""The Region: a municipality's checked layers in its analysis CRS, built once and reloaded.
+
+:func:`build_region` reads every input named by the config, checks it, projects it and writes
+``build/<region>/`` atomically: ``region.gpkg`` (every layer and plan), ``network.npz`` (the walk
+network as arrays, fast to reload), ``dem.tif`` when the region has one, and ``metadata.json``
+(inputs and their hashes, CRS, versions, the check report). A second build with unchanged inputs
+reuses the result. :func:`open_region` reloads a build lazily for the CLI, the API and maps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import rasterio
+import shapely
+from pyproj import CRS
+
+from kennai import __version__
+from kennai.checks import (
+    TILING_KINDS,
+    Finding,
+    check_duplicate_names,
+    check_points_inside,
+    check_tiling,
+    repair_geometries,
+    summarise,
+)
+from kennai.config import POLYGON_KINDS, RegionConfig, default_build_dir
+from kennai.crs import choose_crs
+from kennai.errors import BuildNotFoundError, CheckError, InputError, NotFoundError
+from kennai.i18n import t
+from kennai.io.layers import read_buildings, read_districts, read_points, read_population
+from kennai.network import WalkNetwork, read_network
+from kennai.plans import read_plan
+
+GPKG = "region.gpkg"
+NETWORK = "network.npz"
+DEM = "dem.tif"
+METADATA = "metadata.json"
+FORMAT_VERSION = 1
+
+Progress = Callable[[str], None]
+
+
+def _noop(_: str) -> None:
+    return None
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def input_hashes(config: RegionConfig) -> list[dict[str, Any]]:
+    """Path, size and sha256 of every input file (missing files are reported by readers)."""
+    seen: dict[Path, dict[str, Any]] = {}
+    for p in config.input_files():
+        if p in seen or not p.is_file():
+            continue
+        seen[p] = {"path": str(p), "bytes": p.stat().st_size, "sha256": _sha256(p)}
+    return list(seen.values())
+
+
+def _versions() -> dict[str, str]:
+    out = {"kennai": __version__}
+    for pkg in ("geopandas", "shapely", "pyproj", "pyogrio", "osmium", "rasterio", "numpy",
+                "scipy"):
+        try:
+            out[pkg] = importlib_metadata.version(pkg)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    out["gdal"] = pyogrio.__gdal_version_string__
+    return out
+
+
+def _prefecture(frames: list[pd.DataFrame]) -> int | None:
+    """JIS prefecture code found in the data (e-Stat PREF, 国土数値情報 or 推奨データセット codes)."""
+    for df in frames:
+        for col in ("PREF", "A27_001", "A32_001", "都道府県コード又は市区町村コード", "市区町村コード"):
+            if col in df.columns:
+                codes = pd.to_numeric(df[col].astype(str).str[:2], errors="coerce").dropna()
+                if len(codes) and codes.nunique() == 1 and 1 <= codes.iloc[0] <= 47:
+                    return int(codes.iloc[0])
+    return None
+
+
+@dataclass
+class Region:
+    """A region's checked layers in the analysis CRS.
+
+    Layers are loaded on first use when the region comes from a build, so opening a big
+    region for one request stays fast.
+    """
+
+    config: RegionConfig
+    crs: CRS
+    findings: list[Finding]
+    metadata: dict[str, Any]
+    build_dir: Path | None = None
+    _layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict, repr=False)
+    _plans: dict[str, gpd.GeoDataFrame] = field(default_factory=dict, repr=False)
+    _network: WalkNetwork | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def layer_names(self) -> list[str]:
+        """Kinds of the vector layers this region has (network and DEM excluded)."""
+        return list(self.metadata["layers"]) if "layers" in self.metadata else list(self._layers)
+
+    @property
+    def plan_names(self) -> list[str]:
+        return list(self.metadata["plans"]) if "plans" in self.metadata else list(self._plans)
+
+    def layer(self, kind: str) -> gpd.GeoDataFrame:
+        """A layer by kind (``elementary``, ``places`` …) in the analysis CRS."""
+        if kind not in self._layers:
+            if self.build_dir is None or kind not in self.layer_names:
+                raise NotFoundError(
+                    t(f"レイヤ「{kind}」はこの地域にありません（あるもの: "
+                      f"{', '.join(self.layer_names)}）",
+                      f"this region has no layer {kind!r} (it has: "
+                      f"{', '.join(self.layer_names)})"),
+                    feature=kind, hint=t("設定の layers に追加してください",
+                                         "add it to the config's layers"))
+            self._layers[kind] = pyogrio.read_dataframe(self.build_dir / GPKG, layer=kind)
+        return self._layers[kind]
+
+    def has_layer(self, kind: str) -> bool:
+        return kind in self.layer_names
+
+    def plan(self, name: str) -> gpd.GeoDataFrame:
+        """A layer-2 plan's areas (``name`` + polygons) in the analysis CRS."""
+        if name not in self._plans:
+            if self.build_dir is None or name not in self.plan_names:
+                raise NotFoundError(
+                    t(f"計画「{name}」はありません（あるもの: {', '.join(self.plan_names)}）",
+                      f"no plan {name!r} (there are: {', '.join(self.plan_names)})"),
+                    feature=name, hint=t("設定の plans を確認してください",
+                                         "check the config's plans"))
+            self._plans[name] = pyogrio.read_dataframe(self.build_dir / GPKG,
+                                                       layer=f"plan__{name}")
+        return self._plans[name]
+
+    @property
+    def network(self) -> WalkNetwork | None:
+        """The walk network, or ``None`` when the region has none."""
+        if self._network is None and self.build_dir is not None \
+                and (self.build_dir / NETWORK).is_file():
+            self._network = WalkNetwork.load(self.build_dir / NETWORK,
+                                             self.metadata.get("network", {}))
+        return self._network
+
+    @property
+    def dem_path(self) -> Path | None:
+        if self.build_dir is not None and (self.build_dir / DEM).is_file():
+            return self.build_dir / DEM
+        return None
+
+    @cached_property
+    def outline(self) -> shapely.Geometry:
+        """The region's extent: the union of its first district layer (or the network hull)."""
+        for kind in (*POLYGON_KINDS, "population"):
+            if self.has_layer(kind) and self.layer(kind).geom_type.isin(
+                    ["Polygon", "MultiPolygon"]).all():
+                return shapely.union_all(self.layer(kind).geometry.values)
+        net = self.network
+        if net is not None:
+            return shapely.convex_hull(shapely.multipoints(net.node_xy))
+        raise NotFoundError(t("地域の範囲を決める区域もネットワークもありません",
+                              "the region has neither districts nor a network to bound it"),
+                            hint=t("小学校区などの面レイヤを追加してください",
+                                   "add a district layer"))
+
+    def report(self) -> dict[str, Any]:
+        """What `kennai info` prints: layers, counts, CRS and the check report."""
+        return {
+            "region": self.name,
+            "title": self.config.title,
+            "title_en": self.config.title_en,
+            "crs": self.metadata["crs"],
+            "layers": self.metadata["layers"],
+            "plans": self.metadata["plans"],
+            "network": self.metadata.get("network"),
+            "dem": self.metadata.get("dem"),
+            "checks": summarise(self.findings),
+            "findings": [f.to_dict() for f in self.findings],
+            "build_dir": str(self.build_dir) if self.build_dir else None,
+            "built_at": self.metadata.get("built_at"),
+        }
+
+
+def _read_layers(config: RegionConfig, progress: Progress
+                 ) -> tuple[dict[str, gpd.GeoDataFrame], list[Finding]]:
+    """Read every vector layer in its own CRS (projection comes after the CRS is chosen)."""
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    findings: list[Finding] = []
+    for kind, layer_cfg in config.layers.items():
+        if kind in ("network", "dem"):
+            continue
+        progress(kind)
+        parts = []
+        for src in layer_cfg.sources:
+            if kind in POLYGON_KINDS:
+                parts.append(read_districts(src, kind))
+            elif kind == "population":
+                parts.append(read_population(src))
+            elif kind in ("places", "candidates"):
+                parts.append(read_points(src, kind))
+            elif kind == "buildings":
+                parts.append(read_buildings(src))
+        crs = parts[0].crs
+        gdf = pd.concat([p.to_crs(crs) for p in parts], ignore_index=True)
+        layers[kind] = gpd.GeoDataFrame(gdf, geometry="geometry", crs=crs)
+    return layers, findings
+
+
+def _check_layers(layers: dict[str, gpd.GeoDataFrame], config: RegionConfig
+                  ) -> tuple[dict[str, gpd.GeoDataFrame], list[Finding]]:
+    findings: list[Finding] = []
+    for kind in list(layers):
+        gdf = layers[kind]
+        if gdf.geom_type.isin(["Polygon", "MultiPolygon"]).any():
+            gdf, fixed = repair_geometries(gdf, kind)
+            findings += fixed
+        if kind in POLYGON_KINDS:
+            findings += check_duplicate_names(gdf, kind, level="error")
+        elif kind in ("places", "candidates"):
+            findings += check_duplicate_names(gdf, kind, level="warning")
+            dup_ids = gdf["place_id"][gdf["place_id"].duplicated()]
+            for pid in dup_ids.unique():
+                findings.append(Finding("error", "duplicate_id", kind,
+                                        t("ID が重複しています", "duplicate id"), feature=pid))
+        if kind in TILING_KINDS:
+            findings += check_tiling(gdf, kind, tolerance_m2=config.tiling_tolerance_m2)
+        layers[kind] = gdf
+    return layers, findings
+
+
+def load_region(config: RegionConfig, *, progress: Progress = _noop) -> tuple[
+        Region, WalkNetwork | None]:
+    """Read, check and project every layer of a region (without writing anything)."""
+    layers, findings = _read_layers(config, progress)
+    lonlat = [g.to_crs("EPSG:4326").total_bounds for g in layers.values()]
+    net_src = config.layers["network"].sources[0] if "network" in config.layers else None
+    if lonlat:
+        b = np.vstack(lonlat)
+        bounds = (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
+    elif net_src is not None:
+        from kennai.crs import utm_zone
+
+        # No vector layer to place the region: read the network once in UTM to find it.
+        probe = read_network(net_src, utm_zone(135.0, 35.0))
+        xy = probe.nodes_frame().to_crs("EPSG:4326").total_bounds
+        bounds = tuple(xy)
+    else:
+        raise InputError(t("レイヤが 1 つもありません", "the config has no layers"),
+                         path=config.path, hint=t("layers を書いてください", "add layers"))
+    prefecture = config.prefecture or _prefecture(list(layers.values()))
+    crs = choose_crs(config.crs, bounds, prefecture=prefecture)
+    layers = {k: v.to_crs(crs) for k, v in layers.items()}
+    layers, checked = _check_layers(layers, config)
+    findings += checked
+    findings.insert(0, Finding("info", "crs", "region",
+                               t(f"分析用 CRS: {crs.name} (EPSG:{crs.to_epsg()})",
+                                 f"analysis CRS: {crs.name} (EPSG:{crs.to_epsg()})")))
+    region = Region(config, crs, findings, {}, _layers=layers)
+    network = None
+    if net_src is not None:
+        progress("network")
+        network = read_network(net_src, crs)
+        summary = network.summary()
+        if summary["largest_component_length_share"] < 0.9:
+            findings.append(Finding(
+                "warning", "network_fragmented", "network",
+                t(f"ネットワークが {summary['components']} 個に分かれ、最大の部分は延長の "
+                  f"{summary['largest_component_length_share']:.0%} です",
+                  f"the network has {summary['components']} parts; the largest holds "
+                  f"{summary['largest_component_length_share']:.0%} of its length")))
+    outline = region.outline if layers or network else None
+    for kind in ("places", "candidates"):
+        if kind in layers and outline is not None and any(k in layers for k in POLYGON_KINDS):
+            findings += check_points_inside(layers[kind], outline, kind)
+    for plan in config.plans:
+        progress(f"plan:{plan.name}")
+        gdf, plan_findings = read_plan(plan, layers, crs)
+        gdf, fixed = repair_geometries(gdf, f"plan:{plan.name}")
+        region._plans[plan.name] = gdf
+        findings += plan_findings + fixed
+    region._network = network
+    return region, network
+
+
+def _check_dem(config: RegionConfig, crs: CRS) -> dict[str, Any] | None:
+    if "dem" not in config.layers:
+        return None
+    path = config.layers["dem"].sources[0].path
+    try:
+        with rasterio.open(path) as ds:
+            if ds.crs is None:
+                raise InputError(t("標高ラスタに CRS がありません", "the DEM has no CRS"), path=path,
+                                 hint=t("GeoTIFF に CRS を付けてください",
+                                        "give the GeoTIFF a CRS"))
+            return {"source": path.name, "crs": ds.crs.to_string(), "width": ds.width,
+                    "height": ds.height, "res": list(ds.res), "nodata": ds.nodata}
+    except rasterio.errors.RasterioIOError:
+        raise InputError(t("標高ラスタとして読めません", "not a readable raster"), path=path,
+                         hint=t("GeoTIFF を指定してください", "give a GeoTIFF")) from None
+
+
+@contextmanager
+def _atomic_dir(target: Path) -> Iterator[Path]:
+    """Yield a temporary folder that replaces ``target`` only if the block succeeds."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = target.parent / f".{target.name}.old-{os.getpid()}"
+    if target.exists():
+        os.replace(target, old)
+    os.replace(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _is_current(build_dir: Path, config: RegionConfig, hashes: list[dict[str, Any]]) -> bool:
+    meta_path = build_dir / METADATA
+    if not meta_path.is_file():
+        return False
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    return (meta.get("format") == FORMAT_VERSION and meta.get("kennai") == __version__
+            and meta.get("config_digest") == config.digest() and meta.get("inputs") == hashes)
+
+
+def build_region(
+    config: RegionConfig,
+    *,
+    build_dir: Path | None = None,
+    force: bool = False,
+    progress: Progress = _noop,
+) -> tuple[Region, bool]:
+    """Build a region into ``build/<region>/`` (or reuse an up-to-date build).
+
+    Returns
+    -------
+    (Region, bool)
+        The region (reopened from the build) and whether it was rebuilt.
+
+    Raises
+    ------
+    KennaiError
+        On any bad input; nothing is written then.
+    """
+    build_dir = build_dir or default_build_dir(config)
+    hashes = input_hashes(config)
+    if not force and _is_current(build_dir, config, hashes):
+        return open_region(config, build_dir=build_dir), False
+    started = time.perf_counter()
+    region, network = load_region(config, progress=progress)
+    errors = [f for f in region.findings if f.level == "error"]
+    if errors:
+        first = errors[0]
+        raise CheckError(first.message, feature=": ".join(
+            x for x in (first.layer, first.feature) if x),
+            path=next((s.path for s in config.layers[first.layer].sources), None)
+            if first.layer in config.layers else config.path,
+            hint=t("入力を直してから build し直してください（他に "
+                   f"{len(errors) - 1} 件のエラー）",
+                   f"fix the input and build again ({len(errors) - 1} more error(s))"))
+    dem = _check_dem(config, region.crs)
+    progress("write")
+    with _atomic_dir(build_dir) as tmp:
+        gpkg = tmp / GPKG
+        layer_meta: dict[str, Any] = {}
+        for kind, gdf in region._layers.items():
+            gdf.to_file(gpkg, layer=kind, driver="GPKG", engine="pyogrio")
+            layer_meta[kind] = {
+                "count": len(gdf),
+                "sources": [s.path.name for s in config.layers[kind].sources],
+                "title": config.layers[kind].title,
+                "geometry": sorted(gdf.geom_type.unique().tolist()),
+            }
+            if kind == "population":
+                layer_meta[kind]["population"] = float(gdf["population"].sum())
+                p65 = gdf["population_65plus"]
+                layer_meta[kind]["population_65plus"] = (None if p65.isna().all()
+                                                         else float(p65.sum()))
+        plan_meta: dict[str, Any] = {}
+        for plan in config.plans:
+            gdf = region._plans[plan.name]
+            gdf.to_file(gpkg, layer=f"plan__{plan.name}", driver="GPKG", engine="pyogrio")
+            plan_meta[plan.name] = {"title": plan.title, "areas": len(gdf),
+                                    "names": gdf["name"].tolist()}
+        net_meta = None
+        if network is not None:
+            network.save(tmp / NETWORK)
+            network.edges_frame().to_file(gpkg, layer="network_edges", driver="GPKG",
+                                          engine="pyogrio")
+            net_meta = network.summary()
+        if dem is not None:
+            shutil.copyfile(config.layers["dem"].sources[0].path, tmp / DEM)
+        meta = {
+            "format": FORMAT_VERSION,
+            "kennai": __version__,
+            "region": config.name,
+            "title": config.title,
+            "config": str(config.path) if config.path else None,
+            "config_digest": config.digest(),
+            "inputs": hashes,
+            "crs": {"epsg": region.crs.to_epsg(), "name": region.crs.name},
+            "layers": layer_meta,
+            "plans": plan_meta,
+            "network": net_meta,
+            "dem": dem,
+            "versions": _versions(),
+            "findings": [f.to_dict() for f in region.findings],
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "build_seconds": round(time.perf_counter() - started, 3),
+        }
+        (tmp / METADATA).write_text(json.dumps(meta, ensure_ascii=False, indent=2),
+                                    encoding="utf-8")
+    return open_region(config, build_dir=build_dir), True
+
+
+def open_region(config: RegionConfig, *, build_dir: Path | None = None) -> Region:
+    """Reopen a built region (layers load lazily)."""
+    build_dir = build_dir or default_build_dir(config)
+    meta_path = build_dir / METADATA
+    if not meta_path.is_file():
+        raise BuildNotFoundError(
+            t("この地域はまだ build されていません", "this region has not been built yet"),
+            path=build_dir,
+            hint=t(f"先に kennai build {config.path} を実行してください",
+                   f"run kennai build {config.path} first"))
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    from kennai.i18n import Text
+
+    findings = [Finding(f["level"], f["code"], f["layer"], Text(f["message_ja"], f["message"]),
+                        f.get("feature"), f.get("source")) for f in meta["findings"]]
+    return Region(config, CRS.from_epsg(meta["crs"]["epsg"]), findings, meta,
+                  build_dir=build_dir)
