@@ -160,8 +160,14 @@ def demo() -> None:
     build(path, force=False, as_json=False)
 
 
+def _register_commands() -> None:
+    """Import the feature modules whose commands register themselves on ``app``."""
+    from kennai import cli_access, cli_maps, cli_serve, cli_splits  # noqa: F401
+
+
 def main() -> None:
     """Entry point: run the app, turning kennai errors into one line and an exit code."""
+    _register_commands()
     try:
         app()
     except KennaiError as exc:
@@ -170,4 +176,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run through the package module so that command modules register on the same app.
+    from kennai.cli import main as _package_main
+
+    _package_main()

@@ -30,17 +30,24 @@ PREFECTURE_ZONE = {
     28: 5, 29: 6, 30: 6, 31: 5, 32: 3, 33: 5, 34: 3, 35: 3, 36: 4, 37: 4, 38: 4, 39: 4,
     40: 2, 41: 2, 42: 1, 43: 2, 44: 2, 45: 2,
 }
+#: Prefectures spanning several zones: the zones to choose among by location.
+PREFECTURE_ZONES_MULTI = {1: (11, 12, 13), 13: (9, 14, 18, 19), 46: (1, 2), 47: (15, 16, 17)}
 
 
-def plane_rectangular_zone(lon: float, lat: float) -> CRS | None:
-    """The JGD2011 plane rectangular zone for a point, or ``None`` outside Japan."""
+def plane_rectangular_zone(lon: float, lat: float, *, among: tuple[int, ...] | None = None
+                           ) -> CRS | None:
+    """The JGD2011 plane rectangular zone for a point, or ``None`` outside Japan.
+
+    ``among`` restricts the choice to some zone numbers (those of a known prefecture).
+    """
     infos = query_crs_info(
         auth_name="EPSG",
         pj_types=PJType.PROJECTED_CRS,
         area_of_interest=AreaOfInterest(lon, lat, lon, lat),
         contains=True,
     )
-    zones = [i for i in infos if int(i.code) in JGD2011_ZONES and i.area_of_use is not None]
+    allowed = JGD2011_ZONES if among is None else tuple(6668 + z for z in among)
+    zones = [i for i in infos if int(i.code) in allowed and i.area_of_use is not None]
     if not zones:
         return None
 
@@ -93,4 +100,6 @@ def choose_crs(
         return CRS.from_epsg(6668 + PREFECTURE_ZONE[prefecture])
     minx, miny, maxx, maxy = lonlat_bounds
     lon, lat = (minx + maxx) / 2, (miny + maxy) / 2
-    return plane_rectangular_zone(lon, lat) or utm_zone(lon, lat)
+    among = PREFECTURE_ZONES_MULTI.get(prefecture) if prefecture else None
+    return (plane_rectangular_zone(lon, lat, among=among) or plane_rectangular_zone(lon, lat)
+            or utm_zone(lon, lat))

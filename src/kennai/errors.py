@@ -34,19 +34,20 @@ class KennaiError(Exception):
         message: Text,
         *,
         path: str | Path | None = None,
-        feature: str | None = None,
+        feature: str | Text | None = None,
         hint: Text | None = None,
     ) -> None:
         self.message = message
         self.path = str(path) if path is not None else None
-        self.feature = feature
+        self.feature: str | Text | None = feature
         self.hint = hint
         super().__init__(self.format("en"))
 
     def format(self, lang: str | None = None) -> str:
         """Return the error as one line in ``lang`` (default: the current language)."""
         lang = lang or get_lang()
-        parts = [p for p in (self.path, self.feature) if p]
+        feature = self.feature.get(lang) if isinstance(self.feature, Text) else self.feature
+        parts = [p for p in (self.path, feature) if p]
         head = ": ".join(parts)
         text = self.message.get(lang)
         line = f"{head}: {text}" if head else text
@@ -61,7 +62,7 @@ class KennaiError(Exception):
             "message": self.message.en,
             "message_ja": self.message.ja,
             "path": self.path,
-            "feature": self.feature,
+            "feature": self.feature.en if isinstance(self.feature, Text) else self.feature,
             "hint": self.hint.en if self.hint else None,
             "hint_ja": self.hint.ja if self.hint else None,
         }

@@ -222,7 +222,7 @@ def network_from_lines(
         if np.isnan(u).any() or np.isnan(v).any():
             row = int(np.flatnonzero(np.isnan(u) | np.isnan(v))[0])
             raise InputError(t("u / v が空の辺があります", "an edge has no u / v"),
-                             path=source, feature=t(f"{row + 1} 件目", f"feature {row + 1}").get(),
+                             path=source, feature=t(f"{row + 1} 件目", f"feature {row + 1}"),
                              hint=t("u, v にノード番号を入れてください", "fill in u and v"))
         ids[offsets[:-1]] = u.astype(np.int64)
         ids[offsets[1:] - 1] = v.astype(np.int64)

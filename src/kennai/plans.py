@@ -85,7 +85,7 @@ def plan_from_table(
                            f"（{int(missing.sum())} 行）",
                            f"{keys.iloc[row]!r} is not in layer {plan.units} "
                            f"({int(missing.sum())} rows)"),
-                         path=plan.path, feature=t(f"{row + 2} 行目", f"line {row + 2}").get(),
+                         path=plan.path, feature=t(f"{row + 2} 行目", f"line {row + 2}"),
                          hint=t(f"{plan.units} の名称か ID を書いてください",
                                 f"use names or ids of layer {plan.units}"))
     dup = keys.duplicated(keep=False) & ~pd.Series(
@@ -94,7 +94,7 @@ def plan_from_table(
         row = int(np.flatnonzero(dup.to_numpy())[0])
         raise InputError(t(f"「{keys.iloc[row]}」が複数の圏域に割り当てられています",
                            f"{keys.iloc[row]!r} is assigned to several areas"),
-                         path=plan.path, feature=t(f"{row + 2} 行目", f"line {row + 2}").get(),
+                         path=plan.path, feature=t(f"{row + 2} 行目", f"line {row + 2}"),
                          hint=t("1 つの単位は 1 つの圏域にしてください",
                                 "assign each unit to one area"))
     assign = dict(zip(keys, areas, strict=True))

@@ -31,9 +31,9 @@ from kennai.io.vector import read_vector
 
 #: Values that mark a column as the name of a district of each kind.
 _NAME_PATTERNS = {
-    "elementary": re.compile(r"(小学校|学園|義務教育学校|小)$"),
-    "junior_high": re.compile(r"(中学校|学園|義務教育学校|中)$"),
-    "neighbourhood": re.compile(r"(自治会|町内会|町会|区会|区|会|丁目|町)$"),
+    "elementary": re.compile(r"(?:小学校|学園|義務教育学校|小)$"),
+    "junior_high": re.compile(r"(?:中学校|学園|義務教育学校|中)$"),
+    "neighbourhood": re.compile(r"(?:自治会|町内会|町会|区会|区|会|丁目|町)$"),
 }
 #: Column names tried for names when values do not decide.
 _NAME_COLUMNS = ("name", "名称", "名前", "施設名", "S_NAME", "A27_004", "A32_004", "A27_003",
@@ -64,7 +64,7 @@ def detect_name_column(gdf: pd.DataFrame, kind: str) -> str | None:
             values = gdf[col].dropna().astype(str).str.strip()
             if values.empty:
                 continue
-            share = values.str.contains(pattern).mean() * (values.nunique() / len(values))
+            share = values.str.contains(pattern.pattern, regex=True).mean() * (values.nunique() / len(values))
             if share > best_share:
                 best, best_share = col, share
         if best is not None and best_share >= 0.5:
@@ -117,7 +117,7 @@ def read_districts(src: Source, kind: str) -> gpd.GeoDataFrame:
         raise InputError(
             t(f"面でない地物があります（{gdf.geometry.iloc[row].geom_type}）",
               f"a feature is not a polygon ({gdf.geometry.iloc[row].geom_type})"),
-            path=src.path, feature=t(f"{row + 1} 件目", f"feature {row + 1}").get(),
+            path=src.path, feature=t(f"{row + 1} 件目", f"feature {row + 1}"),
             hint=t("区域（ポリゴン）のファイルを指定してください", "give a polygon layer"))
     col = src.name_column or detect_name_column(gdf, kind)
     col = _require_column(gdf, col, src.path, ("名称", "name"), "name_column")
@@ -128,7 +128,7 @@ def read_districts(src: Source, kind: str) -> gpd.GeoDataFrame:
         row = int(np.flatnonzero(blank)[0])
         raise InputError(t(f"名称が空の地物があります（{int(blank.sum())} 件）",
                            f"{int(blank.sum())} feature(s) have no name"),
-                         path=src.path, feature=t(f"{row + 1} 件目", f"feature {row + 1}").get(),
+                         path=src.path, feature=t(f"{row + 1} 件目", f"feature {row + 1}"),
                          hint=t("名称を入れるか name_column を確認してください",
                                 "fill in the names or check name_column"))
     out["source_file"] = src.path.name
@@ -163,7 +163,7 @@ def read_population(src: Source) -> gpd.GeoDataFrame:
             raise InputError(t(f"列「{col}」に数値でない値「{gdf[col].iloc[row]}」があります",
                                f"column {col!r} has a non-numeric value {gdf[col].iloc[row]!r}"),
                              path=src.path,
-                             feature=t(f"{row + 1} 件目", f"feature {row + 1}").get(),
+                             feature=t(f"{row + 1} 件目", f"feature {row + 1}"),
                              hint=t("人口は数値で入れてください", "population must be numbers"))
         return values.astype(float)
 
@@ -260,7 +260,7 @@ def read_points(src: Source, kind: str) -> gpd.GeoDataFrame:
         row = int(np.flatnonzero(blank)[0])
         raise InputError(t(f"名称が空の行があります（{int(blank.sum())} 件）",
                            f"{int(blank.sum())} row(s) have no name"),
-                         path=src.path, feature=t(f"{row + 1} 件目", f"row {row + 1}").get(),
+                         path=src.path, feature=t(f"{row + 1} 件目", f"row {row + 1}"),
                          hint=t("名称を入れてください", "fill in the names"))
     return out.reset_index(drop=True)
 

@@ -83,7 +83,7 @@ def _coords(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
               f"column {col!r} has a non-numeric value {df[col].iloc[row]!r} "
               f"({int(bad.sum())} rows)"),
             path=path,
-            feature=t(f"{row + 2} 行目", f"line {row + 2}").get(),
+            feature=t(f"{row + 2} 行目", f"line {row + 2}"),
             hint=t("緯度・経度を十進の度で入れてください",
                    "give latitude and longitude in decimal degrees"),
         )
@@ -127,7 +127,7 @@ def points_from_table(
               f"latitude and longitude are swapped ({int(swapped.sum())} rows; "
               f"lat={lat[row]}, lon={lon[row]})"),
             path=path,
-            feature=t(f"{row + 2} 行目", f"line {row + 2}").get(),
+            feature=t(f"{row + 2} 行目", f"line {row + 2}"),
             hint=t(f"列「{lat_col}」と「{lon_col}」の中身を入れ替えてください",
                    f"swap the contents of columns {lat_col!r} and {lon_col!r}"),
         )
@@ -140,7 +140,7 @@ def points_from_table(
               f"coordinates outside Japan ({int(outside.sum())} rows; "
               f"lat={lat[row]}, lon={lon[row]})"),
             path=path,
-            feature=t(f"{row + 2} 行目", f"line {row + 2}").get(),
+            feature=t(f"{row + 2} 行目", f"line {row + 2}"),
             hint=t("十進の度（例 34.86, 138.32）で入れてください",
                    "use decimal degrees (e.g. 34.86, 138.32)"),
         )

@@ -175,7 +175,7 @@ def read_vector(
             t(f"ジオメトリが空の地物が {int(null.sum())} 件あります",
               f"{int(null.sum())} feature(s) have no geometry"),
             path=path,
-            feature=t(f"{first + 1} 件目", f"feature {first + 1}").get(),
+            feature=t(f"{first + 1} 件目", f"feature {first + 1}"),
             hint=t("該当する地物を削除するか位置を入れてください",
                    "delete those features or give them a geometry"),
         )

@@ -1,0 +1,28 @@
+# kennai: the two commands of the README are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	bash scripts/setup_system.sh
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(VENV)/bin/kennai demo
+
+test: setup
+	$(PY) -m pytest -q -rs
+
+lint: setup
+	$(VENV)/bin/ruff check src api tests bench
+
+clean:
+	rm -rf build .pytest_cache

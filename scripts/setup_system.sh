@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# System packages kennai needs beyond Python: a Japanese font for maps (fonts-noto-cjk),
+# poppler-utils (pdffonts/pdftoppm to check printed maps) and Debian's Chromium for the
+# browser tests. Installs only what is missing; needs root (as on the project's machines).
+set -euo pipefail
+pkgs=(fonts-noto-cjk poppler-utils chromium)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "kennai setup: missing system packages: ${missing[*]} (run as root or install them: apt-get install -y ${missing[*]})" >&2
+  exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,3 @@
+"""`kennai` commands for splits (registered on the app from kennai.cli)."""
+
+from kennai.cli import app  # noqa: F401
