@@ -210,11 +210,9 @@ class Region:
         }
 
 
-def _read_layers(config: RegionConfig, progress: Progress
-                 ) -> tuple[dict[str, gpd.GeoDataFrame], list[Finding]]:
+def _read_layers(config: RegionConfig, progress: Progress) -> dict[str, gpd.GeoDataFrame]:
     """Read every vector layer in its own CRS (projection comes after the CRS is chosen)."""
     layers: dict[str, gpd.GeoDataFrame] = {}
-    findings: list[Finding] = []
     for kind, layer_cfg in config.layers.items():
         if kind in ("network", "dem"):
             continue
@@ -232,7 +230,7 @@ def _read_layers(config: RegionConfig, progress: Progress
         crs = parts[0].crs
         gdf = pd.concat([p.to_crs(crs) for p in parts], ignore_index=True)
         layers[kind] = gpd.GeoDataFrame(gdf, geometry="geometry", crs=crs)
-    return layers, findings
+    return layers
 
 
 def _check_layers(layers: dict[str, gpd.GeoDataFrame], config: RegionConfig
@@ -260,7 +258,8 @@ def _check_layers(layers: dict[str, gpd.GeoDataFrame], config: RegionConfig
 def load_region(config: RegionConfig, *, progress: Progress = _noop) -> tuple[
         Region, WalkNetwork | None]:
     """Read, check and project every layer of a region (without writing anything)."""
-    layers, findings = _read_layers(config, progress)
+    layers = _read_layers(config, progress)
+    findings: list[Finding] = []
     lonlat = [g.to_crs("EPSG:4326").total_bounds for g in layers.values()]
     net_src = config.layers["network"].sources[0] if "network" in config.layers else None
     if lonlat:
@@ -297,17 +296,17 @@ def load_region(config: RegionConfig, *, progress: Progress = _noop) -> tuple[
                   f"{summary['largest_component_length_share']:.0%} です",
                   f"the network has {summary['components']} parts; the largest holds "
                   f"{summary['largest_component_length_share']:.0%} of its length")))
-    outline = region.outline if layers or network else None
-    for kind in ("places", "candidates"):
-        if kind in layers and outline is not None and any(k in layers for k in POLYGON_KINDS):
-            findings += check_points_inside(layers[kind], outline, kind)
+    region._network = network
+    if any(k in layers for k in POLYGON_KINDS):
+        for kind in ("places", "candidates"):
+            if kind in layers:
+                findings += check_points_inside(layers[kind], region.outline, kind)
     for plan in config.plans:
         progress(f"plan:{plan.name}")
         gdf, plan_findings = read_plan(plan, layers, crs)
         gdf, fixed = repair_geometries(gdf, f"plan:{plan.name}")
         region._plans[plan.name] = gdf
         findings += plan_findings + fixed
-    region._network = network
     return region, network
 
 
