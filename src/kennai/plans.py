@@ -7,19 +7,26 @@ is turned into polygons by dissolving the assigned units.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 from pyproj import CRS
 
-from kennai.checks import Finding
+from kennai.checks import Finding, repair_geometries
 from kennai.config import PlanConfig, Source
-from kennai.errors import ConfigError, InputError
+from kennai.errors import ConfigError, InputError, KennaiError
 from kennai.i18n import t
-from kennai.io.layers import read_districts
+from kennai.io.layers import detect_name_column, read_districts
 from kennai.io.tables import read_csv_table
+from kennai.io.vector import read_vector
+
+#: Kinds whose naming patterns are tried to find a plan's name column (plans are most often
+#: junior-high districts, sometimes groups of elementary districts or 町丁目).
+_PLAN_NAME_KINDS = ("plan", "junior_high", "elementary", "neighbourhood")
 
 
 def read_plan(
@@ -43,9 +50,79 @@ def read_plan(
         return plan_from_table(plan, layers, crs)
     src_cfg = Source(path=plan.path, layer=plan.layer, encoding=plan.encoding, crs=plan.crs,
                      name_column=plan.name_column)
-    gdf = read_districts(src_cfg, "plan").to_crs(crs)
-    gdf = gdf.dissolve(by="name", as_index=False, sort=False)[["name", "geometry"]]
-    return gdf, []
+    return _plan_polygons(src_cfg, crs), []
+
+
+def _plan_polygons(src: Source, crs: CRS) -> gpd.GeoDataFrame:
+    """Read a polygon plan file: one dissolved polygon per area ``name``, in ``crs``."""
+    gdf = read_districts(src, "plan").to_crs(crs)
+    return gdf.dissolve(by="name", as_index=False, sort=False)[["name", "geometry"]]
+
+
+def _upload_file(data: bytes, folder: Path) -> Path:
+    """Store uploaded bytes under a suffix GDAL recognises (zip → shapefile, else GeoJSON)."""
+    suffix = ".zip" if data[:4] == b"PK\x03\x04" else ".geojson"
+    path = folder / f"plan{suffix}"
+    path.write_bytes(data)
+    return path
+
+
+def read_plan_upload(
+    path: Path | str | bytes,
+    *,
+    name_column: str | None = None,
+    crs: CRS,
+) -> gpd.GeoDataFrame:
+    """Read a plan someone uploaded (GeoJSON, zipped shapefile, GeoPackage …) for analysis.
+
+    Parameters
+    ----------
+    path
+        The uploaded file, or its bytes (a zip archive is read as a zipped shapefile, anything
+        else as GeoJSON). Shift_JIS shapefiles and missing ``.prj`` are handled by
+        :func:`kennai.io.vector.read_vector`.
+    name_column
+        The column naming each area; found from the values (…中学校, …小学校) when omitted.
+    crs
+        The region's analysis CRS.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``name`` + one (dissolved, repaired) polygon per area in ``crs``; repairs made are in
+        ``.attrs["findings"]`` (a list of :class:`~kennai.checks.Finding`).
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read, holds no polygons, or has no usable name column.
+    """
+    if isinstance(path, bytes):
+        with tempfile.TemporaryDirectory(prefix="kennai-plan-") as tmp:
+            try:
+                return read_plan_upload(_upload_file(path, Path(tmp)), name_column=name_column,
+                                        crs=crs)
+            except KennaiError as exc:
+                # The server's temporary path means nothing to the uploader (and is not theirs
+                # to see): name the upload instead.
+                exc.path = t("アップロードされたファイル", "the uploaded file").get() \
+                    if exc.path and exc.path.startswith(tmp) else exc.path
+                raise
+    path = Path(path)
+    if name_column is None:
+        probe = read_vector(path)
+        name_column = next((c for c in (detect_name_column(probe, kind)
+                                        for kind in _PLAN_NAME_KINDS) if c), None)
+        if name_column is None:
+            cols = ", ".join(str(c) for c in probe.columns if c != probe.geometry.name)
+            raise InputError(t(f"圏域名の列が分かりません（列: {cols[:200]}）",
+                               f"cannot tell which column names the areas (columns: {cols[:200]})"),
+                             path=path, hint=t("圏域名の列（name_column）を指定してください",
+                                               "give the name column (name_column)"))
+    gdf = _plan_polygons(Source(path=path, name_column=name_column), crs)
+    gdf, findings = repair_geometries(gdf, "plan")
+    gdf.attrs["findings"] = findings
+    return gdf
 
 
 def plan_from_table(
