@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # System packages kennai needs beyond Python: a Japanese font for maps (fonts-noto-cjk),
-# poppler-utils (pdffonts/pdftoppm to check printed maps) and Debian's Chromium for the
-# browser tests. Installs only what is missing; needs root (as on the project's machines).
+# poppler-utils (pdffonts/pdftoppm to check printed maps), Debian's Chromium for the browser
+# tests, and npm (only if the machine has none) to install MapLibre GL JS for the offline web
+# map. Installs only what is missing; needs root (as on the project's machines).
 set -euo pipefail
 pkgs=(fonts-noto-cjk poppler-utils chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

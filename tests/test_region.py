@@ -181,3 +181,25 @@ def test_cli_info_json_yaizu(tmp_path: Path) -> None:
     assert counts["neighbourhood"] == 35 and counts["places"] == 28
     assert any(f["code"] == "repaired_geometry" and f["feature"] == "小川第13自治会"
                for f in report["findings"])
+
+
+def test_register_places_join_the_build_and_trigger_a_rebuild(tmp_path: Path) -> None:
+    from kennai.register import PlaceRegister, default_register_path
+
+    es = _districts(tmp_path, ["東小学校", "西小学校"])
+    places = tmp_path / "p.csv"
+    places.write_text("名称,緯度,経度\n公民館,34.855,138.305\n", encoding="utf-8-sig")
+    cfg = load_config(_write_config(tmp_path, {"elementary": {"path": str(es)},
+                                               "places": {"path": str(places)}}))
+    out = tmp_path / "build" / "t"
+    region, _ = build_region(cfg, build_dir=out)
+    assert list(region.layer("places")["name"]) == ["公民館"]
+    register = PlaceRegister(default_register_path(cfg, out))
+    added = register.add({"name": "田中さんの縁側サロン", "category": "サロン",
+                          "lon": 138.315, "lat": 34.855}, by="コーディネーター")
+    region, rebuilt = build_region(cfg, build_dir=out)
+    assert rebuilt
+    assert set(region.layer("places")["name"]) == {"公民館", "田中さんの縁側サロン"}
+    register.retire(added["place_id"], by="コーディネーター", reason="閉所")
+    region, rebuilt = build_region(cfg, build_dir=out)
+    assert rebuilt and list(region.layer("places")["name"]) == ["公民館"]

@@ -47,6 +47,7 @@ from kennai.i18n import t
 from kennai.io.layers import read_buildings, read_districts, read_points, read_population
 from kennai.network import WalkNetwork, read_network
 from kennai.plans import read_plan
+from kennai.register import default_register_path, register_places
 
 GPKG = "region.gpkg"
 NETWORK = "network.npz"
@@ -69,10 +70,10 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def input_hashes(config: RegionConfig) -> list[dict[str, Any]]:
-    """Path, size and sha256 of every input file (missing files are reported by readers)."""
+def input_hashes(config: RegionConfig, build_dir: Path | None = None) -> list[dict[str, Any]]:
+    """Path, size and sha256 of every input file, the place register included."""
     seen: dict[Path, dict[str, Any]] = {}
-    for p in config.input_files():
+    for p in [*config.input_files(), default_register_path(config, build_dir)]:
         if p in seen or not p.is_file():
             continue
         seen[p] = {"path": str(p), "bytes": p.stat().st_size, "sha256": _sha256(p)}
@@ -210,7 +211,8 @@ class Region:
         }
 
 
-def _read_layers(config: RegionConfig, progress: Progress) -> dict[str, gpd.GeoDataFrame]:
+def _read_layers(config: RegionConfig, progress: Progress, register: Path | None
+                 ) -> dict[str, gpd.GeoDataFrame]:
     """Read every vector layer in its own CRS (projection comes after the CRS is chosen)."""
     layers: dict[str, gpd.GeoDataFrame] = {}
     for kind, layer_cfg in config.layers.items():
@@ -227,10 +229,19 @@ def _read_layers(config: RegionConfig, progress: Progress) -> dict[str, gpd.GeoD
                 parts.append(read_points(src, kind))
             elif kind == "buildings":
                 parts.append(read_buildings(src))
-        crs = parts[0].crs
-        gdf = pd.concat([p.to_crs(crs) for p in parts], ignore_index=True)
-        layers[kind] = gpd.GeoDataFrame(gdf, geometry="geometry", crs=crs)
+        layers[kind] = _concat(parts)
+    # Places staff added through the API (the register) are places like any other.
+    registered = register_places(register or default_register_path(config))
+    if len(registered):
+        layers["places"] = _concat([*([layers["places"]] if "places" in layers else []),
+                                    registered])
     return layers
+
+
+def _concat(parts: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    crs = parts[0].crs
+    gdf = pd.concat([p.to_crs(crs) for p in parts], ignore_index=True)
+    return gpd.GeoDataFrame(gdf, geometry="geometry", crs=crs)
 
 
 def _check_layers(layers: dict[str, gpd.GeoDataFrame], config: RegionConfig
@@ -255,10 +266,14 @@ def _check_layers(layers: dict[str, gpd.GeoDataFrame], config: RegionConfig
     return layers, findings
 
 
-def load_region(config: RegionConfig, *, progress: Progress = _noop) -> tuple[
-        Region, WalkNetwork | None]:
-    """Read, check and project every layer of a region (without writing anything)."""
-    layers = _read_layers(config, progress)
+def load_region(config: RegionConfig, *, progress: Progress = _noop,
+                register: Path | None = None) -> tuple[Region, WalkNetwork | None]:
+    """Read, check and project every layer of a region (without writing anything).
+
+    ``register`` is the SQLite place register whose active places join the places layer
+    (default: :func:`kennai.register.default_register_path`).
+    """
+    layers = _read_layers(config, progress, register)
     findings: list[Finding] = []
     lonlat = [g.to_crs("EPSG:4326").total_bounds for g in layers.values()]
     net_src = config.layers["network"].sources[0] if "network" in config.layers else None
@@ -378,11 +393,12 @@ def build_region(
         On any bad input; nothing is written then.
     """
     build_dir = build_dir or default_build_dir(config)
-    hashes = input_hashes(config)
+    hashes = input_hashes(config, build_dir)
     if not force and _is_current(build_dir, config, hashes):
         return open_region(config, build_dir=build_dir), False
     started = time.perf_counter()
-    region, network = load_region(config, progress=progress)
+    region, network = load_region(config, progress=progress,
+                                  register=default_register_path(config, build_dir))
     errors = [f for f in region.findings if f.level == "error"]
     if errors:
         first = errors[0]

@@ -1,0 +1,114 @@
+"""The app factory: one built region served as JSON/GeoJSON, vector tiles and a web map.
+
+``create_app`` opens the build (it does not build: ``kennai serve`` does that first), prepares
+the tile set and the gathering-place register, and wires the routers under ``/api/v1``.
+Every :class:`~kennai.errors.KennaiError` becomes a JSON body (``to_dict()``) with a 4xx status.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from api.routers.regions import regions_router
+from api.routers.register import register_router
+from api.routers.splits import splits_router
+from api.routers.tiles import tiles_router
+from api.routers.web import mount_web
+from api.state import DEFAULT_MAX_UPLOAD_BYTES, ServerState
+from kennai import __version__
+from kennai.config import load_config
+from kennai.errors import BuildNotFoundError, KennaiError, NotFoundError
+from kennai.region import open_region
+from kennai.register import PlaceRegister, default_register_path
+from kennai.tiles import TileSet, region_tile_layers
+
+API_PREFIX = "/api/v1"
+#: Where ``npm --prefix web ci`` puts MapLibre GL JS (the repository's ``web/``).
+DEFAULT_WEB_MODULES = Path(__file__).resolve().parents[1] / "web" / "node_modules"
+
+
+def _status(exc: KennaiError) -> int:
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, BuildNotFoundError):
+        return 503
+    return 422
+
+
+async def _kennai_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, KennaiError)
+    return JSONResponse(exc.to_dict(), status_code=_status(exc))
+
+
+def create_app(
+    config_path: str | Path,
+    *,
+    build_dir: Path | None = None,
+    register_path: Path | None = None,
+    token: str | None = None,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    web_modules: Path | None = None,
+) -> FastAPI:
+    """Build the FastAPI app for a region that has been built.
+
+    Parameters
+    ----------
+    config_path
+        The region's YAML config.
+    build_dir
+        The build to serve (default ``build/<region>/`` under the working directory).
+    register_path
+        The register's SQLite file (default :func:`kennai.register.default_register_path`).
+    token
+        The bearer token writes need (default: the ``KENNAI_TOKEN`` environment variable; with
+        neither, writes are refused).
+    max_upload_bytes
+        Largest plan upload accepted.
+    web_modules
+        The ``node_modules`` folder holding ``maplibre-gl`` (default: the repository's
+        ``web/node_modules``, or ``KENNAI_WEB_MODULES``).
+
+    Raises
+    ------
+    KennaiError
+        When the config cannot be read or the region has not been built.
+    """
+    config = load_config(config_path)
+    region = open_region(config, build_dir=build_dir)
+    assert region.build_dir is not None
+    tiles = TileSet(region_tile_layers(region),
+                    version=f"{region.metadata.get('built_at')}|{region.metadata.get('config_digest')}",
+                    cache_dir=region.build_dir / "tiles")
+    register = PlaceRegister(register_path or default_register_path(config, build_dir),
+                             bounds=_padded(tiles.bounds()))
+    env_modules = os.environ.get("KENNAI_WEB_MODULES")
+    state = ServerState(
+        region=region, tiles=tiles, register=register,
+        token=token if token is not None else os.environ.get("KENNAI_TOKEN") or None,
+        max_upload_bytes=max_upload_bytes,
+        web_modules=web_modules or (Path(env_modules) if env_modules else DEFAULT_WEB_MODULES))
+    app = FastAPI(title=f"kennai 圏内 — {config.title}", version=__version__,
+                  description="通いの場への徒歩アクセス・第2層圏域の分断チェック・地図の API "
+                              "(walkable access, layer-2 split checks and maps)",
+                  docs_url="/docs", openapi_url=f"{API_PREFIX}/openapi.json")
+    app.state.kennai = state
+    app.add_exception_handler(KennaiError, _kennai_error)
+
+    @app.get(f"{API_PREFIX}/health", tags=["meta"], summary="稼働確認 (health check)")
+    def health() -> dict[str, str]:
+        return {"status": "ok", "region": region.name, "version": __version__}
+
+    for factory in (regions_router, tiles_router, register_router, splits_router):
+        app.include_router(factory(state), prefix=API_PREFIX)
+    mount_web(app, state)
+    return app
+
+
+def _padded(bounds: list[float], margin: float = 0.05) -> tuple[float, float, float, float]:
+    """The region's extent in degrees widened by ``margin`` degrees (about 5 km)."""
+    west, south, east, north = bounds
+    return (west - margin, south - margin, east + margin, north + margin)

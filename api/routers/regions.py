@@ -1,0 +1,102 @@
+"""Regions, their layers (paged GeoJSON), districts and plans."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+
+from api.state import RegionName, ServerState
+from kennai.config import POLYGON_KINDS
+from kennai.errors import NotFoundError
+from kennai.geojson import bounds_lonlat, to_feature_collection
+from kennai.i18n import t
+
+Offset = Annotated[int, Query(ge=0, le=10_000_000, description="最初の地物の番号 (first feature)")]
+Limit = Annotated[int, Query(ge=1, le=5000, description="1 ページの地物数 (features per page)")]
+Kind = Annotated[str, Path(description="レイヤの種類 layer kind (elementary, places …)",
+                           max_length=100)]
+
+
+def _summary(state: ServerState) -> dict[str, Any]:
+    region = state.region
+    meta = region.metadata
+    return {
+        "name": region.name,
+        "title": region.config.title,
+        "title_en": region.config.title_en,
+        "crs": meta.get("crs"),
+        "bounds": state.tiles.bounds(),
+        "attribution": region.config.attribution,
+        "layers": [{"kind": k, **{f: v for f, v in m.items() if f != "sources"}}
+                   for k, m in meta.get("layers", {}).items()],
+        "plans": [{"name": k, "title": m.get("title"), "areas": m.get("areas")}
+                  for k, m in meta.get("plans", {}).items()],
+        "network": meta.get("network"),
+        "built_at": meta.get("built_at"),
+    }
+
+
+def _district_layer(state: ServerState, kind: str):
+    if kind not in POLYGON_KINDS:
+        raise NotFoundError(t(f"「{kind}」は区域のレイヤではありません", f"{kind!r} is not a district layer"),
+                            feature=kind, hint=t(f"次のどれかです: {', '.join(POLYGON_KINDS)}",
+                                                 f"use one of: {', '.join(POLYGON_KINDS)}"))
+    return state.region.layer(kind)
+
+
+def regions_router(state: ServerState) -> APIRouter:
+    """Routes under ``/regions``: what the region holds, as JSON and GeoJSON (EPSG:4326)."""
+    router = APIRouter(prefix="/regions", tags=["regions"])
+
+    @router.get("", summary="地域の一覧 (regions served)")
+    def list_regions() -> list[dict[str, Any]]:
+        return [_summary(state)]
+
+    @router.get("/{region}", summary="地域の概要 (a region: layers, plans, bounds)")
+    def get_region(region: RegionName) -> dict[str, Any]:
+        state.check_region(region)
+        return _summary(state)
+
+    @router.get("/{region}/layers/{kind}", summary="レイヤの地物 (a layer as paged GeoJSON)")
+    def get_layer(region: RegionName, kind: Kind, offset: Offset = 0,
+                  limit: Limit = 1000) -> dict[str, Any]:
+        gdf = state.check_region(region).layer(kind)
+        id_col = "place_id" if "place_id" in gdf.columns else "name" if kind in POLYGON_KINDS \
+            else None
+        return to_feature_collection(gdf, offset=offset, limit=limit, id_column=id_col)
+
+    @router.get("/{region}/layers/{kind}/districts",
+                summary="区域の一覧 (districts of a layer: names and extents)")
+    def list_districts(region: RegionName, kind: Kind) -> list[dict[str, Any]]:
+        state.check_region(region)
+        gdf = _district_layer(state, kind)
+        lonlat = gdf.to_crs("EPSG:4326")
+        return [{"name": name, "bounds": [round(float(v), 6) for v in geom.bounds]}
+                for name, geom in zip(lonlat["name"], lonlat.geometry, strict=True)]
+
+    @router.get("/{region}/layers/{kind}/districts/{name}",
+                summary="1 つの区域 (one district as GeoJSON)")
+    def get_district(region: RegionName, kind: Kind,
+                     name: Annotated[str, Path(max_length=200)]) -> dict[str, Any]:
+        state.check_region(region)
+        gdf = _district_layer(state, kind)
+        match = gdf[gdf["name"] == name]
+        if match.empty:
+            raise NotFoundError(t(f"{kind} に「{name}」はありません", f"no district {name!r} in {kind}"),
+                                feature=name, hint=t("区域の一覧で名称を確認してください",
+                                                     "check the names in the district list"))
+        out = to_feature_collection(match, id_column="name")
+        out["bounds"] = bounds_lonlat(match)
+        return out
+
+    @router.get("/{region}/plans", summary="第2層圏域の案の一覧 (layer-2 plans)")
+    def list_plans(region: RegionName) -> list[dict[str, Any]]:
+        return _summary(state)["plans"] if state.check_region(region) else []
+
+    @router.get("/{region}/plans/{plan}", summary="案の圏域 (a plan's areas as GeoJSON)")
+    def get_plan(region: RegionName, plan: Annotated[str, Path(max_length=100)]) -> dict[str, Any]:
+        gdf = state.check_region(region).plan(plan)
+        return to_feature_collection(gdf[["name", "geometry"]], id_column="name")
+
+    return router

@@ -1,0 +1,64 @@
+"""Split reports: which school districts / 自治会 a layer-2 plan cuts, for stored or uploaded plans."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, HTTPException, Path, Query, Request, UploadFile
+
+from api.state import RegionName, ServerState
+from kennai.plans import read_plan_upload
+from kennai.splits import split_report_for_region
+
+Units = Annotated[Literal["elementary", "junior_high", "neighbourhood"],
+                  Query(description="分断を調べる区域 the units a plan should not cut")]
+UPLOAD_NAME = "upload"
+_CHUNK = 1 << 16
+
+
+def _too_large(limit: int) -> HTTPException:
+    return HTTPException(413, detail={
+        "error": "UploadTooLarge", "message": f"the upload is larger than {limit:,} bytes",
+        "message_ja": f"ファイルが大きすぎます（上限 {limit:,} バイト）"})
+
+
+async def _read_limited(upload: UploadFile, limit: int) -> bytes:
+    """The uploaded bytes, refusing more than ``limit`` (never written to a path we choose
+    from the request: :func:`kennai.plans.read_plan_upload` unpacks them in its own temp dir)."""
+    chunks, size = [], 0
+    while chunk := await upload.read(_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def splits_router(state: ServerState) -> APIRouter:
+    """Routes ``/regions/{region}/plans/{plan}/splits`` and ``/regions/{region}/plans/upload``."""
+    router = APIRouter(prefix="/regions/{region}/plans", tags=["splits"])
+
+    @router.get("/{plan}/splits", summary="案の分断レポート (split report of a stored plan)")
+    def plan_splits(region: RegionName, plan: Annotated[str, Path(max_length=100)],
+                    units: Units = "elementary") -> dict[str, Any]:
+        reg = state.check_region(region)
+        return split_report_for_region(reg, plan, units).to_dict()
+
+    @router.post("/upload", summary="案をアップロードして分断を調べる (upload a plan: GeoJSON or "
+                                    "zipped shapefile, Shift_JIS included; returns its split report)")
+    async def upload_plan(
+        region: RegionName, request: Request,
+        file: Annotated[UploadFile, File(description="GeoJSON または ZIP 圧縮したシェープファイル")],
+        units: Units = "elementary",
+        name_column: Annotated[str | None, Query(max_length=100)] = None,
+    ) -> dict[str, Any]:
+        reg = state.check_region(region)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > state.max_upload_bytes + _CHUNK:
+            raise _too_large(state.max_upload_bytes)
+        data = await _read_limited(file, state.max_upload_bytes)
+        plan = read_plan_upload(data, name_column=name_column, crs=reg.crs)
+        report = split_report_for_region(reg, UPLOAD_NAME, units, plan=plan)
+        return report.to_dict()
+
+    return router

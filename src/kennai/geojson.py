@@ -1,0 +1,102 @@
+"""GeoDataFrames as GeoJSON FeatureCollections in EPSG:4326, a page at a time.
+
+Everything kennai hands out leaves in longitude/latitude (RFC 7946), whatever the analysis CRS.
+Large layers are paged (``offset``/``limit``) so a browser never has to take a whole layer at
+once; the collection says how many features matched and how many it returns, as OGC API
+Features does (``numberMatched``/``numberReturned``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+#: Coordinates are rounded to 7 decimals (about 1 cm): enough for any map, smaller JSON.
+COORD_PRECISION = 7
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe Python value: NaN/NaT/NA → None, numpy scalars → Python scalars."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def feature_properties(row: pd.Series | dict[str, Any]) -> dict[str, Any]:
+    """A feature's properties as JSON-safe values."""
+    return {str(k): _plain(v) for k, v in dict(row).items()}
+
+
+def to_feature_collection(
+    gdf: gpd.GeoDataFrame,
+    *,
+    offset: int = 0,
+    limit: int | None = None,
+    id_column: str | None = None,
+    columns: list[str] | None = None,
+) -> dict[str, Any]:
+    """Turn (a page of) a GeoDataFrame into a GeoJSON FeatureCollection in EPSG:4326.
+
+    Parameters
+    ----------
+    gdf
+        Features in any CRS (a missing CRS is taken as EPSG:4326).
+    offset, limit
+        The page: features ``offset`` … ``offset + limit - 1`` in the frame's order.
+    id_column
+        Column whose value becomes each feature's ``id`` (e.g. ``name`` or ``place_id``).
+    columns
+        Properties to keep (default: every column but the geometry).
+
+    Returns
+    -------
+    dict
+        A FeatureCollection with ``numberMatched``, ``numberReturned``, ``offset`` and
+        ``limit``.
+    """
+    if offset < 0 or (limit is not None and limit < 0):
+        raise ValueError("offset and limit must not be negative")
+    matched = len(gdf)
+    page = gdf.iloc[offset: None if limit is None else offset + limit]
+    if page.crs is not None and not page.crs.equals("EPSG:4326"):
+        page = page.to_crs("EPSG:4326")
+    geom_name = page.geometry.name
+    keep = [c for c in (columns if columns is not None else page.columns) if c != geom_name]
+    geoms = shapely.set_precision(page.geometry.values, 10 ** -COORD_PRECISION, mode="pointwise")
+    geo_json = shapely.to_geojson(geoms)
+    features = []
+    for i, (_, row) in enumerate(page[keep].iterrows()):
+        feature: dict[str, Any] = {
+            "type": "Feature",
+            "properties": feature_properties(row),
+            "geometry": None if geo_json[i] is None else json.loads(geo_json[i]),
+        }
+        if id_column is not None:
+            feature["id"] = _plain(page[id_column].iloc[i])
+        features.append(feature)
+    return {
+        "type": "FeatureCollection",
+        "features": features,
+        "numberMatched": matched,
+        "numberReturned": len(features),
+        "offset": offset,
+        "limit": limit,
+    }
+
+
+def bounds_lonlat(gdf: gpd.GeoDataFrame) -> list[float]:
+    """``[west, south, east, north]`` of a frame in degrees (for map fitting)."""
+    frame = gdf.to_crs("EPSG:4326") if gdf.crs is not None else gdf
+    return [float(v) for v in frame.total_bounds]

@@ -1,0 +1,326 @@
+// kennai web map: the region's vector tiles on MapLibre GL JS, all served by this server.
+// No CDN, no online basemap, no glyph server: CJK labels use the local font
+// (localIdeographFontFamily). window.kennai exposes the map and a ready flag for tests.
+"use strict";
+
+const API = "/api/v1";
+const TEXT = {
+  ja: {
+    lang_button: "English", layers: "レイヤ", plan: "第2層圏域の案", no_plan: "（表示しない）",
+    register: "通いの場の登録", token: "トークン", who: "登録者", info: "情報",
+    add_place: "地図をクリックして場所を追加", adding: "追加する地点をクリックしてください…",
+    panel_hint: "地図の区域をクリックしてください。", name: "名称", category: "種別",
+    address: "住所", save: "登録", cancel: "取消", saved: "登録しました", layer: "レイヤ",
+    need_token: "トークンと登録者を入れてください", failed: "失敗しました",
+    elementary: "小学校区", junior_high: "中学校区", neighbourhood: "自治会", plans: "第2層の案",
+    places: "通いの場", register_places: "登録簿の場所", candidates: "候補地（公共施設）",
+    population: "小地域人口", roads: "道路", buildings: "建物", district: "区域",
+    population_total: "人口", population_65: "65歳以上",
+  },
+  en: {
+    lang_button: "日本語", layers: "Layers", plan: "Layer-2 plan", no_plan: "(none)",
+    register: "Gathering-place register", token: "Token", who: "Your name", info: "Details",
+    add_place: "Click the map to add a place", adding: "Click where the place is…",
+    panel_hint: "Click a district on the map.", name: "Name", category: "Category",
+    address: "Address", save: "Save", cancel: "Cancel", saved: "Saved", layer: "Layer",
+    need_token: "Enter the token and your name", failed: "Failed",
+    elementary: "Elementary school districts", junior_high: "Junior-high school districts",
+    neighbourhood: "Neighbourhood associations", plans: "Layer-2 plans",
+    places: "Gathering places", register_places: "Register places",
+    candidates: "Candidate sites", population: "Census small areas", roads: "Roads",
+    buildings: "Buildings", district: "District", population_total: "Population",
+    population_65: "Aged 65+",
+  },
+};
+const PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
+                 "#9a6324", "#469990", "#800000", "#808000", "#000075"];
+// Switchable groups: which style layers each one shows, and whether it starts visible.
+const GROUPS = [
+  ["elementary", ["elementary-fill", "elementary-line", "elementary-label"], true],
+  ["junior_high", ["junior_high-line"], true],
+  ["neighbourhood", ["neighbourhood-fill", "neighbourhood-line"], false],
+  ["plans", ["plans-line"], false],
+  ["places", ["places-circle"], true],
+  ["register_places", ["register-circle"], true],
+  ["candidates", ["candidates-circle"], false],
+  ["population", ["population-fill"], false],
+  ["roads", ["roads-major", "roads-minor", "roads-path"], true],
+  ["buildings", ["buildings-fill"], true],
+];
+const CLICKABLE = ["places-circle", "register-circle", "candidates-circle", "neighbourhood-fill",
+                   "elementary-fill", "plans-fill", "population-fill"];
+
+const state = { lang: localStorage.getItem("kennai-lang") || "ja", region: null, adding: false,
+                selected: null };
+window.kennai = { ready: false, map: null, state };
+
+const $ = (id) => document.getElementById(id);
+const tr = (key) => TEXT[state.lang][key] || key;
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+async function getJSON(url, options) {
+  const res = await fetch(url, options);
+  const body = res.status === 204 ? null : await res.json();
+  if (!res.ok) {
+    const msg = body && (state.lang === "ja" ? body.message_ja : body.message);
+    const detail = body && body.detail && (body.detail.message_ja || JSON.stringify(body.detail));
+    throw new Error(msg || detail || `HTTP ${res.status}`);
+  }
+  return body;
+}
+
+function applyLanguage() {
+  document.documentElement.lang = state.lang;
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = tr(el.dataset.i18n);
+  for (const el of document.querySelectorAll("[data-i18n-html]")) {
+    if (!state.selected) el.textContent = tr(el.dataset.i18nHtml);
+  }
+  const r = state.region;
+  if (r) $("title").textContent = `圏内 kennai — ${state.lang === "en" && r.title_en ? r.title_en : r.title}`;
+  if (state.selected) showFeature(state.selected);
+}
+
+function categoryColours(categories) {
+  const expr = ["match", ["get", "category"]];
+  categories.forEach((c, i) => expr.push(c, PALETTE[i % PALETTE.length]));
+  expr.push("#555555");
+  return categories.length ? expr : "#e6194b";
+}
+
+function style(region, categories, sourceLayers) {
+  const src = "kennai";
+  const vis = (group) => (GROUPS.find((g) => g[0] === group)[2] ? "visible" : "none");
+  const layer = (id, group, type, sourceLayer, paint, extra = {}) => ({
+    id, type, source: src, "source-layer": sourceLayer, paint,
+    layout: { visibility: vis(group), ...(extra.layout || {}) },
+    ...(extra.filter ? { filter: extra.filter } : {}),
+  });
+  return {
+    version: 8,
+    // No glyph server: CJK labels are drawn from the local font (localIdeographFontFamily).
+    glyphs: "/static/glyphs/{fontstack}/{range}.pbf",
+    sources: {
+      kennai: { type: "vector", url: `${API}/regions/${region.name}/tiles.json` },
+      register: { type: "geojson", data: `${API}/regions/${region.name}/register/places` },
+    },
+    layers: [
+      { id: "background", type: "background", paint: { "background-color": "#f4f1ea" } },
+      layer("population-fill", "population", "fill", "population",
+            { "fill-color": ["interpolate", ["linear"], ["coalesce", ["get", "population"], 0],
+                             0, "#fff7ec", 3000, "#fc8d59", 8000, "#b30000"],
+              "fill-opacity": 0.5 }),
+      layer("elementary-fill", "elementary", "fill", "elementary",
+            { "fill-color": ["case", ["boolean", ["feature-state", "selected"], false],
+                             "#ffd54f", "#a5d6a7"], "fill-opacity": 0.45 }),
+      layer("neighbourhood-fill", "neighbourhood", "fill", "neighbourhood",
+            { "fill-color": "#90caf9", "fill-opacity": 0.3 }),
+      layer("buildings-fill", "buildings", "fill", "buildings",
+            { "fill-color": "#c9c2b8", "fill-outline-color": "#a79f95" }),
+      layer("roads-path", "roads", "line", "roads", { "line-color": "#ffffff", "line-width": 1 },
+            { filter: ["==", ["get", "class"], "path"] }),
+      layer("roads-minor", "roads", "line", "roads", { "line-color": "#ffffff", "line-width": 2 },
+            { filter: ["==", ["get", "class"], "minor"] }),
+      layer("roads-major", "roads", "line", "roads", { "line-color": "#f9c74f", "line-width": 3 },
+            { filter: ["==", ["get", "class"], "major"] }),
+      layer("neighbourhood-line", "neighbourhood", "line", "neighbourhood",
+            { "line-color": "#1565c0", "line-width": 1, "line-dasharray": [2, 2] }),
+      layer("elementary-line", "elementary", "line", "elementary",
+            { "line-color": "#2e7d32", "line-width": 2 }),
+      layer("junior_high-line", "junior_high", "line", "junior_high",
+            { "line-color": "#6a1b9a", "line-width": 3, "line-dasharray": [4, 2] }),
+      { id: "plans-fill", type: "fill", source: src, "source-layer": "plans",
+        paint: { "fill-color": "#ff7043", "fill-opacity": 0.15 },
+        layout: { visibility: "none" }, filter: ["==", ["get", "plan"], ""] },
+      layer("plans-line", "plans", "line", "plans", { "line-color": "#d84315", "line-width": 3 },
+            { filter: ["==", ["get", "plan"], ""] }),
+      layer("candidates-circle", "candidates", "circle", "candidates",
+            { "circle-radius": 4, "circle-color": "#757575", "circle-stroke-color": "#fff",
+              "circle-stroke-width": 1 }),
+      layer("places-circle", "places", "circle", "places",
+            { "circle-radius": 6, "circle-color": categoryColours(categories),
+              "circle-stroke-color": "#fff", "circle-stroke-width": 1.5 }),
+      { id: "register-circle", type: "circle", source: "register",
+        layout: { visibility: vis("register_places") },
+        paint: { "circle-radius": 7, "circle-color": "#000000", "circle-stroke-color": "#ffeb3b",
+                 "circle-stroke-width": 2 } },
+      layer("elementary-label", "elementary", "symbol", "district_labels",
+            { "text-color": "#1b5e20", "text-halo-color": "#fff", "text-halo-width": 1.5 },
+            { layout: { "text-field": ["get", "name"], "text-size": 13,
+                        "text-font": ["sans-serif"] },
+              filter: ["==", ["get", "kind"], "elementary"] }),
+    ].filter((l) => !l["source-layer"] || sourceLayers.has(l["source-layer"])),
+  };
+}
+
+function buildSwitcher(region) {
+  const have = new Set(region.layers.map((l) => l.kind));
+  const box = $("layer-switcher");
+  box.innerHTML = "";
+  for (const [group, ids, on] of GROUPS) {
+    const known = group === "register_places" || (group === "roads" && region.network) ||
+      (group === "plans" && region.plans.length) || have.has(group);
+    if (!known) continue;
+    const label = document.createElement("label");
+    label.innerHTML = `<input type="checkbox" id="toggle-${group}" ${on ? "checked" : ""}> ` +
+      `<span data-i18n="${group}">${esc(tr(group))}</span>`;
+    label.querySelector("input").addEventListener("change", (ev) => {
+      for (const id of ids) {
+        if (window.kennai.map.getLayer(id)) {
+          window.kennai.map.setLayoutProperty(id, "visibility", ev.target.checked ? "visible" : "none");
+        }
+      }
+    });
+    box.appendChild(label);
+  }
+}
+
+function buildPlanSelect(region) {
+  const sel = $("plan-select");
+  for (const p of region.plans) {
+    const opt = document.createElement("option");
+    opt.value = p.name;
+    opt.textContent = p.title || p.name;
+    sel.appendChild(opt);
+  }
+  if (!region.plans.length) $("plan-section").hidden = true;
+  sel.addEventListener("change", () => {
+    const map = window.kennai.map;
+    const filter = ["==", ["get", "plan"], sel.value];
+    for (const id of ["plans-line", "plans-fill"]) {
+      map.setFilter(id, filter);
+      map.setLayoutProperty(id, "visibility", sel.value ? "visible" : "none");
+    }
+    const toggle = $("toggle-plans");
+    if (toggle) toggle.checked = Boolean(sel.value);
+  });
+}
+
+function rows(pairs) {
+  return "<table>" + pairs.filter(([, v]) => v !== undefined && v !== null && v !== "")
+    .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join("") + "</table>";
+}
+
+function showFeature(f) {
+  state.selected = f;
+  const layer = f.sourceLayer || (f.source === "register" ? "register_places" : f.layer.id);
+  const p = f.properties;
+  const fmt = (v) => (typeof v === "number" ? v.toLocaleString("ja-JP") : v);
+  const panel = $("panel");
+  panel.dataset.layer = layer;
+  panel.dataset.name = p.name || "";
+  panel.innerHTML = `<div class="name">${esc(p.name)}</div>` + rows([
+    [tr("layer"), tr(layer)],
+    [tr("category"), p.category], [tr("address"), p.address],
+    [tr("plan"), p.plan],
+    [tr("population_total"), fmt(p.population)], [tr("population_65"), fmt(p.population_65plus)],
+  ]);
+}
+
+function selectDistrict(f) {
+  const map = window.kennai.map;
+  if (state.highlight !== undefined) {
+    map.setFeatureState({ source: "kennai", sourceLayer: "elementary", id: state.highlight },
+                        { selected: false });
+    state.highlight = undefined;
+  }
+  if (f.sourceLayer === "elementary" && f.id !== undefined) {
+    map.setFeatureState({ source: "kennai", sourceLayer: "elementary", id: f.id }, { selected: true });
+    state.highlight = f.id;
+  }
+}
+
+async function addPlaceAt(lngLat) {
+  const token = $("token").value.trim();
+  const who = $("who").value.trim();
+  const status = $("register-status");
+  if (!token || !who) { status.textContent = tr("need_token"); status.className = "error"; return; }
+  const panel = $("panel");
+  state.selected = null;
+  panel.innerHTML = `<form id="place-form">
+    <label>${esc(tr("name"))} <input name="name" required maxlength="2000"></label>
+    <label>${esc(tr("category"))} <input name="category" maxlength="2000"></label>
+    <label>${esc(tr("address"))} <input name="address" maxlength="2000"></label>
+    <p>${lngLat.lng.toFixed(6)}, ${lngLat.lat.toFixed(6)}</p>
+    <button type="submit">${esc(tr("save"))}</button>
+    <button type="button" id="place-cancel">${esc(tr("cancel"))}</button></form>`;
+  $("place-cancel").onclick = () => { panel.textContent = tr("panel_hint"); };
+  $("place-form").onsubmit = async (ev) => {
+    ev.preventDefault();
+    const form = new FormData(ev.target);
+    const body = { lon: lngLat.lng, lat: lngLat.lat, by: who };
+    for (const k of ["name", "category", "address"]) if (form.get(k)) body[k] = form.get(k);
+    try {
+      const place = await getJSON(`${API}/regions/${state.region.name}/register/places`, {
+        method: "POST", body: JSON.stringify(body),
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+      });
+      status.textContent = `${tr("saved")}: ${place.place_id}`;
+      status.className = "";
+      window.kennai.map.getSource("register")
+        .setData(`${API}/regions/${state.region.name}/register/places?t=${Date.now()}`);
+      panel.textContent = tr("panel_hint");
+    } catch (err) {
+      status.textContent = `${tr("failed")}: ${err.message}`;
+      status.className = "error";
+    }
+  };
+}
+
+async function main() {
+  applyLanguage();
+  $("lang").addEventListener("click", () => {
+    state.lang = state.lang === "ja" ? "en" : "ja";
+    localStorage.setItem("kennai-lang", state.lang);
+    applyLanguage();
+  });
+  $("token").value = sessionStorage.getItem("kennai-token") || "";
+  $("token").addEventListener("change", () => sessionStorage.setItem("kennai-token", $("token").value));
+  const [region] = await getJSON(`${API}/regions`);
+  state.region = region;
+  const hasPlaces = region.layers.some((l) => l.kind === "places");
+  const places = hasPlaces
+    ? await getJSON(`${API}/regions/${region.name}/layers/places?limit=5000`) : { features: [] };
+  const tilejson = await getJSON(`${API}/regions/${region.name}/tiles.json`);
+  const sourceLayers = new Set(tilejson.vector_layers.map((l) => l.id));
+  const categories = [...new Set(places.features.map((f) => f.properties.category).filter(Boolean))];
+  $("attribution").textContent = region.attribution.join(" / ");
+  const map = new maplibregl.Map({
+    container: "map", style: style(region, categories, sourceLayers), bounds: region.bounds,
+    fitBoundsOptions: { padding: 20 }, localIdeographFontFamily: "'Noto Sans CJK JP', sans-serif",
+    attributionControl: false, preserveDrawingBuffer: true,
+  });
+  window.kennai.map = map;
+  map.addControl(new maplibregl.NavigationControl(), "top-right");
+  map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
+  buildSwitcher(region);
+  buildPlanSelect(region);
+  applyLanguage();
+  $("add-place").addEventListener("click", () => {
+    state.adding = !state.adding;
+    document.body.classList.toggle("adding", state.adding);
+    $("register-status").textContent = state.adding ? tr("adding") : "";
+  });
+  map.on("click", (ev) => {
+    if (state.adding) {
+      state.adding = false;
+      document.body.classList.remove("adding");
+      addPlaceAt(ev.lngLat);
+      return;
+    }
+    const layers = CLICKABLE.filter((id) => map.getLayer(id) &&
+      map.getLayoutProperty(id, "visibility") !== "none");
+    const hits = map.queryRenderedFeatures(ev.point, { layers });
+    if (!hits.length) return;
+    const f = CLICKABLE.map((id) => hits.find((h) => h.layer.id === id)).find(Boolean);
+    selectDistrict(f);
+    showFeature(f);
+  });
+  map.once("load", () => {
+    map.once("idle", () => { window.kennai.ready = true; });
+  });
+}
+
+main().catch((err) => {
+  $("panel").innerHTML = `<p class="error">${esc(err.message)}</p>`;
+  window.kennai.error = String(err);
+});

@@ -1,0 +1,235 @@
+"""The FastAPI app on a tiny built region: GeoJSON paging, districts, tiles, the register."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import mapbox_vector_tile
+import mercantile
+import pytest
+from fastapi.testclient import TestClient
+
+from api import create_app
+from kennai.config import load_config
+from kennai.region import build_region
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+YAIZU = Path(__file__).resolve().parents[1] / "pipelines" / "yaizu.yaml"
+TOKEN = "test-token-not-secret"
+
+
+def _square(west: float, south: float, size: float) -> list[list[list[float]]]:
+    return [[[west, south], [west + size, south], [west + size, south + size],
+             [west, south + size], [west, south]]]
+
+
+def _collection(features: list[tuple[dict, dict]]) -> str:
+    return json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": p, "geometry": g} for p, g in features]},
+        ensure_ascii=False)
+
+
+def write_tiny_region(folder: Path) -> tuple[Path, Path]:
+    """Write and build a two-district town near Yaizu; return (config, build dir)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "elementary.geojson").write_text(_collection([
+        ({"name": "西小学校"}, {"type": "Polygon", "coordinates": _square(138.27, 34.84, 0.01)}),
+        ({"name": "東小学校"}, {"type": "Polygon", "coordinates": _square(138.28, 34.84, 0.01)}),
+    ]), encoding="utf-8")
+    (folder / "junior_high.geojson").write_text(_collection([
+        ({"name": "港中学校"}, {"type": "Polygon", "coordinates": [[[138.27, 34.84], [138.29, 34.84],
+                                                                [138.29, 34.85], [138.27, 34.85],
+                                                                [138.27, 34.84]]]}),
+    ]), encoding="utf-8")
+    (folder / "places.geojson").write_text(_collection([
+        ({"name": "ひまわりサロン", "category": "サロン"},
+         {"type": "Point", "coordinates": [138.275, 34.845]}),
+        ({"name": "公民館体操", "category": "体操"}, {"type": "Point", "coordinates": [138.285, 34.845]}),
+    ]), encoding="utf-8")
+    config = folder / "tiny.yaml"
+    config.write_text(
+        "name: tiny\ntitle: テスト町\ntitle_en: Test town\nlayers:\n"
+        "  elementary: {path: elementary.geojson, name_column: name}\n"
+        "  junior_high: {path: junior_high.geojson, name_column: name}\n"
+        "  places: {path: places.geojson, category_column: category}\n"
+        "plans:\n  - {name: jh, title: 中学校区案, from_layer: junior_high}\n", encoding="utf-8")
+    build_dir = folder / "build"
+    build_region(load_config(config), build_dir=build_dir)
+    return config, build_dir
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return write_tiny_region(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture
+def make_client(tiny: tuple[Path, Path], tmp_path: Path):
+    def make(token: str | None = TOKEN, register: Path | None = None) -> TestClient:
+        app = create_app(tiny[0], build_dir=tiny[1], token=token,
+                         register_path=register or tmp_path / "register.sqlite",
+                         web_modules=tmp_path / "no_node_modules")
+        return TestClient(app)
+    return make
+
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+PLACES = "/api/v1/regions/tiny/register/places"
+
+
+def test_region_summary_and_openapi(make_client) -> None:
+    client = make_client()
+    regions = client.get("/api/v1/regions").json()
+    assert [r["name"] for r in regions] == ["tiny"]
+    west, south, east, north = regions[0]["bounds"]
+    assert 138.26 < west < east < 138.30 and 34.83 < south < north < 34.86
+    assert {layer["kind"] for layer in regions[0]["layers"]} == {"elementary", "junior_high", "places"}
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
+    assert "/api/v1/regions/{region}/tiles/{z}/{x}/{y}.mvt" in paths
+
+
+def test_layer_is_paged_geojson_in_degrees(make_client) -> None:
+    client = make_client()
+    page = client.get("/api/v1/regions/tiny/layers/elementary", params={"offset": 1, "limit": 1}).json()
+    assert page["numberMatched"] == 2 and page["numberReturned"] == 1
+    feature = page["features"][0]
+    assert feature["id"] == "東小学校"
+    lon, lat = feature["geometry"]["coordinates"][0][0]
+    assert 138.27 <= lon <= 138.30 and 34.83 <= lat <= 34.86
+    assert client.get("/api/v1/regions/tiny/layers/elementary", params={"limit": 0}).status_code == 422
+
+
+def test_districts_and_errors(make_client) -> None:
+    client = make_client()
+    names = [d["name"] for d in client.get("/api/v1/regions/tiny/layers/elementary/districts").json()]
+    assert names == ["西小学校", "東小学校"]
+    one = client.get("/api/v1/regions/tiny/layers/elementary/districts/西小学校").json()
+    assert one["features"][0]["id"] == "西小学校"
+    assert one["bounds"][0] == pytest.approx(138.27, abs=1e-6)
+    missing = client.get("/api/v1/regions/tiny/layers/elementary/districts/北小学校")
+    assert missing.status_code == 404 and missing.json()["error"] == "NotFoundError"
+    assert client.get("/api/v1/regions/tiny/layers/places/districts").status_code == 404
+    assert client.get("/api/v1/regions/tiny/layers/roads").status_code == 404
+    assert client.get("/api/v1/regions/other").status_code == 404
+    plan = client.get("/api/v1/regions/tiny/plans/jh").json()
+    assert [f["id"] for f in plan["features"]] == ["港中学校"]
+
+
+def test_tiles_and_tilejson(make_client) -> None:
+    client = make_client()
+    tj = client.get("/api/v1/regions/tiny/tiles.json").json()
+    assert tj["tiles"][0].endswith("/api/v1/regions/tiny/tiles/{z}/{x}/{y}.mvt")
+    ids = {v["id"] for v in tj["vector_layers"]}
+    assert {"elementary", "junior_high", "places", "plans", "district_labels"} <= ids
+    tile = mercantile.tile(138.28, 34.845, 12)
+    res = client.get(f"/api/v1/regions/tiny/tiles/12/{tile.x}/{tile.y}.mvt")
+    assert res.status_code == 200 and res.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    decoded = mapbox_vector_tile.decode(res.content)
+    assert sorted(f["properties"]["name"] for f in decoded["elementary"]["features"]) == [
+        "東小学校", "西小学校"]
+    far = mercantile.tile(0.0, 0.0, 12)
+    assert client.get(f"/api/v1/regions/tiny/tiles/12/{far.x}/{far.y}.mvt").status_code == 204
+    assert client.get("/api/v1/regions/tiny/tiles/3/9/0.mvt").status_code == 404
+    assert client.get("/api/v1/regions/tiny/tiles/23/0/0.mvt").status_code == 422
+
+
+def test_register_needs_the_token(make_client) -> None:
+    body = {"name": "縁側カフェ", "lon": 138.276, "lat": 34.846, "by": "山田"}
+    client = make_client()
+    assert client.post(PLACES, json=body).status_code == 401
+    assert client.post(PLACES, json=body, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    disabled = make_client(token=None)
+    assert disabled.post(PLACES, json=body, headers=AUTH).status_code == 403
+    assert client.get(PLACES).json()["numberMatched"] == 0
+
+
+def test_register_add_edit_retire_and_restart(make_client, tmp_path: Path) -> None:
+    register = tmp_path / "persist.sqlite"
+    client = make_client(register=register)
+    added = client.post(PLACES, json={"name": "縁側カフェ", "category": "居場所", "lon": 138.276,
+                                      "lat": 34.846, "by": "山田"}, headers=AUTH)
+    assert added.status_code == 201
+    pid = added.json()["place_id"]
+    assert added.json()["created_by"] == "山田"
+    edited = client.patch(f"{PLACES}/{pid}", json={"weekdays": "火・金", "by": "佐藤"}, headers=AUTH)
+    assert edited.json()["weekdays"] == "火・金" and edited.json()["updated_by"] == "佐藤"
+    outside = client.post(PLACES, json={"name": "遠く", "lon": 139.7, "lat": 35.7, "by": "x"},
+                          headers=AUTH)
+    assert outside.status_code == 422 and outside.json()["error"] == "InputError"
+    assert client.post(PLACES, json={"name": "x", "lon": 138.28, "lat": 34.845, "by": "x",
+                                     "path": "/etc/passwd"}, headers=AUTH).status_code == 422
+
+    restarted = make_client(register=register)  # a new app on the same file: a server restart
+    listed = restarted.get(PLACES).json()
+    assert [f["id"] for f in listed["features"]] == [pid]
+    assert listed["features"][0]["geometry"]["coordinates"] == pytest.approx([138.276, 34.846])
+
+    retired = restarted.post(f"{PLACES}/{pid}/retire", json={"by": "山田", "reason": "閉店"},
+                             headers=AUTH)
+    assert retired.json()["retired_by"] == "山田"
+    assert restarted.get(PLACES).json()["numberMatched"] == 0
+    assert restarted.get(PLACES, params={"include_retired": True}).json()["numberMatched"] == 1
+    assert [e["action"] for e in restarted.get(f"{PLACES}/{pid}/history").json()] == [
+        "add", "edit", "retire"]
+    again = restarted.patch(f"{PLACES}/{pid}", json={"name": "y", "by": "x"}, headers=AUTH)
+    assert again.status_code == 422
+    assert restarted.get(f"{PLACES}/register:999").status_code == 404
+
+
+def test_map_page_says_how_to_install_maplibre(make_client) -> None:
+    client = make_client()
+    res = client.get("/map/")
+    assert res.status_code == 503 and "npm --prefix web ci" in res.text
+    assert client.get("/static/app.js").status_code == 200
+    assert client.get("/static/../../config.py").status_code == 404
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not (DATA / "yaizu").is_dir(), reason="needs ../shared/data/yaizu (real data)")
+def test_yaizu_districts(tmp_path: Path) -> None:
+    build_dir = tmp_path / "build"
+    build_region(load_config(YAIZU), build_dir=build_dir)
+    client = TestClient(create_app(YAIZU, build_dir=build_dir, register_path=tmp_path / "r.sqlite",
+                                   token=TOKEN))
+    names = [d["name"] for d in client.get("/api/v1/regions/yaizu/layers/elementary/districts").json()]
+    assert {"焼津東小学校", "焼津西小学校"} <= set(names)
+    assert client.get("/api/v1/regions/yaizu/layers/places").json()["numberMatched"] == 28
+    assert "roads" in {v["id"] for v in client.get("/api/v1/regions/yaizu/tiles.json").json()[
+        "vector_layers"]}
+    stored = client.get("/api/v1/regions/yaizu/plans/junior_high/splits").json()
+    assert set(stored["summary"]["split_units"]) == {"焼津東小学校", "焼津西小学校"}
+    folder = DATA / "yaizu" / "boundaries" / "original_shapefiles" / "junior_high_school_districts"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:  # the city's own Shift_JIS shapefile, zipped
+        for part in folder.glob("中学校区.*"):
+            zf.write(part, part.name)
+    res = client.post("/api/v1/regions/yaizu/plans/upload", params={"units": "elementary"},
+                      files={"file": ("中学校区.zip", buf.getvalue(), "application/zip")})
+    assert res.status_code == 200, res.text
+    assert set(res.json()["summary"]["split_units"]) == {"焼津東小学校", "焼津西小学校"}
+
+
+def test_upload_limits_and_bad_files(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    client = TestClient(create_app(tiny[0], build_dir=tiny[1], register_path=tmp_path / "r.sqlite",
+                                   max_upload_bytes=1000))
+    url = "/api/v1/regions/tiny/plans/upload"
+    big = client.post(url, files={"file": ("plan.geojson", b"x" * 5000, "application/geo+json")})
+    assert big.status_code == 413
+    bad = client.post(url, files={"file": ("../../etc/passwd", b"not a plan", "application/json")})
+    assert bad.status_code == 422 and bad.json()["error"] == "InputError"
+    assert "kennai-plan-" not in bad.text and "/tmp" not in bad.text  # no server paths leak
+    plan = _collection([  # the line at 138.275 cuts 西小学校 in half
+        ({"area": "一圏域"}, {"type": "Polygon", "coordinates": [[
+            [138.27, 34.84], [138.275, 34.84], [138.275, 34.85], [138.27, 34.85], [138.27, 34.84]]]}),
+        ({"area": "二圏域"}, {"type": "Polygon", "coordinates": [[
+            [138.275, 34.84], [138.29, 34.84], [138.29, 34.85], [138.275, 34.85], [138.275, 34.84]]]}),
+    ])
+    client = TestClient(create_app(tiny[0], build_dir=tiny[1], register_path=tmp_path / "r.sqlite"))
+    res = client.post(url, params={"name_column": "area"},
+                      files={"file": ("plan.geojson", plan.encode(), "application/geo+json")})
+    assert res.status_code == 200, res.text
+    assert res.json()["summary"]["split_units"] == ["西小学校"]

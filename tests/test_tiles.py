@@ -1,0 +1,104 @@
+"""Vector tiles: clipping, grid scaling, per-zoom simplification, caches, TileJSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import mapbox_vector_tile
+import mercantile
+import pandas as pd
+import pytest
+import shapely
+
+from kennai.errors import NotFoundError
+from kennai.tiles import EXTENT, TileLayer, TileSet, check_tile, encode_tile, road_class
+
+LON, LAT = 138.28, 34.845
+
+
+def _circle_layer() -> TileLayer:
+    centre = gpd.GeoSeries([shapely.Point(LON, LAT)], crs="EPSG:4326").to_crs("EPSG:3857")
+    disc = centre.buffer(300, quad_segs=256)  # 1024 vertices
+    return TileLayer("districts", gpd.GeoDataFrame({"name": ["円"]}, geometry=disc.values,
+                                                   crs="EPSG:3857"))
+
+
+def _vertex_count(tile: bytes, layer: str) -> int:
+    geom = mapbox_vector_tile.decode(tile, default_options={"y_coord_down": True})[layer][
+        "features"][0]["geometry"]
+    return len(shapely.geometry.shape(geom).exterior.coords)
+
+
+def test_polygon_is_clipped_scaled_and_north_up() -> None:
+    layer = _circle_layer()
+    tile = mercantile.tile(LON, LAT, 16)
+    decoded = mapbox_vector_tile.decode(encode_tile([layer], 16, tile.x, tile.y),
+                                        default_options={"y_coord_down": True})
+    feature = decoded["districts"]["features"][0]
+    assert feature["properties"] == {"name": "円"} and feature["id"] == 0
+    shape = shapely.geometry.shape(feature["geometry"])
+    minx, miny, maxx, maxy = shape.bounds
+    assert minx >= -64 and maxx <= EXTENT + 64 and miny >= -64 and maxy <= EXTENT + 64
+    # y grows downwards in the grid: the disc's northern rim has the smallest y.
+    north = mercantile.xy(LON, LAT + 0.0025)
+    ul = mercantile.xy_bounds(tile)
+    expected_y = (ul.top - north[1]) / (ul.top - ul.bottom) * EXTENT
+    top_y = min(y for _, y in shape.exterior.coords)
+    assert top_y == pytest.approx(expected_y, abs=0.2 * EXTENT) or top_y < 0
+
+
+def test_simplification_follows_zoom() -> None:
+    layer = _circle_layer()
+    counts = {}
+    for z in (10, 15):
+        tile = mercantile.tile(LON, LAT, z)
+        counts[z] = _vertex_count(encode_tile([layer], z, tile.x, tile.y), "districts")
+    assert counts[10] < counts[15] / 4
+
+
+def test_empty_and_invalid_tiles() -> None:
+    layer = _circle_layer()
+    far = mercantile.tile(0.0, 0.0, 14)
+    assert encode_tile([layer], 14, far.x, far.y) == b""
+    with pytest.raises(NotFoundError):
+        check_tile(3, 8, 0)
+    low = TileLayer("late", layer.frame, minzoom=15)
+    tile = mercantile.tile(LON, LAT, 14)
+    assert encode_tile([low], 14, tile.x, tile.y) == b""
+
+
+def test_tileset_caches_in_memory_and_on_disk(tmp_path: Path) -> None:
+    tile = mercantile.tile(LON, LAT, 15)
+    first = TileSet([_circle_layer()], version="v1", cache_dir=tmp_path)
+    data = first.tile(15, tile.x, tile.y)
+    assert data and first.tile(15, tile.x, tile.y) == data
+    assert first.stats == {"memory_hits": 1, "disk_hits": 0, "rendered": 1}
+    cached = list(tmp_path.rglob("*.mvt"))
+    assert len(cached) == 1 and cached[0].read_bytes() == data
+    second = TileSet([_circle_layer()], version="v1", cache_dir=tmp_path)
+    assert second.tile(15, tile.x, tile.y) == data and second.stats["disk_hits"] == 1
+    rebuilt = TileSet([_circle_layer()], version="v2", cache_dir=tmp_path)
+    rebuilt.tile(15, tile.x, tile.y)
+    assert rebuilt.stats["rendered"] == 1 and rebuilt.cache_dir != first.cache_dir
+
+
+def test_lru_is_bounded() -> None:
+    ts = TileSet([_circle_layer()], version="v", memory_tiles=2)
+    for x in range(4):
+        ts.tile(2, x, 1)
+    assert len(ts._lru) == 2
+
+
+def test_tilejson_lists_layers_and_bounds() -> None:
+    ts = TileSet([_circle_layer()], version="v")
+    tj = ts.tilejson("http://h/t/{z}/{x}/{y}.mvt", name="テスト")
+    assert tj["vector_layers"][0]["id"] == "districts"
+    assert tj["vector_layers"][0]["fields"] == {"name": "String"}
+    west, south, east, north = tj["bounds"]
+    assert west < LON < east and south < LAT < north and east - west < 0.01
+
+
+def test_road_classes() -> None:
+    classes = road_class(pd.Series(["primary", "residential", "footway", None]))
+    assert classes.tolist() == ["major", "minor", "path", "path"]
