@@ -153,11 +153,20 @@ def _demo_config() -> Path:
 
 
 @app.command()
-def demo() -> None:
-    """デモ地域を build して結果を表示 (build the demo region and show its report)."""
+def demo(
+    host: Annotated[str, typer.Option("--host", help="待ち受けるアドレス (bind address)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="ポート (port)")] = 8000,
+    serve_map: Annotated[bool, typer.Option("--serve/--no-serve",
+                                            help="ウェブ地図を配信する (serve the web map)")] = True,
+) -> None:
+    """デモ地域を build し、結果を表示してウェブ地図を配信 (build the demo region, report, serve)."""
+    from kennai.cli_serve import serve
+
     path = _demo_config()
     _say(t(f"デモ地域を読み込みます: {path}", f"building the demo region: {path}"))
     build(path, force=False, as_json=False)
+    if serve_map:
+        serve(path, host=host, port=port, register=None)
 
 
 def _register_commands() -> None:
