@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# System packages kennai needs beyond Python: a Japanese font for maps (fonts-noto-cjk),
+# System packages kennai needs beyond Python: a Japanese font for maps (IPAexGothic: TrueType, so
+# matplotlib embeds it in PDFs as a CID subset; Chromium uses it for the web map's labels),
 # poppler-utils (pdffonts/pdftoppm to check printed maps), Debian's Chromium for the browser
 # tests, and npm (only if the machine has none) to install MapLibre GL JS for the offline web
 # map. Installs only what is missing; needs root (as on the project's machines).
 set -euo pipefail
-pkgs=(fonts-noto-cjk poppler-utils chromium)
+pkgs=(fonts-ipaexfont-gothic poppler-utils chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,0 +1,268 @@
+"""The treasure map's interactive twin: one self-contained folium HTML page that works offline.
+
+Same district, same numbers (:func:`~kennai.maps.treasure.district_places`), same marker colours
+and shapes as the printed page; popups give the name, category, schedule, address and, when
+access results exist, the walking time from the district's residents. Leaflet's JS and CSS are
+inlined from the copy shipped in ``maps/vendor/leaflet`` (BSD-2) and the basemap is drawn from
+the region's own data, so opening the file makes no network request at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import shapely
+from branca.element import MacroElement
+from jinja2 import Template
+
+from kennai.maps.basemap import Basemap, load_basemap
+from kennai.maps.treasure import (
+    CategoryStyle,
+    _as_shade,
+    _clean,
+    _district_row,
+    atomic_write,
+    attributions,
+    district_places,
+    region_category_styles,
+    schedule_text,
+)
+from kennai.region import Region
+
+VENDOR = Path(__file__).resolve().parent / "vendor" / "leaflet"
+_EXTERNAL = re.compile(r"""<(?:script|link|img)\b[^>]*(?:src|href)\s*=\s*["']?(?:https?:)?//""",
+                       re.IGNORECASE)
+_SHAPE_CSS = {  # marker shape on the printed map → CSS of the number badge
+    "o": "border-radius:50%;",
+    "s": "border-radius:3px;",
+    "D": "clip-path:polygon(50% 0,100% 50%,50% 100%,0 50%);",
+    "h": "clip-path:polygon(25% 3%,75% 3%,100% 50%,75% 97%,25% 97%,0 50%);",
+    "H": "clip-path:polygon(50% 0,97% 25%,97% 75%,50% 100%,3% 75%,3% 25%);",
+    "p": "clip-path:polygon(50% 0,100% 38%,82% 100%,18% 100%,0 38%);",
+    "8": "clip-path:polygon(30% 0,70% 0,100% 30%,100% 70%,70% 100%,30% 100%,0 70%,0 30%);",
+    "^": "clip-path:polygon(50% 0,100% 100%,0 100%);",
+    "v": "clip-path:polygon(0 0,100% 0,50% 100%);",
+}
+_PAGE_CSS = """
+.leaflet-container{background:#ffffff;font-family:"IPAexGothic","Noto Sans CJK JP",sans-serif;}
+.kn-num{width:26px;height:26px;display:flex;align-items:center;justify-content:center;
+  font:bold 13px/1 sans-serif;box-shadow:0 0 0 2px #fff;}
+.kn-panel{position:absolute;top:10px;right:10px;z-index:1000;background:rgba(255,255,255,.95);
+  padding:8px 10px;max-width:320px;max-height:80vh;overflow:auto;border:1px solid #999;
+  font-size:12px;border-radius:4px;}
+.kn-panel h1{font-size:16px;margin:0 0 4px;color:#222;}
+.kn-panel ol{padding-left:0;margin:4px 0;list-style:none;}
+.kn-panel li{cursor:pointer;margin:2px 0;}
+.kn-panel li b{display:inline-block;min-width:1.8em;}
+.kn-credit{color:#555;font-size:10px;margin-top:6px;}
+"""
+
+
+def _leaflet_assets() -> tuple[str, str]:
+    """Leaflet's JS and CSS with its images inlined as data URIs."""
+    js = (VENDOR / "leaflet.js").read_text(encoding="utf-8")
+    css = (VENDOR / "leaflet.css").read_text(encoding="utf-8")
+
+    def data_uri(match: re.Match[str]) -> str:
+        path = VENDOR / match.group(1)
+        if not path.is_file():
+            return "none"
+        return "url(data:image/png;base64," + base64.b64encode(path.read_bytes()).decode() + ")"
+
+    return js, re.sub(r"url\((images/[^)]+)\)", data_uri, css)
+
+
+def _geojson(geoms: Sequence[shapely.Geometry], crs: Any, props: list[dict[str, Any]] | None = None
+             ) -> dict[str, Any]:
+    gdf = gpd.GeoDataFrame(props or [{} for _ in geoms], geometry=list(geoms), crs=crs)
+    gdf = gdf[~gdf.geometry.is_empty & gdf.geometry.notna()].to_crs("EPSG:4326")
+    gdf.geometry = shapely.set_precision(gdf.geometry.values, 1e-6)
+    return json.loads(gdf.to_json(drop_id=True))
+
+
+def _merge(geoms: np.ndarray, tolerance: float) -> list[shapely.Geometry]:
+    """All geometries as one (simplified), so a layer is one GeoJSON feature."""
+    if not len(geoms):
+        return []
+    parts = shapely.get_parts(np.asarray(geoms, dtype=object))
+    lines = parts[shapely.get_type_id(parts) == 1]
+    polys = parts[shapely.get_type_id(parts) == 3]
+    merged = ([shapely.multilinestrings(lines)] if len(lines) else []) + \
+        ([shapely.multipolygons(polys)] if len(polys) else [])
+    return list(shapely.simplify(np.asarray(merged, dtype=object), tolerance))
+
+
+def _add_basemap(m: folium.Map, base: Basemap, crs: Any) -> None:
+    layers: list[tuple[np.ndarray, dict[str, Any]]] = [
+        (base.water.geometry.values, {"color": "#B9D7EA", "weight": 0, "fillColor": "#B9D7EA",
+                                      "fillOpacity": 1}),
+        (base.buildings.geometry.values, {"color": "#C9C0B2", "weight": 0.5,
+                                          "fillColor": "#DDD6CB", "fillOpacity": 1}),
+        (base.waterways.geometry.values, {"color": "#8DBBD9", "weight": 2}),
+        (base.coastline.geometry.values, {"color": "#5B9BC8", "weight": 2}),
+    ]
+    cls = base.roads["cls"].to_numpy()
+    roads = (("path", 1, "#9A9183", None), ("minor", 3, "#FFFFFF", "#B8B2A7"),
+             ("medium", 4, "#FCEBB0", "#C9B06A"), ("major", 5, "#F7C98B", "#C98D4A"))
+    for name, weight, _fill, casing in roads:
+        if casing:
+            layers.append((base.roads.geometry.values[cls == name],
+                           {"color": casing, "weight": weight + 2, "opacity": 1}))
+    for name, weight, fill, _casing in roads:
+        layers.append((base.roads.geometry.values[cls == name],
+                       {"color": fill, "weight": weight, "opacity": 1,
+                        **({"dashArray": "3 3"} if name == "path" else {})}))
+    layers.append((base.rail.geometry.values, {"color": "#555555", "weight": 3,
+                                               "dashArray": "8 6"}))
+    for geoms, style in layers:
+        if not len(geoms):
+            continue
+        folium.GeoJson(_geojson(_merge(geoms, 1.0), crs), style_function=lambda _f, s=style: s,
+                       interactive=False, control=False).add_to(m)
+
+
+class _BindPopup(MacroElement):
+    """A popup bound with Leaflet alone (folium's Popup builds its content with jQuery)."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "{{ this._parent.get_name() }}.bindPopup({{ this.content }}, {maxWidth: 320});"
+        "{% endmacro %}")
+
+    def __init__(self, content: str) -> None:
+        super().__init__()
+        self._name = "BindPopup"
+        self.content = json.dumps(content, ensure_ascii=False)
+
+
+def _marker_html(number: int, style: CategoryStyle) -> str:
+    return (f'<div class="kn-num" data-kennai-number="{number}" style="background:{style.colour};'
+            f'color:{style.text_colour};{_SHAPE_CSS.get(style.marker, "")}">{number}</div>')
+
+
+def _popup_html(place: Mapping[str, Any], minutes: float | None, layer_title: str) -> str:
+    rows = [f"<b>{place['number']}. {html.escape(_clean(place['name']))}</b>",
+            html.escape(_clean(place["category"]))]
+    for label, value in (("曜日・時間", schedule_text(place)), ("住所", _clean(place.get("address"))),
+                         ("内容", _clean(place.get("description")))):
+        if value:
+            rows.append(f"{label}: {html.escape(value)}")
+    if minutes is not None and np.isfinite(minutes):
+        rows.append(f"徒歩: この{layer_title}でここが最寄りの住民から 約{minutes:.0f} 分（中央値）")
+    return "<br>".join(rows)
+
+
+def interactive_map(
+    region: Region,
+    *,
+    layer: str,
+    district: str,
+    categories: Sequence[str] | None = None,
+    shade: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    shade_label: str = "徒歩圏",
+    minutes: Mapping[str, float] | None = None,
+    title: str | None = None,
+    basemap: Basemap | None = None,
+) -> folium.Map:
+    """The district's interactive map (a folium Map whose page needs no network).
+
+    Parameters
+    ----------
+    minutes
+        Walking time (minutes) per ``place_id`` shown in the popups, e.g. from
+        :func:`~kennai.maps.treasure.place_minutes`.
+    """
+    districts, row = _district_row(region, layer, district)
+    places = district_places(region, layer=layer, district=district, categories=categories)
+    styles = region_category_styles(region)
+    base = basemap if basemap is not None else load_basemap(region)
+    shape = districts.geometry.iloc[row]
+    minx, miny, maxx, maxy = shape.bounds
+    pad = max(maxx - minx, maxy - miny) * 0.08 + 50
+    view = (minx - pad, miny - pad, maxx + pad, maxy + pad)
+    crs = region.crs
+    (lo_lon, hi_lon), (lo_lat, hi_lat) = (
+        gpd.GeoSeries(shapely.points([view[:2], view[2:]]), crs=crs).to_crs("EPSG:4326")
+        .get_coordinates().to_numpy().T)
+    m = folium.Map(location=[(lo_lat + hi_lat) / 2, (lo_lon + hi_lon) / 2], zoom_start=15,
+                   tiles=None, control_scale=True, max_zoom=19)
+    m.default_js = []   # folium links Leaflet, jQuery and Bootstrap from CDNs: inline instead
+    m.default_css = []
+    js, css = _leaflet_assets()
+    root = m.get_root()
+    root.header.add_child(folium.Element(f"<style>{css}\n{_PAGE_CSS}</style>"), name="kn_css")
+    root.header.add_child(folium.Element(f"<script>{js}</script>"), name="kn_leaflet")
+    m.fit_bounds([[lo_lat, lo_lon], [hi_lat, hi_lon]])
+
+    folium.GeoJson(_geojson(list(districts.geometry.values), crs),
+                   style_function=lambda _f: {"color": "#9A9A9A", "weight": 1,
+                                              "fillColor": "#F6F3EC", "fillOpacity": 1},
+                   interactive=False, control=False).add_to(m)
+    _add_basemap(m, base.clip(view), crs)
+    shade_gdf = _as_shade(shade, region)
+    if shade_gdf is not None and not shade_gdf.empty:
+        folium.GeoJson(_geojson(list(shade_gdf.geometry.values), crs), name=shade_label,
+                       style_function=lambda _f: {"color": "#4DAF4A", "weight": 0,
+                                                  "fillColor": "#4DAF4A", "fillOpacity": 0.28},
+                       interactive=False).add_to(m)
+    veil = shapely.difference(shapely.box(*view).buffer(max(view[2] - view[0], 2000) * 3), shape)
+    folium.GeoJson(_geojson([veil], crs), style_function=lambda _f: {
+        "weight": 0, "fillColor": "#FFFFFF", "fillOpacity": 0.55}, interactive=False,
+        control=False).add_to(m)
+    others = districts.drop(index=districts.index[row])
+    folium.GeoJson(_geojson(list(others.geometry.values), crs,
+                            [{"name": str(n)} for n in others["name"]]),
+                   style_function=lambda _f: {"color": "#8A8A8A", "weight": 1, "fillOpacity": 0},
+                   tooltip=folium.GeoJsonTooltip(["name"], labels=False), control=False).add_to(m)
+    folium.GeoJson(_geojson([shape], crs), style_function=lambda _f: {
+        "color": "#B2182B", "weight": 4, "fillOpacity": 0}, interactive=False,
+        control=False).add_to(m)
+
+    layer_cfg = region.config.layers.get(layer)
+    layer_title = layer_cfg.title if layer_cfg and layer_cfg.title else layer
+    xy = gpd.GeoSeries(places.geometry, crs=crs).to_crs("EPSG:4326").get_coordinates().to_numpy()
+    items = []
+    for (lon, lat), place in zip(xy, places.to_dict("records"), strict=True):
+        style = styles[str(place["category"])]
+        mins = (minutes or {}).get(str(place["place_id"]))
+        marker = folium.Marker(
+            [lat, lon], icon=folium.DivIcon(html=_marker_html(place["number"], style),
+                                            icon_size=(26, 26), icon_anchor=(13, 13),
+                                            class_name="kn-marker"),
+            tooltip=f"{place['number']}. {_clean(place['name'])}")
+        marker.add_to(m)
+        _BindPopup(_popup_html(place, mins, layer_title)).add_to(marker)
+        items.append(f'<li onclick="{marker.get_name()}.openPopup()"><b style="color:'
+                     f'{style.colour}">{place["number"]}</b>{html.escape(_clean(place["name"]))}</li>')
+    credits = " ／ ".join(html.escape(c) for c in attributions(region, base))
+    heading = html.escape(title or f"{district}の宝物マップ")
+    panel = (f'<div class="kn-panel" id="kn-panel"><h1>{heading}</h1>'
+             f'<div>{html.escape(region.config.title)} {html.escape(layer_title)}「'
+             f'{html.escape(district)}」 {len(places)} か所</div><ol>{"".join(items)}</ol>'
+             f'<div class="kn-credit">{credits}</div></div>')
+    root.html.add_child(folium.Element(panel), name="kn_panel")
+    return m
+
+
+def render_interactive_html(region: Region, **options: Any) -> str:
+    """The interactive map as one HTML string (see :func:`interactive_map` for the options)."""
+    page = interactive_map(region, **options).get_root().render()
+    external = _EXTERNAL.search(page)
+    if external:  # a folium element brought a CDN link: that would break offline use
+        raise RuntimeError(f"the page links an external asset: {external.group(0)!r}")
+    return page
+
+
+def write_interactive_map(region: Region, path: str | Path, **options: Any) -> Path:
+    """Write the interactive map as one self-contained HTML file (atomically)."""
+    page = render_interactive_html(region, **options)
+    return atomic_write(Path(path), lambda tmp: tmp.write_text(page, encoding="utf-8"))
