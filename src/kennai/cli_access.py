@@ -1,3 +1,99 @@
-"""`kennai` commands for access (registered on the app from kennai.cli)."""
+"""`kennai access`: who can walk to a gathering place, per district (registered on kennai.cli.app).
 
-from kennai.cli import app  # noqa: F401
+The command only translates options into :mod:`kennai.access` calls: it reuses the results
+stored by ``kennai build`` when they were computed with the same routing options, and computes
+afresh otherwise. ``--json`` prints one object per district (or one for the whole region).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from kennai.cli import ConfigArg, JsonOpt, _print_json, _progress, app, out
+from kennai.config import load_config
+from kennai.errors import ConfigError
+from kennai.i18n import t
+
+
+def _fmt_share(x: float | None) -> str:
+    return "—" if x is None else f"{x:.0%}"
+
+
+def _print_table(rows: list[dict[str, Any]], title: str) -> None:
+    labels = list(rows[0]["coverage"]) if rows else []
+    straight = list(rows[0]["straight_line_coverage"]) if rows else []
+    table = Table(title=title, show_header=True)
+    for head in (t("区域", "district"), t("人口", "population"), t("65歳以上", "65+"),
+                 t("ネットワーク外", "no network")):
+        table.add_column(head.get(), justify="right" if head.en != "district" else "left")
+    for label in labels:
+        table.add_column(label, justify="right")
+    for label in straight:
+        table.add_column(t(f"直線{label}", f"straight {label}").get(), justify="right")
+    table.add_column(t("中央値", "median").get(), justify="right")
+    for r in rows:
+        p65 = "—" if r["population_65plus"] is None else f"{r['population_65plus']:,.0f}"
+        med = "—" if r["median_distance_m"] is None else f"{r['median_distance_m']:,.0f} m"
+        table.add_row(r["name"], f"{r['population']:,.0f}", p65, f"{r['no_network_population']:,.0f}",
+                      *[_fmt_share(r["coverage"][label]) for label in labels],
+                      *[_fmt_share(r["straight_line_coverage"][label]) for label in straight], med)
+    out.print(table)
+
+
+@app.command()
+def access(
+    config: ConfigArg,
+    by: Annotated[str | None, typer.Option(
+        "--by", help="区域ごとに集計: elementary / junior_high / neighbourhood / 計画名 "
+                     "(district layer or plan)")] = None,
+    threshold: Annotated[list[str] | None, typer.Option(
+        "--threshold", help="しきい値（500 = 500 m, 10min = 10 分; 繰り返し可） (repeatable)")] = None,
+    profile: Annotated[str, typer.Option(
+        "--profile", help="歩行速度 elderly (0.8 m/s) | adult (1.3 m/s) (walking speed)")] = "elderly",
+    category: Annotated[list[str] | None, typer.Option(
+        "--category", help="この種別を含む通いの場だけ（繰り返し可） (place category filter)")] = None,
+    schedule: Annotated[str | None, typer.Option(
+        "--schedule", help="曜日・日時特記事項にこの語を含む場所だけ（例: 毎週） (schedule filter)")] = None,
+    as_json: JsonOpt = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV で出力 (CSV output)")] = False,
+) -> None:
+    """通いの場まで歩いて行ける住民の割合を区域ごとに表示 (walkable access per district)."""
+    from kennai.access import (
+        DEFAULT_THRESHOLDS,
+        AccessOptions,
+        coverage_frame,
+        coverage_table,
+        parse_threshold,
+        resolve_polygons,
+        results_for,
+    )
+    from kennai.region import build_region
+
+    if as_json and as_csv:
+        raise ConfigError(t("--json と --csv は同時に使えません", "--json and --csv exclude each other"),
+                          hint=t("どちらか一方を指定してください", "choose one"))
+    cfg = load_config(config)
+    thresholds = tuple(parse_threshold(x) for x in threshold) if threshold else DEFAULT_THRESHOLDS
+    options = AccessOptions(profile=profile, thresholds=thresholds,
+                            categories=tuple(category) if category else None, schedule=schedule)
+    with _progress(not (as_json or as_csv)) as progress:
+        region, _ = build_region(cfg, progress=progress)
+        polygons = None
+        if by is not None:
+            _, polygons = resolve_polygons(region, by)
+        results = results_for(region, options, progress=progress)
+    rows = coverage_table(results, polygons, thresholds=thresholds, region_name=cfg.title)
+    if as_json:
+        _print_json(rows if by is not None else rows[0])
+    elif as_csv:
+        coverage_frame(rows).to_csv(sys.stdout, index=False)
+    else:
+        unit = results.info.get("residents", {}).get("unit")
+        title = f"{cfg.title} — {profile}"
+        if unit == "households":
+            title += t("（人口なし: 建物 1 棟 = 1 世帯）", " (no census: one household per building)").get()
+        _print_table(rows, title)

@@ -1,0 +1,240 @@
+"""Where residents live, and where any point meets the walk network.
+
+Census small areas (JINKO, and 65+ when known) are spread over the buildings inside each area
+in proportion to floor area; without buildings, over points every ``spacing_m`` along the streets
+inside the area. Buildings with no census layer count one household each. Every point is then
+snapped to the nearest *edge* (not node): the projected point, its offset along the edge and
+the perpendicular walk to reach it are all kept, so short trips are measured exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from kennai.errors import EmptyLayerError
+from kennai.i18n import t
+from kennai.network import WalkNetwork
+
+
+@dataclass(slots=True)
+class Snap:
+    """Points snapped onto edges: ``edge`` is -1 where no edge lies within the search radius.
+
+    ``along_m`` is the distance from the edge's ``u`` end along the edge (in the edge's stored
+    length), ``perp_m`` the straight walk from the point to the edge.
+    """
+
+    edge: np.ndarray
+    along_m: np.ndarray
+    perp_m: np.ndarray
+    xy: np.ndarray
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.edge >= 0
+
+    def fraction(self, net: WalkNetwork) -> np.ndarray:
+        """Position along each snapped edge from ``u`` (0) to ``v`` (1)."""
+        e = np.where(self.ok, self.edge, 0)
+        length = net.edge_length[e]
+        return np.where(self.ok & (length > 0), self.along_m / np.where(length > 0, length, 1), 0.0)
+
+
+def snap_to_edges(net: WalkNetwork, xy: np.ndarray, *, max_distance_m: float | None = None,
+                  tree: shapely.STRtree | None = None) -> Snap:
+    """Snap points to their nearest edge.
+
+    Parameters
+    ----------
+    net
+        The walk network.
+    xy
+        Point coordinates (n × 2) in the network's CRS.
+    max_distance_m
+        Points farther than this from every edge are left unsnapped (``edge == -1``).
+    tree
+        A prebuilt ``STRtree`` over ``net.edge_geometry`` (saves rebuilding it).
+    """
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    n = len(xy)
+    edge = np.full(n, -1, dtype=np.int64)
+    along = np.zeros(n)
+    perp = np.full(n, np.inf)
+    proj = np.full((n, 2), np.nan)
+    if n == 0 or net.n_edges == 0:
+        return Snap(edge, along, perp, proj)
+    tree = tree or shapely.STRtree(net.edge_geometry)
+    pts = shapely.points(xy)
+    (pi, ei), dist = tree.query_nearest(pts, max_distance=max_distance_m, return_distance=True,
+                                        all_matches=False)
+    geoms = net.edge_geometry[ei]
+    pos = shapely.line_locate_point(geoms, pts[pi])
+    glen = shapely.length(geoms)
+    scale = np.divide(net.edge_length[ei], glen, out=np.ones_like(glen), where=glen > 0)
+    edge[pi] = ei
+    along[pi] = np.clip(pos * scale, 0.0, net.edge_length[ei])
+    perp[pi] = dist
+    proj[pi] = shapely.get_coordinates(shapely.line_interpolate_point(geoms, pos))
+    return Snap(edge, along, perp, proj)
+
+
+def _edge_points(net: WalkNetwork, spacing_m: float) -> np.ndarray:
+    """Points every ``spacing_m`` along the edges (at least one mid-point per edge)."""
+    lengths = shapely.length(net.edge_geometry)
+    counts = np.maximum(1, np.floor(lengths / spacing_m).astype(np.int64))
+    edge_of = np.repeat(np.arange(net.n_edges), counts)
+    k = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    pos = (k + 0.5) / counts[edge_of]
+    pts = shapely.line_interpolate_point(net.edge_geometry[edge_of], pos, normalized=True)
+    return shapely.get_coordinates(pts)
+
+
+def _spread(units: gpd.GeoDataFrame, points: gpd.GeoDataFrame, weight: np.ndarray
+            ) -> tuple[pd.DataFrame, np.ndarray]:
+    """Give each point its unit's population in proportion to ``weight``.
+
+    Returns the located rows and the mask of units that received no point.
+    """
+    joined = gpd.sjoin(points.assign(_w=weight), units[["unit_id", "geometry"]], how="inner",
+                       predicate="within")
+    joined = joined[~joined.index.duplicated(keep="first")]  # points on a shared border
+    total_w = joined.groupby("unit_id")["_w"].transform("sum")
+    share = np.where(total_w > 0, joined["_w"] / total_w.where(total_w > 0, 1), 0.0)
+    pop = units.set_index("unit_id")
+    rows = pd.DataFrame({
+        "x": joined.geometry.x.to_numpy(), "y": joined.geometry.y.to_numpy(),
+        "population": share * pop.loc[joined["unit_id"], "population"].to_numpy(),
+        "population_65plus": share * pop.loc[joined["unit_id"], "population_65plus"].to_numpy(),
+        "unit_id": joined["unit_id"].to_numpy(),
+    })
+    missing = ~units["unit_id"].isin(joined["unit_id"]).to_numpy()
+    return rows, missing
+
+
+def _split_by_extent(units: gpd.GeoDataFrame, extent: shapely.Geometry
+                     ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Units cut to ``extent`` (population scaled by the area inside) and, for the part
+    outside, one located row each at a point of that part."""
+    geoms = units.geometry.values
+    area = shapely.area(geoms)
+    inside = shapely.intersection(geoms, extent)
+    share = np.divide(shapely.area(inside), area, out=np.ones_like(area), where=area > 0)
+    partial = (share < 0.999) & (share > 0)
+    out_geom = shapely.difference(geoms[partial], extent)
+    rp = shapely.get_coordinates(shapely.point_on_surface(out_geom))
+    rest = 1.0 - share[partial]
+    outside = pd.DataFrame({
+        "x": rp[:, 0], "y": rp[:, 1],
+        "population": units["population"].to_numpy(float)[partial] * rest,
+        "population_65plus": units["population_65plus"].to_numpy(float)[partial] * rest,
+        "unit_id": units["unit_id"].to_numpy()[partial], "source": "area_outside_network"})
+    cut = units.copy()
+    keep = share > 0
+    cut.loc[partial, "population"] *= share[partial]
+    cut.loc[partial, "population_65plus"] *= share[partial]
+    cut = cut.set_geometry(np.where(partial, inside, geoms))
+    # Units wholly outside stay whole: they fall to the representative point below.
+    cut.loc[~keep, "geometry"] = geoms[~keep]
+    return cut, outside
+
+
+def resident_locations(
+    *,
+    population: gpd.GeoDataFrame | None,
+    buildings: gpd.GeoDataFrame | None,
+    network: WalkNetwork | None,
+    spacing_m: float = 50.0,
+    extent: shapely.Geometry | None = None,
+) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """Points where residents live, with ``population`` and ``population_65plus`` each.
+
+    Parameters
+    ----------
+    population
+        Census small areas (polygons) or points with ``unit_id``, ``population`` and
+        ``population_65plus`` (NaN when unknown); in the analysis CRS.
+    buildings
+        Building footprints (polygons), or ``None``.
+    network
+        The walk network, used to place people along streets when there are no buildings.
+    spacing_m
+        Spacing of street points when population is spread along edges.
+    extent
+        The network's extent. When people are spread along streets, the part of an area
+        outside it keeps its share of the population (by area) at a point of its own, so a
+        network covering half an area does not pull all its residents onto its streets.
+
+    Returns
+    -------
+    (GeoDataFrame, dict)
+        One row per location (``unit_id``, ``population``, ``population_65plus``, ``source``)
+        and a summary: method used, counts, population placed and any areas placed at their
+        own representative point for lack of buildings or streets.
+    """
+    crs = (population.crs if population is not None else
+           buildings.crs if buildings is not None else network.crs if network else None)
+    info: dict[str, Any] = {}
+    if population is None or population.empty:
+        if buildings is None or buildings.empty:
+            raise EmptyLayerError(
+                t("住民の位置を決める人口も建物もありません",
+                  "neither population nor buildings to place residents"),
+                hint=t("population か buildings のレイヤを追加してください",
+                       "add a population or buildings layer"))
+        pts = shapely.get_coordinates(buildings.geometry.representative_point().values)
+        rows = pd.DataFrame({"x": pts[:, 0], "y": pts[:, 1], "population": 1.0,
+                             "population_65plus": np.nan, "unit_id": "", "source": "building"})
+        info = {"method": "buildings_as_households", "unit": "households"}
+    elif population.geom_type.eq("Point").all():
+        rows = pd.DataFrame({"x": population.geometry.x.to_numpy(),
+                             "y": population.geometry.y.to_numpy(),
+                             "population": population["population"].to_numpy(float),
+                             "population_65plus": population["population_65plus"].to_numpy(float),
+                             "unit_id": population["unit_id"].astype(str).to_numpy(),
+                             "source": "point"})
+        info = {"method": "population_points", "unit": "persons"}
+    else:
+        units = population[population["population"] > 0].reset_index(drop=True)
+        if buildings is not None and not buildings.empty:
+            geoms = buildings.geometry.values
+            pts = gpd.GeoDataFrame(geometry=shapely.point_on_surface(geoms), crs=crs)
+            rows, missing = _spread(units, pts, shapely.area(geoms))
+            rows["source"] = "building"
+            info = {"method": "census_on_buildings", "unit": "persons"}
+        elif network is not None and network.n_edges:
+            pts = gpd.GeoDataFrame(geometry=shapely.points(_edge_points(network, spacing_m)),
+                                   crs=crs)
+            outside = None
+            if extent is not None:
+                units, outside = _split_by_extent(units, extent)
+            rows, missing = _spread(units, pts, np.ones(len(pts)))
+            rows["source"] = "street"
+            if outside is not None and len(outside):
+                rows = pd.concat([rows, outside], ignore_index=True)
+            info = {"method": "census_on_streets", "unit": "persons", "spacing_m": spacing_m}
+        else:
+            rows, missing = pd.DataFrame(), np.ones(len(units), dtype=bool)
+            info = {"method": "census_centroids", "unit": "persons"}
+        if missing.any():
+            # Areas with people but no building or street inside: keep them at a point inside,
+            # never drop them (they are then likely to show as "no network").
+            left = units[missing]
+            rp = shapely.get_coordinates(shapely.point_on_surface(left.geometry.values))
+            rows = pd.concat([rows, pd.DataFrame({
+                "x": rp[:, 0], "y": rp[:, 1], "population": left["population"].to_numpy(float),
+                "population_65plus": left["population_65plus"].to_numpy(float),
+                "unit_id": left["unit_id"].to_numpy(), "source": "area_point"})],
+                ignore_index=True)
+            info["areas_at_representative_point"] = int(missing.sum())
+    gdf = gpd.GeoDataFrame(rows.reset_index(drop=True),
+                           geometry=shapely.points(rows[["x", "y"]].to_numpy(float)), crs=crs)
+    info |= {"locations": len(gdf), "population": round(float(gdf["population"].sum()), 3)}
+    p65 = gdf["population_65plus"]
+    info["population_65plus"] = None if p65.isna().all() else round(float(p65.sum()), 3)
+    return gdf.drop(columns=["x", "y"]), info

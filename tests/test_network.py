@@ -1,0 +1,93 @@
+"""End-snapping of centre-line files without topology, and the graph built from a network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from pyproj import CRS
+
+from kennai.graph import build_graph
+from kennai.network import network_from_lines
+from kennai.network_snap import snap_line_ends
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+ROSENKA = SHARED / "yaizu" / "network" / "rosenka_street_segments_2024.gpkg"
+CRS_M = CRS.from_epsg(6676)
+
+
+def lines_net(*coords: list[tuple[float, float]]):
+    gdf = gpd.GeoDataFrame(geometry=[shapely.LineString(c) for c in coords], crs=CRS_M)
+    return network_from_lines(gdf, CRS_M, source=Path("test.gpkg"))
+
+
+def test_crossroads_of_ends_stopping_short_become_one_junction():
+    # Four streets stop 4 m short of a crossroads centre: each is nearest to its neighbour, so
+    # nearest-edge joins alone would leave two pairs; the end cluster joins all four.
+    net = lines_net([(-100, 0), (-4, 0)], [(4, 0), (100, 0)], [(0, -100), (0, -4)],
+                    [(0, 4), (0, 100)])
+    assert net.summary()["components"] == 4
+    out = snap_line_ends(net, tolerance_m=10)
+    assert out.summary()["components"] == 1
+    rep = out.info["snap"]
+    assert rep["end_clusters"] == 1 and rep["joined_ends"] == 4
+    assert rep["largest_component_length_share_after"] == 1.0
+    # Walking straight across the junction costs the gap (8 m), not more than the detour.
+    g = build_graph(out, weight="length")
+    from scipy.sparse.csgraph import dijkstra
+
+    west = int(np.flatnonzero((out.node_xy == [-100, 0]).all(axis=1))[0])
+    east = int(np.flatnonzero((out.node_xy == [100, 0]).all(axis=1))[0])
+    assert dijkstra(g.matrix, indices=west)[east] == pytest.approx(200.0)
+
+
+def test_t_junction_end_splits_the_edge_it_stops_short_of():
+    net = lines_net([(0, 0), (200, 0)], [(80, 3), (80, 100)])
+    out = snap_line_ends(net, tolerance_m=5)
+    assert out.summary()["components"] == 1
+    assert out.info["snap"]["split_edges"] == 1
+    assert out.n_edges == 4  # the through street in two, the side street, one connector
+    assert out.edge_length.sum() == pytest.approx(200 + 97 + 3)
+    connector = out.edge_highway == "connector"
+    assert out.edge_length[connector].tolist() == pytest.approx([3.0])
+
+
+def test_gaps_wider_than_the_tolerance_stay_open_and_are_reported():
+    net = lines_net([(0, 0), (100, 0)], [(130, 0), (300, 0)])
+    out = snap_line_ends(net, tolerance_m=20)
+    assert out.summary()["components"] == 2
+    assert out.info["snap"]["joined_ends"] == 0
+    assert out.info["snap"]["largest_component_length_share_after"] == pytest.approx(170 / 270,
+                                                                                     abs=1e-4)
+    assert out.n_edges == net.n_edges  # nothing dropped
+
+
+def test_end_touching_a_junction_node_joins_it_without_a_split():
+    net = lines_net([(0, 0), (100, 0)], [(100, 0), (200, 0)], [(100, 2), (100, 50)])
+    out = snap_line_ends(net, tolerance_m=5)
+    assert out.info["snap"]["split_edges"] == 0
+    assert out.summary()["components"] == 1
+
+
+def test_graph_reduces_parallel_edges_of_the_network():
+    # Two different streets between the same junctions: the graph keeps the shorter.
+    net = lines_net([(0, 0), (100, 0)], [(0, 0), (50, 40), (100, 0)])
+    g = build_graph(net, weight="length")
+    assert g.matrix[0, 1] == pytest.approx(100.0) and g.matrix[1, 0] == pytest.approx(100.0)
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not ROSENKA.is_file(), reason=f"rosenka lines not found at {ROSENKA}")
+def test_rosenka_lines_connect_when_snapped():
+    lines = gpd.read_file(ROSENKA, layer="rosenka_lines")
+    net = network_from_lines(lines, CRS_M, source=ROSENKA)
+    raw = net.summary()
+    assert raw["largest_component_length_share"] < 0.01  # no topology in the file
+    out = snap_line_ends(net, tolerance_m=15)
+    rep = out.info["snap"]
+    assert rep["largest_component_length_share_after"] > 0.3
+    assert out.summary()["components"] < raw["components"] / 50
+    assert out.edge_length.sum() >= net.edge_length.sum()  # nothing lost, gaps added
