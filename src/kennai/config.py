@@ -8,6 +8,7 @@ anywhere.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -250,7 +251,11 @@ def load_config(path: str | Path) -> RegionConfig:
 
 
 def default_build_dir(config: RegionConfig, root: Path | None = None) -> Path:
-    """``build/<region>/`` under ``root`` (default: the current directory)."""
+    """Where a region is built: ``$KENNAI_BUILD_ROOT/<region>/`` when that is set, else
+    ``build/<region>/`` under ``root`` (default: the current directory)."""
+    env = os.environ.get("KENNAI_BUILD_ROOT")
+    if env and root is None:
+        return Path(env) / config.name
     return (root or Path.cwd()) / "build" / config.name
 
 

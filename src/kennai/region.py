@@ -31,6 +31,7 @@ import shapely
 from pyproj import CRS
 
 from kennai import __version__
+from kennai.access import run_access_for_build
 from kennai.checks import (
     TILING_KINDS,
     Finding,
@@ -204,6 +205,7 @@ class Region:
             "plans": self.metadata["plans"],
             "network": self.metadata.get("network"),
             "dem": self.metadata.get("dem"),
+            "access": self.metadata.get("access"),
             "checks": summarise(self.findings),
             "findings": [f.to_dict() for f in self.findings],
             "build_dir": str(self.build_dir) if self.build_dir else None,
@@ -457,11 +459,21 @@ def build_region(
             "versions": _versions(),
             "findings": [f.to_dict() for f in region.findings],
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "build_seconds": round(time.perf_counter() - started, 3),
         }
-        (tmp / METADATA).write_text(json.dumps(meta, ensure_ascii=False, indent=2),
-                                    encoding="utf-8")
+        _write_metadata(tmp, meta)
+        # Build once, serve many: the default access results are part of the build, computed
+        # on the region as reopened from the folder being written.
+        progress("access")
+        meta["access"] = run_access_for_build(open_region(config, build_dir=tmp), tmp,
+                                              progress=progress)
+        meta["build_seconds"] = round(time.perf_counter() - started, 3)
+        _write_metadata(tmp, meta)
     return open_region(config, build_dir=build_dir), True
+
+
+def _write_metadata(folder: Path, meta: dict[str, Any]) -> None:
+    (folder / METADATA).write_text(json.dumps(meta, ensure_ascii=False, indent=2, default=str),
+                                   encoding="utf-8")
 
 
 def open_region(config: RegionConfig, *, build_dir: Path | None = None) -> Region:
