@@ -32,6 +32,7 @@ from scipy import ndimage
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from kennai.atomic import atomic_dir, atomic_path
 from kennai.config import POLYGON_KINDS
 from kennai.errors import ConfigError, EmptyLayerError, NotFoundError
 from kennai.graph import WalkGraph, build_graph
@@ -725,18 +726,12 @@ def write_surface(region: Any, results: AccessResults, path: Path, *,
     secs, _ = nearest_places(time, cells, p_snap)
     minutes = np.full(len(xy), np.nan, dtype=np.float32)
     minutes[np.flatnonzero(inside)] = np.where(np.isfinite(secs), secs / 60.0, np.nan)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     profile = {"driver": "COG", "width": w, "height": h, "count": 1, "dtype": "float32",
                "crs": net.crs.to_wkt(), "transform": from_origin(xmin, ymax, res_m, res_m),
                "nodata": np.nan, "compress": "deflate", "blocksize": 256}
-    try:
-        with rasterio.open(tmp, "w", **profile) as ds:
-            ds.write(minutes.reshape(h, w), 1)
-            ds.update_tags(units="minutes", profile=opts.profile,
-                           speed_mps=str(time.speed_mps))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as ds:
+        ds.write(minutes.reshape(h, w), 1)
+        ds.update_tags(units="minutes", profile=opts.profile, speed_mps=str(time.speed_mps))
     return path
 
 
@@ -775,11 +770,7 @@ def _write_geojson(gdf: gpd.GeoDataFrame | None, path: Path) -> None:
 def save_access(results: AccessResults, target: Path) -> Path:
     """Write results into ``target`` (``build/<region>/access``) atomically."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    with atomic_dir(target) as tmp:
         res = results.residents
         xy = shapely.get_coordinates(res.geometry.values)
         np.savez(tmp / "residents.npz", crs=np.array(res.crs.to_wkt()), xy=xy,
@@ -803,14 +794,6 @@ def save_access(results: AccessResults, target: Path) -> Path:
                 "surface": "surface.tif" if (tmp / "surface.tif").is_file() else None}
         (tmp / "access.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1,
                                                     default=_json_default), encoding="utf-8")
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = target.parent / f".{target.name}.old-{os.getpid()}"
-    if target.exists():
-        os.replace(target, old)
-    os.replace(tmp, target)
-    shutil.rmtree(old, ignore_errors=True)
     return target
 
 

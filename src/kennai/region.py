@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import metadata as importlib_metadata
@@ -32,6 +30,7 @@ from pyproj import CRS
 
 from kennai import __version__
 from kennai.access import run_access_for_build
+from kennai.atomic import atomic_dir
 from kennai.checks import (
     TILING_KINDS,
     Finding,
@@ -344,25 +343,6 @@ def _check_dem(config: RegionConfig, crs: CRS) -> dict[str, Any] | None:
                          hint=t("GeoTIFF を指定してください", "give a GeoTIFF")) from None
 
 
-@contextmanager
-def _atomic_dir(target: Path) -> Iterator[Path]:
-    """Yield a temporary folder that replaces ``target`` only if the block succeeds."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = target.parent / f".{target.name}.old-{os.getpid()}"
-    if target.exists():
-        os.replace(target, old)
-    os.replace(tmp, target)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def _is_current(build_dir: Path, config: RegionConfig, hashes: list[dict[str, Any]]) -> bool:
     meta_path = build_dir / METADATA
     if not meta_path.is_file():
@@ -413,7 +393,7 @@ def build_region(
                    f"fix the input and build again ({len(errors) - 1} more error(s))"))
     dem = _check_dem(config, region.crs)
     progress("write")
-    with _atomic_dir(build_dir) as tmp:
+    with atomic_dir(build_dir) as tmp:
         gpkg = tmp / GPKG
         layer_meta: dict[str, Any] = {}
         for kind, gdf in region._layers.items():

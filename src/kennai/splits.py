@@ -27,7 +27,6 @@ import csv
 import io
 import json
 import math
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from kennai.atomic import atomic_path
 from kennai.errors import InputError, NotFoundError
 from kennai.i18n import get_lang, t
 
@@ -634,15 +634,9 @@ def compare_plans(
 
 def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
     """Write through a temporary file in the same folder, then move it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    try:
+    with atomic_path(path) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return Path(path)
 
 
 def write_json(result: SplitReport | PlanComparison, path: Path) -> Path:

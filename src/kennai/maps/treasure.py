@@ -32,6 +32,7 @@ from matplotlib.patches import Patch, PathPatch, Rectangle
 from matplotlib.path import Path as MplPath
 from matplotlib.patheffects import withStroke
 
+from kennai.atomic import atomic_path
 from kennai.config import POLYGON_KINDS
 from kennai.errors import KennaiError, NotFoundError
 from kennai.i18n import t
@@ -844,12 +845,8 @@ def _atomic(path: Path) -> Iterator[Path]:
         raise TreasureMapError(t("出力先のフォルダがありません", "the output folder does not exist"),
                                path=path.parent, hint=t("フォルダを作ってください",
                                                         "create the folder first"))
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(path, mkdir=False) as tmp:
         yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
