@@ -383,3 +383,17 @@ def test_treasure_map_bytes_for_the_api(tmp_path: Path) -> None:
     assert b"<svg" in svg
     with pytest.raises(TreasureMapError):
         treasure_map_bytes(region, layer="elementary", district="西小学校", fmt="gif")
+
+
+@pytest.mark.realdata
+def test_no_network_area_marks_what_the_street_data_do_not_cover() -> None:
+    """Yaizu's walk network covers only 800 m around the station: the rest is 'no data'."""
+    from kennai.maps.treasure import access_results, no_network_area
+
+    region = _built("yaizu.yaml", SHARED / "yaizu")
+    gone = no_network_area(region, access_results(region)).geometry.iloc[0]
+    es = region.layer("elementary").set_index("name").geometry
+    assert gone.intersection(es["焼津西小学校"]).area / es["焼津西小学校"].area > 0.8
+    assert gone.intersection(es["焼津東小学校"]).area / es["焼津東小学校"].area < 0.5
+    demo = _built("demo.yaml", REPO / "data" / "boundaries" / "demo")
+    assert no_network_area(demo, access_results(demo)).area.sum() / demo.outline.area < 0.05

@@ -67,6 +67,7 @@ def treasure_map(
     if coverage:
         options["shade"] = treasure.walk_area(region, results, minutes=minutes)
         options["shade_label"] = f"徒歩{minutes:g}分圏"
+        options["unserved"] = treasure.no_network_area(region, results)
     if all_districts:
         path = treasure.write_atlas(region, output, layer=layer, paper=paper,
                                     orientation=orientation, title=title, **options)

@@ -57,6 +57,7 @@ _MARKER_SCALE = {"o": 1.0, "s": 0.85, "D": 1.25, "h": 1.1, "H": 1.1, "8": 1.05}
 _LAND = "#F6F3EC"
 _OUTLINE = "#B2182B"
 _SHADE = "#4DAF4A"
+_UNSERVED = "#9E9E9E"
 _ROAD_STYLE = {  # class: (casing colour, fill colour, width in pt, dashed)
     "major": ("#C98D4A", "#F7C98B", 2.6, False),
     "medium": ("#C9B06A", "#FCEBB0", 2.0, False),
@@ -578,7 +579,8 @@ def _draw_markers(ax: Any, places: gpd.GeoDataFrame, styles: Mapping[str, Catego
 
 def _draw_map(fig: Figure, page: _Page, *, districts: gpd.GeoDataFrame, row: int,
               places: gpd.GeoDataFrame, styles: Mapping[str, CategoryStyle], base: Basemap,
-              shade: gpd.GeoDataFrame | None, shade_label: str, layer_title: str) -> None:
+              shade: gpd.GeoDataFrame | None, shade_label: str,
+              unserved: gpd.GeoDataFrame | None, layer_title: str) -> None:
     box = page.map_box
     ax = fig.add_axes((box[0] / page.width, box[1] / page.height, box[2] / page.width,
                        box[3] / page.height))
@@ -600,6 +602,11 @@ def _draw_map(fig: Figure, page: _Page, *, districts: gpd.GeoDataFrame, row: int
     _draw_basemap(ax, base)
     if shade is not None and not shade.empty:
         _polys(ax, shade.geometry.values, facecolor=_SHADE, edgecolor="none", alpha=0.28, zorder=4)
+    has_unserved = unserved is not None and not unserved.empty and \
+        shapely.intersects(shapely.union_all(unserved.geometry.values), shape)
+    if has_unserved:
+        _polys(ax, unserved.geometry.values, facecolor="none", edgecolor=_UNSERVED, hatch="////",
+               linewidth=0, zorder=4.2)
     # Fade everything outside the district (the neighbours stay visible, but pale).
     veil = shapely.difference(vbox, shape)
     _polys(ax, [veil], facecolor="white", edgecolor="none", alpha=0.55, zorder=5)
@@ -628,6 +635,9 @@ def _draw_map(fig: Figure, page: _Page, *, districts: gpd.GeoDataFrame, row: int
     handles.append(Line2D([], [], color=_OUTLINE, linewidth=2.2, label=f"{layer_title}の境界"))
     if shade is not None and not shade.empty:
         handles.append(Patch(facecolor=_SHADE, alpha=0.4, label=shade_label))
+    if has_unserved:
+        handles.append(Patch(facecolor="none", edgecolor=_UNSERVED, hatch="////",
+                             label="道路データなし（未評価）"))
     if not base.rail.empty:
         handles.append(Line2D([], [], color="#555555", linewidth=2, label="鉄道"))
     leg = ax.legend(handles=handles, loc="lower left", fontsize=6.5, frameon=True,
@@ -774,6 +784,7 @@ def render_treasure_map(
     categories: Sequence[str] | None = None,
     shade: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
     shade_label: str = "徒歩圏",
+    unserved: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
     title: str | None = None,
     date: dt.date | None = None,
     basemap: Basemap | None = None,
@@ -788,6 +799,8 @@ def render_treasure_map(
         Only these place categories (all when ``None``).
     shade
         Polygons to shade (e.g. the area within a walking time), in any CRS.
+    unserved
+        Polygons drawn hatched as "no network data" (see :func:`no_network_area`).
     title
         The page title (default 「<district>の宝物マップ」).
     basemap
@@ -813,7 +826,7 @@ def render_treasure_map(
         fig.set_facecolor("white")
         _draw_map(fig, page, districts=districts, row=row, places=places, styles=styles,
                   base=base, shade=_as_shade(shade, region), shade_label=shade_label,
-                  layer_title=layer_title)
+                  unserved=_as_shade(unserved, region), layer_title=layer_title)
         _draw_list(fig, page, places, styles)
         subtitle = (f"{region.config.title}　{layer_title}「{district}」　"
                     f"通いの場・集いの場 {len(places)} か所")
@@ -939,6 +952,34 @@ def access_results(region: Region) -> Any:
     return results_for(region, AccessOptions())
 
 
+def _surface_grid(region: Region, results: Any) -> tuple[np.ndarray, Any, Any]:
+    """Access's walking-minutes surface (stored, or computed on the fly) as an array."""
+    import tempfile
+
+    import rasterio
+
+    from kennai.access import write_surface
+
+    with tempfile.TemporaryDirectory() as tmpdir:
+        surface = results.surface_path
+        if surface is None or not Path(surface).is_file():
+            surface = write_surface(region, results, Path(tmpdir) / "surface.tif")
+        with rasterio.open(surface) as ds:
+            return ds.read(1), ds.transform, ds.crs
+
+
+def _polygonise(mask: np.ndarray, transform: Any, crs: Any, region: Region) -> shapely.Geometry:
+    """The cells of ``mask`` as one (slightly smoothed) polygon in the region's CRS."""
+    import rasterio.features
+
+    polys = [shapely.geometry.shape(g) for g, v in rasterio.features.shapes(
+        mask.astype(np.uint8), mask=mask, transform=transform) if v == 1]
+    res = abs(transform.a)
+    area = shapely.union_all(polys).buffer(res * 0.5).buffer(-res * 0.5) if polys else \
+        shapely.MultiPolygon()
+    return gpd.GeoSeries([area], crs=crs.to_wkt()).to_crs(region.crs).iloc[0]
+
+
 def walk_area(region: Region, results: Any, *, minutes: float) -> gpd.GeoDataFrame:
     """The area within ``minutes`` walk of a place, polygonised from access's walking-time surface.
 
@@ -947,30 +988,23 @@ def walk_area(region: Region, results: Any, *, minutes: float) -> gpd.GeoDataFra
     results
         :class:`kennai.access.AccessResults`; its stored surface is used, or one is computed.
     """
-    import tempfile
-
-    import rasterio
-    import rasterio.features
-
-    from kennai.access import write_surface
-
     if minutes <= 0:
         raise TreasureMapError(t("分数は正の数にしてください", "minutes must be positive"),
                                feature="minutes", hint=t("例: --minutes 10", "e.g. --minutes 10"))
-    with tempfile.TemporaryDirectory() as tmpdir:
-        surface = results.surface_path
-        if surface is None or not Path(surface).is_file():
-            surface = write_surface(region, results, Path(tmpdir) / "surface.tif")
-        with rasterio.open(surface) as ds:
-            grid, transform, crs = ds.read(1), ds.transform, ds.crs
-    mask = np.isfinite(grid) & (grid <= minutes)
-    polys = [shapely.geometry.shape(g) for g, v in rasterio.features.shapes(
-        mask.astype(np.uint8), mask=mask, transform=transform) if v == 1]
-    res = abs(transform.a)
-    area = shapely.union_all(polys).buffer(res * 0.5).buffer(-res * 0.5) if polys else \
-        shapely.MultiPolygon()
-    return gpd.GeoDataFrame({"minutes": [float(minutes)]}, geometry=[area],
-                            crs=crs.to_wkt()).to_crs(region.crs)
+    grid, transform, crs = _surface_grid(region, results)
+    area = _polygonise(np.isfinite(grid) & (grid <= minutes), transform, crs, region)
+    return gpd.GeoDataFrame({"minutes": [float(minutes)]}, geometry=[area], crs=region.crs)
+
+
+def no_network_area(region: Region, results: Any) -> gpd.GeoDataFrame:
+    """Where the region has no walking times at all (no street network data there).
+
+    Shown hatched beside the walking-time shading, so that an unshaded area is never read as
+    "far from every place" when the data simply do not cover it.
+    """
+    grid, transform, crs = _surface_grid(region, results)
+    served = _polygonise(np.isfinite(grid), transform, crs, region)
+    return gpd.GeoDataFrame(geometry=[shapely.difference(region.outline, served)], crs=region.crs)
 
 
 def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
