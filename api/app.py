@@ -13,6 +13,8 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from api.routers.access import access_router
+from api.routers.maps import maps_router
 from api.routers.regions import regions_router
 from api.routers.register import register_router
 from api.routers.splits import splits_router
@@ -20,11 +22,13 @@ from api.routers.tiles import tiles_router
 from api.routers.web import mount_web
 from api.state import DEFAULT_MAX_UPLOAD_BYTES, ServerState
 from kennai import __version__
+from kennai.access import ACCESS_DIR, AccessResults, load_access
 from kennai.config import load_config
 from kennai.errors import BuildNotFoundError, KennaiError, NotFoundError
-from kennai.region import open_region
+from kennai.raster_tiles import SurfaceTiles
+from kennai.region import Region, open_region
 from kennai.register import PlaceRegister, default_register_path
-from kennai.tiles import TileSet, region_tile_layers
+from kennai.tiles import TileSet, access_tile_layers, region_tile_layers
 
 API_PREFIX = "/api/v1"
 #: Where ``npm --prefix web ci`` puts MapLibre GL JS (the repository's ``web/``).
@@ -80,16 +84,17 @@ def create_app(
     config = load_config(config_path)
     region = open_region(config, build_dir=build_dir)
     assert region.build_dir is not None
-    tiles = TileSet(region_tile_layers(region),
-                    version=f"{region.metadata.get('built_at')}|{region.metadata.get('config_digest')}",
-                    cache_dir=region.build_dir / "tiles")
+    access = _stored_access(region.build_dir)
+    surface = SurfaceTiles(access.surface_path) if access is not None and access.surface_path \
+        and access.surface_path.is_file() else None
+    tiles = tile_set_for(region, access=access)
     register = PlaceRegister(register_path or default_register_path(config, build_dir),
                              bounds=_padded(tiles.bounds()))
     env_modules = os.environ.get("KENNAI_WEB_MODULES")
     state = ServerState(
         region=region, tiles=tiles, register=register,
         token=token if token is not None else os.environ.get("KENNAI_TOKEN") or None,
-        max_upload_bytes=max_upload_bytes,
+        max_upload_bytes=max_upload_bytes, access=access, surface=surface,
         web_modules=web_modules or (Path(env_modules) if env_modules else DEFAULT_WEB_MODULES))
     app = FastAPI(title=f"kennai 圏内 — {config.title}", version=__version__,
                   description="通いの場への徒歩アクセス・第2層圏域の分断チェック・地図の API "
@@ -102,10 +107,36 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok", "region": region.name, "version": __version__}
 
-    for factory in (regions_router, tiles_router, register_router, splits_router):
+    for factory in (regions_router, tiles_router, register_router, splits_router, access_router,
+                    maps_router):
         app.include_router(factory(state), prefix=API_PREFIX)
     mount_web(app, state)
     return app
+
+
+def tile_set_for(region: Region, *, access: AccessResults | None = None) -> TileSet:
+    """The vector tile set the server sends for a built region (``kennai export-tiles`` writes
+    the same one): its layers plus, when given, the access gaps; cached under the build."""
+    assert region.build_dir is not None
+    if access is None:
+        access = _stored_access(region.build_dir)
+    return TileSet(region_tile_layers(region) + (access_tile_layers(access) if access else []),
+                   version=f"{region.metadata.get('built_at')}|{region.metadata.get('config_digest')}"
+                           f"|{_access_stamp(region.build_dir)}",
+                   cache_dir=region.build_dir / "tiles")
+
+
+def _stored_access(build_dir: Path) -> AccessResults | None:
+    """The access results ``kennai build`` stored with the region, if it stored any."""
+    if not (build_dir / ACCESS_DIR / "access.json").is_file():
+        return None
+    return load_access(build_dir)
+
+
+def _access_stamp(build_dir: Path) -> str:
+    """Changes whenever the stored access results change (keys the tile cache with them)."""
+    meta = build_dir / ACCESS_DIR / "access.json"
+    return f"{meta.stat().st_mtime_ns}" if meta.is_file() else "none"
 
 
 def _padded(bounds: list[float], margin: float = 0.05) -> tuple[float, float, float, float]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -11,8 +12,10 @@ from fastapi import Depends, HTTPException
 from fastapi import Path as PathParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from kennai.access import AccessResults, PointRouter
 from kennai.errors import NotFoundError
 from kennai.i18n import t
+from kennai.raster_tiles import SurfaceTiles
 from kennai.region import Region
 from kennai.register import PlaceRegister
 from kennai.tiles import TileSet
@@ -31,6 +34,10 @@ class ServerState:
     token: str | None
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     web_modules: Path | None = None
+    access: AccessResults | None = None
+    surface: SurfaceTiles | None = None
+    _router: PointRouter | None = field(default=None, repr=False)
+    _router_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def check_region(self, name: str) -> Region:
         """The region when ``name`` is its name; otherwise :class:`NotFoundError`."""
@@ -40,6 +47,36 @@ class ServerState:
                                 hint=t(f"地域は {self.region.name} です",
                                        f"the region is {self.region.name}"))
         return self.region
+
+    def require_access(self, name: str) -> AccessResults:
+        """The region's stored access results; :class:`NotFoundError` when it has none."""
+        self.check_region(name)
+        if self.access is None:
+            raise NotFoundError(t("この地域にはアクセスの計算結果がありません",
+                                  "this region has no access results"), feature="access",
+                                hint=t("歩行ネットワークと通いの場のある設定で kennai build を実行し、"
+                                       "サーバーを再起動してください",
+                                       "run kennai build with a network and places, then restart"))
+        return self.access
+
+    def point_router(self, name: str) -> PointRouter:
+        """The router for clicked points (made on first use: two Dijkstra runs)."""
+        results = self.require_access(name)
+        with self._router_lock:
+            if self._router is None:
+                self._router = PointRouter(self.region, results)
+            return self._router
+
+    def require_surface(self, name: str) -> SurfaceTiles:
+        """The walking-minutes surface tiles; :class:`NotFoundError` when there is no surface."""
+        self.require_access(name)
+        if self.surface is None:
+            raise NotFoundError(t("歩行時間の面（GeoTIFF）がありません",
+                                  "there is no walking-minutes raster"),
+                                feature="access/surface",
+                                hint=t("kennai build でアクセスを計算し直してください",
+                                       "run kennai build again to compute it"))
+        return self.surface
 
 
 RegionName = Annotated[str, PathParam(description="地域名 region name (e.g. yaizu)",

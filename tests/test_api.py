@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
 import mapbox_vector_tile
 import mercantile
 import pytest
+import shapely
 from fastapi.testclient import TestClient
 
 from api import create_app
+from kennai.access import load_access
 from kennai.config import load_config
 from kennai.region import build_region
 
@@ -233,3 +236,153 @@ def test_upload_limits_and_bad_files(tiny: tuple[Path, Path], tmp_path: Path) ->
                       files={"file": ("plan.geojson", plan.encode(), "application/geo+json")})
     assert res.status_code == 200, res.text
     assert res.json()["summary"]["split_units"] == ["西小学校"]
+
+
+def test_tile_etag_gives_304(make_client) -> None:
+    client = make_client()
+    tile = mercantile.tile(138.28, 34.845, 13)
+    url = f"/api/v1/regions/tiny/tiles/13/{tile.x}/{tile.y}.mvt"
+    first = client.get(url)
+    assert first.status_code == 200 and first.headers["cache-control"].startswith("public")
+    again = client.get(url, headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and not again.content
+    assert client.get(url, headers={"If-None-Match": '"old"'}).status_code == 200
+
+
+def test_split_pieces_geojson_for_upload(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    plan = _collection([
+        ({"area": "一"}, {"type": "Polygon", "coordinates": _square(138.27, 34.84, 0.005)}),
+        ({"area": "二"}, {"type": "Polygon", "coordinates": [[
+            [138.275, 34.84], [138.29, 34.84], [138.29, 34.85], [138.27, 34.85], [138.27, 34.845],
+            [138.275, 34.845], [138.275, 34.84]]]}),
+    ])
+    client = TestClient(create_app(tiny[0], build_dir=tiny[1], register_path=tmp_path / "r.sqlite"))
+    res = client.post("/api/v1/regions/tiny/plans/upload", params={"name_column": "area", "pieces": True},
+                      files={"file": ("plan.geojson", plan.encode(), "application/geo+json")})
+    assert res.status_code == 200, res.text
+    body = res.json()
+    assert body["summary"]["split_units"] == ["西小学校"]
+    pieces = body["pieces_geojson"]["features"]
+    west = [f["properties"] for f in pieces if f["properties"]["unit"] == "西小学校"]
+    assert sorted(p["area"] for p in west) == ["一", "二"]
+    assert all(p["split"] and p["counted"] for p in west)
+    east = [f["properties"] for f in pieces if f["properties"]["unit"] == "東小学校"]
+    assert east and not any(p["split"] for p in east)
+    lon, lat = pieces[0]["geometry"]["coordinates"][0][0]
+    assert 138.26 < lon < 138.30 and 34.83 < lat < 34.86
+    assert "pieces_geojson" not in client.get("/api/v1/regions/tiny/plans/jh/splits").json()
+
+
+def test_access_endpoints_without_results(make_client) -> None:
+    client = make_client()
+    for path in ("access", "access/coverage", "access/legend", "access/tiles/12/3640/1622.png",
+                 "access/gaps", "access/nearest?lon=138.28&lat=34.845"):
+        res = client.get(f"/api/v1/regions/tiny/{path}")
+        assert res.status_code == 404 and res.json()["feature"].startswith("access"), path
+
+
+DEMO = Path(__file__).resolve().parents[1] / "pipelines" / "demo.yaml"
+
+
+@pytest.fixture(scope="module")
+def demo_client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+    """The demo town built with its access results (computed here when the build has none)."""
+    from kennai.access import ACCESS_DIR, run_access_for_build
+
+    if not DEMO.is_file():
+        pytest.skip("pipelines/demo.yaml is absent")
+    tmp = tmp_path_factory.mktemp("demo")
+    region, _ = build_region(load_config(DEMO), build_dir=tmp / "build")
+    if not (tmp / "build" / ACCESS_DIR / "access.json").is_file():
+        run_access_for_build(region, tmp / "build")
+    return TestClient(create_app(DEMO, build_dir=tmp / "build", register_path=tmp / "r.sqlite"))
+
+
+def test_access_coverage_gaps_nearest_and_surface_tiles(demo_client: TestClient) -> None:
+    client = demo_client
+    base = "/api/v1/regions/demo/access"
+    rows = client.get(f"{base}/coverage", params={"layer": "elementary"}).json()
+    districts = client.get("/api/v1/regions/demo/layers/elementary/districts").json()
+    assert [r["name"] for r in rows] == [d["name"] for d in districts]
+    name = rows[0]["name"]
+    one = client.get(f"{base}/coverage", params={"layer": "elementary", "district": name}).json()
+    assert one == [rows[0]]
+    row = one[0]
+    assert row["population"] > 0 and "no_network_population" in row
+    shares = [row["coverage"][k] for k in ("250m", "500m", "1000m")]
+    assert all(0 <= s <= 1 for s in shares) and shares == sorted(shares)
+    missing = client.get(f"{base}/coverage", params={"layer": "elementary", "district": "無い"})
+    assert missing.status_code == 404
+
+    region_gaps = client.get(f"{base}/gaps", params={"threshold": 250}).json()
+    gaps = client.get(f"{base}/gaps", params={"layer": "elementary", "district": name,
+                                              "threshold": 250}).json()
+    assert gaps["type"] == "FeatureCollection" and gaps["threshold_m"] == 250
+    assert 0 < gaps["numberMatched"] <= region_gaps["numberMatched"]
+    assert {"rank", "population"} <= set(gaps["features"][0]["properties"])
+    west, south, east, north = gaps["bounds"]
+    lon, lat = shapely.geometry.shape(gaps["features"][0]["geometry"]).representative_point().coords[0]
+    assert west - 0.01 < lon < east + 0.01 and south - 0.01 < lat < north + 0.01
+    assert client.get(f"{base}/gaps", params={"threshold": 10}).status_code == 422
+
+    legend = client.get(f"{base}/legend").json()
+    assert [c["max"] for c in legend["classes"]] == [5, 10, 15, 20, None]
+    w, s, e, n = legend["bounds"]
+    cx, cy = (w + e) / 2, (s + n) / 2
+    # A click on a stored resident location gives exactly that location's stored walk.
+    results = load_access(demo_client.app.state.kennai.region.build_dir)
+    res = results.residents[results.residents["status"] == "ok"].to_crs(4326)
+    for i in (0, len(res) // 2, len(res) - 1):
+        row = res.iloc[i]
+        near = client.get(f"{base}/nearest", params={"lon": row.geometry.x,
+                                                    "lat": row.geometry.y}).json()
+        assert near["status"] == "ok" and near["place"]["place_id"] == row["place_id"]
+        assert near["distance_m"] == pytest.approx(row["distance_m"], abs=0.2)
+        assert near["time_min"] == pytest.approx(row["time_min"], abs=0.06)
+    far = client.get(f"{base}/nearest", params={"lon": 0.0, "lat": 0.0}).json()
+    assert far["status"] == "no_network" and far["place"] is None and far["time_min"] is None
+
+    tile = mercantile.tile(cx, cy, 14)
+    png = client.get(f"{base}/tiles/14/{tile.x}/{tile.y}.png")
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert png.content.startswith(b"\x89PNG")
+    assert client.get(f"{base}/tiles/14/0/0.png").status_code == 204
+    assert "gaps" in {v["id"] for v in client.get("/api/v1/regions/demo/tiles.json").json()[
+        "vector_layers"]}
+
+
+def test_export_tiles_cli(tiny: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                          ) -> None:
+    from pmtiles.reader import MmapSource, Reader
+    from typer.testing import CliRunner
+
+    from kennai.cli import _register_commands, app
+
+    _register_commands()
+    monkeypatch.chdir(tmp_path)  # the command builds into build/<region> under the working dir
+    out = tmp_path / "tiny.pmtiles"
+    res = CliRunner().invoke(app, ["export-tiles", str(tiny[0]), "-o", str(out), "--minzoom", "11",
+                                   "--maxzoom", "13"])
+    assert res.exit_code == 0, res.output
+    served = TestClient(create_app(tiny[0], build_dir=tmp_path / "build" / "tiny",
+                                   register_path=tmp_path / "r.sqlite"))
+    tile = mercantile.tile(138.28, 34.845, 13)
+    with open(out, "rb") as f:
+        stored = Reader(MmapSource(f)).get(13, tile.x, tile.y)
+    assert stored == served.get(f"/api/v1/regions/tiny/tiles/13/{tile.x}/{tile.y}.mvt").content
+
+
+def test_treasure_map_endpoint(demo_client: TestClient) -> None:
+    url = "/api/v1/regions/demo/treasure-map"
+    name = demo_client.get("/api/v1/regions/demo/layers/elementary/districts").json()[0]["name"]
+    pdf = demo_client.get(url, params={"district": name, "format": "pdf", "walk_minutes": 10})
+    if pdf.status_code == 422 and pdf.json()["error"] == "TreasureMapError":
+        pytest.skip(f"no Japanese font on this machine: {pdf.json()['message']}")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert "filename*=UTF-8''" in pdf.headers["content-disposition"]
+    html = demo_client.get(url, params={"district": name, "format": "html"})
+    assert html.status_code == 200 and name in html.text
+    assert re.search(r'<(script|link)[^>]+(src|href)="https?://', html.text) is None  # offline
+    assert demo_client.get(url, params={"district": "無い"}).status_code == 404
+    assert demo_client.get(url, params={"district": name, "format": "exe"}).status_code == 422

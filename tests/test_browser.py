@@ -29,8 +29,6 @@ except ImportError:  # pragma: no cover - depends on the machine
     sync_playwright = None
 
 pytestmark = [
-    pytest.mark.realdata,
-    pytest.mark.skipif(not (DATA / "yaizu").is_dir(), reason="needs ../shared/data/yaizu (real data)"),
     pytest.mark.skipif(not CHROMIUM.is_file(), reason="needs Debian chromium at /usr/bin/chromium "
                        "(apt-get install -y chromium fonts-noto-cjk)"),
     pytest.mark.skipif(sync_playwright is None, reason="needs playwright (pip install playwright)"),
@@ -47,23 +45,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    """Build Yaizu into a temp folder and serve it with uvicorn on a free loopback port."""
-    tmp = tmp_path_factory.mktemp("serve")
+def _serve(config: Path, build_dir: Path, cwd: Path):
+    """Serve a built region with uvicorn on a free loopback port; yield its URL."""
     port = _free_port()
-    config = str(ROOT / "pipelines" / "yaizu.yaml")
     code = (f"import uvicorn; from pathlib import Path; from api import create_app; "
-            f"app = create_app({config!r}, build_dir=Path({str(tmp / 'b')!r}),"
-            f" register_path=Path({str(tmp / 'r.sqlite')!r}), token='t'); "
+            f"app = create_app({str(config)!r}, build_dir=Path({str(build_dir)!r}),"
+            f" register_path=Path({str(cwd / 'r.sqlite')!r}), token='t'); "
             f"uvicorn.run(app, host='127.0.0.1', port={port}, log_level='warning')")
-    from kennai.config import load_config
-    from kennai.region import build_region
-
-    build_region(load_config(ROOT / "pipelines" / "yaizu.yaml"), build_dir=tmp / "b")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=tmp)
-    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=cwd)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -73,9 +63,39 @@ def server(tmp_path_factory: pytest.TempPathFactory):
             if proc.poll() is not None:
                 pytest.fail("the server did not start")
             time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    """Build Yaizu into a temp folder and serve it."""
+    if not (DATA / "yaizu").is_dir():
+        pytest.skip("needs ../shared/data/yaizu (real data)")
+    from kennai.config import load_config
+    from kennai.region import build_region
+
+    tmp = tmp_path_factory.mktemp("serve")
+    build_region(load_config(ROOT / "pipelines" / "yaizu.yaml"), build_dir=tmp / "b")
+    yield from _serve(ROOT / "pipelines" / "yaizu.yaml", tmp / "b", tmp)
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory):
+    """Build the demo town with its access results and serve it."""
+    from kennai.access import ACCESS_DIR, run_access_for_build
+    from kennai.config import load_config
+    from kennai.region import build_region
+
+    config = ROOT / "pipelines" / "demo.yaml"
+    tmp = tmp_path_factory.mktemp("demo")
+    region, _ = build_region(load_config(config), build_dir=tmp / "b")
+    if not (tmp / "b" / ACCESS_DIR / "access.json").is_file():
+        run_access_for_build(region, tmp / "b")
+    yield from _serve(config, tmp / "b", tmp)
 
 
 def _pixels(page, name: str):
@@ -104,6 +124,8 @@ def _wait_idle(page) -> None:
                   " else m.once('idle', r); })")
 
 
+@pytest.mark.realdata
+@pytest.mark.skipif(not (DATA / "yaizu").is_dir(), reason="needs ../shared/data/yaizu (real data)")
 def test_web_map_draws_toggles_and_clicks(server: str) -> None:
     import geopandas as gpd
 
@@ -150,5 +172,117 @@ def test_web_map_draws_toggles_and_clicks(server: str) -> None:
             page.click("#lang")
             assert "Elementary school districts" in panel.inner_text()
             page.screenshot(path=str(ARTIFACTS / "page_clicked_en.png"))
+        finally:
+            browser.close()
+
+
+#: Counted pieces of split units (#d50000 at 60 %) over the district fill.
+SPLIT_FILL = (211, 92, 82)
+
+
+def _zipped_junior_high() -> bytes:
+    import zipfile
+
+    folder = DATA / "yaizu" / "boundaries" / "original_shapefiles" / "junior_high_school_districts"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:  # the city's own Shift_JIS shapefile
+        for part in folder.glob("中学校区.*"):
+            zf.write(part, part.name)
+    return buf.getvalue()
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not (DATA / "yaizu").is_dir(), reason="needs ../shared/data/yaizu (real data)")
+def test_split_pieces_highlighted_and_plan_upload(server: str) -> None:
+    import httpx
+    import shapely
+
+    report = httpx.get(f"{server}/api/v1/regions/yaizu/plans/junior_high/splits",
+                       params={"pieces": True}, timeout=30).json()
+    strong = [f for f in report["pieces_geojson"]["features"]
+              if f["properties"]["counted"] and f["properties"]["split"]]
+    assert strong, "the stored junior-high plan splits no elementary district"
+    biggest = max(strong, key=lambda f: f["properties"]["area_m2"])
+    lon, lat = shapely.geometry.shape(biggest["geometry"]).representative_point().coords[0]
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM),
+                                     args=["--no-sandbox", "--enable-unsafe-swiftshader"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 800})
+            page.goto(f"{server}/map/")
+            page.wait_for_function("window.kennai && (window.kennai.ready || window.kennai.error)",
+                                   timeout=30_000)
+            page.select_option("#plan-select", "junior_high")
+            page.wait_for_function("document.getElementById('panel').dataset.layer === 'splits'",
+                                   timeout=30_000)
+            split_units = page.locator("#panel").get_attribute("data-split-units").split(",")
+            assert {"焼津東小学校", "焼津西小学校"} <= set(split_units)
+            page.evaluate(f"window.kennai.map.jumpTo({{center: [{lon}, {lat}], zoom: 14}})")
+            _wait_idle(page)
+            x, y = page.evaluate(f"(() => {{ const p = window.kennai.map.project([{lon}, {lat}]);"
+                                 " return [Math.round(p.x), Math.round(p.y)]; })()")
+            colour = _dominant(_pixels(page, "map_split_pieces.png"), x, y, half=20)
+            assert _near(colour, SPLIT_FILL, tol=30), colour
+
+            page.select_option("#plan-select", "")
+            _wait_idle(page)
+            cleared = _dominant(_pixels(page, "map_split_cleared.png"), x, y, half=20)
+            assert not _near(cleared, SPLIT_FILL, tol=30), cleared
+            page.set_input_files("#plan-file", files=[{
+                "name": "中学校区.zip", "mimeType": "application/zip", "buffer": _zipped_junior_high()}])
+            page.click("#upload-button")
+            page.wait_for_function("document.getElementById('panel').dataset.name === '中学校区.zip'",
+                                   timeout=30_000)
+            listed = page.locator("#split-units").inner_text()
+            assert "焼津東小学校" in listed and "焼津西小学校" in listed
+            _wait_idle(page)  # the uploaded plan's pieces are drawn like the stored plan's
+            colour = _dominant(_pixels(page, "map_uploaded_pieces.png"), x, y, half=20)
+            assert _near(colour, SPLIT_FILL, tol=30), colour
+            page.screenshot(path=str(ARTIFACTS / "page_uploaded_plan.png"))
+        finally:
+            browser.close()
+
+
+def test_district_coverage_gaps_and_walking_minutes(demo_server: str) -> None:
+    import httpx
+    import shapely
+
+    api = f"{demo_server}/api/v1/regions/demo"
+    rows = httpx.get(f"{api}/access/coverage", params={"layer": "elementary"}, timeout=30).json()
+    name = max(rows, key=lambda r: r["population"])["name"]
+    district = httpx.get(f"{api}/layers/elementary/districts/{name}", timeout=30).json()
+    lon, lat = shapely.geometry.shape(district["features"][0]["geometry"]).representative_point().coords[0]
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM),
+                                     args=["--no-sandbox", "--enable-unsafe-swiftshader"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 800})
+            page.goto(f"{demo_server}/map/")
+            page.wait_for_function("window.kennai && (window.kennai.ready || window.kennai.error)",
+                                   timeout=30_000)
+            assert page.evaluate("window.kennai.error") is None
+            assert page.locator("#access-legend").inner_text().startswith("0〜5分")
+            page.evaluate(f"window.kennai.map.jumpTo({{center: [{lon}, {lat}], zoom: 15}})")
+            _wait_idle(page)
+            x, y = page.evaluate(f"(() => {{ const p = window.kennai.map.project([{lon}, {lat}]);"
+                                 " return [Math.round(p.x), Math.round(p.y)]; })()")
+            before = _dominant(_pixels(page, "demo_access_off.png"), x, y, half=20)
+            page.click("#toggle-access")  # the walking-minutes raster tiles
+            _wait_idle(page)
+            after = _dominant(_pixels(page, "demo_access_on.png"), x, y, half=20)
+            assert after != before, after
+
+            box = page.locator("#map canvas").bounding_box()
+            page.mouse.click(box["x"] + x + 25, box["y"] + y + 25)
+            page.wait_for_selector("#coverage-table", timeout=30_000)
+            panel = page.locator("#panel")
+            assert panel.get_attribute("data-name") == name
+            text = panel.inner_text()
+            assert "徒歩圏カバー率" in text and "500m" in text and "65歳以上" in text
+            expected = f"{100 * rows[[r['name'] for r in rows].index(name)]['coverage']['500m']:.1f}%"
+            assert expected in text
+            page.screenshot(path=str(ARTIFACTS / "demo_district_coverage.png"))
         finally:
             browser.close()

@@ -87,7 +87,7 @@ def test_lru_is_bounded() -> None:
     ts = TileSet([_circle_layer()], version="v", memory_tiles=2)
     for x in range(4):
         ts.tile(2, x, 1)
-    assert len(ts._lru) == 2
+    assert len(ts.memory) == 2
 
 
 def test_tilejson_lists_layers_and_bounds() -> None:
@@ -102,3 +102,41 @@ def test_tilejson_lists_layers_and_bounds() -> None:
 def test_road_classes() -> None:
     classes = road_class(pd.Series(["primary", "residential", "footway", None]))
     assert classes.tolist() == ["major", "minor", "path", "path"]
+
+
+def test_pmtiles_export_matches_served_tiles(tmp_path: Path) -> None:
+    from pmtiles.reader import MmapSource, Reader
+
+    from kennai.tiles import export_pmtiles
+
+    served = TileSet([_circle_layer()], version="v")
+    path = tmp_path / "out" / "circle.pmtiles"
+    done = export_pmtiles(served, path, minzoom=12, maxzoom=16, name="円")
+    assert done["tiles"] > 0 and not list(path.parent.glob(".*.tmp"))
+    with open(path, "rb") as f:
+        reader = Reader(MmapSource(f))
+        header = reader.header()
+        assert (header["min_zoom"], header["max_zoom"]) == (12, 16)
+        assert reader.metadata()["vector_layers"][0]["id"] == "districts"
+        fresh = TileSet([_circle_layer()], version="other")  # no shared cache
+        for z in (12, 14, 16):
+            tile = mercantile.tile(LON, LAT, z)
+            stored = reader.get(z, tile.x, tile.y)
+            assert stored == fresh.render(z, tile.x, tile.y)
+            decoded = mapbox_vector_tile.decode(stored)
+            assert decoded["districts"]["features"][0]["properties"] == {"name": "円"}
+        far = mercantile.tile(LON + 1, LAT, 14)
+        assert reader.get(14, far.x, far.y) is None
+
+
+def test_pmtiles_export_refuses_bad_zooms_and_nothing_to_draw(tmp_path: Path) -> None:
+    from kennai.errors import EmptyLayerError, InputError
+    from kennai.tiles import export_pmtiles
+
+    ts = TileSet([_circle_layer()], version="v")
+    with pytest.raises(InputError):
+        export_pmtiles(ts, tmp_path / "x.pmtiles", minzoom=10, maxzoom=8)
+    late = TileSet([TileLayer("late", _circle_layer().frame, minzoom=18)], version="v")
+    with pytest.raises(EmptyLayerError):
+        export_pmtiles(late, tmp_path / "y.pmtiles", minzoom=10, maxzoom=12)
+    assert not list(tmp_path.iterdir())

@@ -7,12 +7,16 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, HTTPException, Path, Query, Request, UploadFile
 
 from api.state import RegionName, ServerState
+from kennai.geojson import to_feature_collection
 from kennai.plans import read_plan_upload
-from kennai.splits import split_report_for_region
+from kennai.splits import SplitReport, split_report_for_region
 
 Units = Annotated[Literal["elementary", "junior_high", "neighbourhood"],
                   Query(description="分断を調べる区域 the units a plan should not cut")]
+Pieces = Annotated[bool, Query(description="各区域の断片を GeoJSON で含める (add the unit × area pieces "
+                                           "as GeoJSON: counted pieces and slivers, for the map)")]
 UPLOAD_NAME = "upload"
+_PIECE_COLUMNS = ["unit", "area", "area_m2", "area_share", "counted", "reason"]
 _CHUNK = 1 << 16
 
 
@@ -34,15 +38,30 @@ async def _read_limited(upload: UploadFile, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def report_json(report: SplitReport, *, pieces: bool) -> dict[str, Any]:
+    """The report's JSON, with its pieces as a FeatureCollection (EPSG:4326) when asked.
+
+    Each piece says whether it ``counted`` and whether its unit is ``split`` by the plan, so the
+    map can draw the counted pieces of split units strongly and the slivers faintly.
+    """
+    out = report.to_dict()
+    if pieces:
+        split = dict(zip(report.units["name"], report.units["split"].astype(bool), strict=True))
+        frame = report.pieces[[*_PIECE_COLUMNS, report.pieces.geometry.name]]
+        frame = frame.assign(split=frame["unit"].map(split).fillna(False).astype(bool))
+        out["pieces_geojson"] = to_feature_collection(frame)
+    return out
+
+
 def splits_router(state: ServerState) -> APIRouter:
     """Routes ``/regions/{region}/plans/{plan}/splits`` and ``/regions/{region}/plans/upload``."""
     router = APIRouter(prefix="/regions/{region}/plans", tags=["splits"])
 
     @router.get("/{plan}/splits", summary="案の分断レポート (split report of a stored plan)")
     def plan_splits(region: RegionName, plan: Annotated[str, Path(max_length=100)],
-                    units: Units = "elementary") -> dict[str, Any]:
+                    units: Units = "elementary", pieces: Pieces = False) -> dict[str, Any]:
         reg = state.check_region(region)
-        return split_report_for_region(reg, plan, units).to_dict()
+        return report_json(split_report_for_region(reg, plan, units), pieces=pieces)
 
     @router.post("/upload", summary="案をアップロードして分断を調べる (upload a plan: GeoJSON or "
                                     "zipped shapefile, Shift_JIS included; returns its split report)")
@@ -51,6 +70,7 @@ def splits_router(state: ServerState) -> APIRouter:
         file: Annotated[UploadFile, File(description="GeoJSON または ZIP 圧縮したシェープファイル")],
         units: Units = "elementary",
         name_column: Annotated[str | None, Query(max_length=100)] = None,
+        pieces: Pieces = False,
     ) -> dict[str, Any]:
         reg = state.check_region(region)
         declared = request.headers.get("content-length", "")
@@ -59,6 +79,6 @@ def splits_router(state: ServerState) -> APIRouter:
         data = await _read_limited(file, state.max_upload_bytes)
         plan = read_plan_upload(data, name_column=name_column, crs=reg.crs)
         report = split_report_for_region(reg, UPLOAD_NAME, units, plan=plan)
-        return report.to_dict()
+        return report_json(report, pieces=pieces)
 
     return router

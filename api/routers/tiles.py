@@ -1,19 +1,40 @@
-"""Vector tiles (MVT, XYZ) of every layer, with their TileJSON."""
+"""Vector tiles (MVT, XYZ) of every layer, with their TileJSON.
+
+Tiles in the memory cache are answered on the event loop (no thread hop: a hit costs a dict
+look-up); misses are rendered in the thread pool so the loop never blocks on shapely. Every tile
+carries the tile set's version as ETag, and a matching ``If-None-Match`` gets 304.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Header, Path, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.state import RegionName, ServerState
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
+CACHE_CONTROL = "public, max-age=3600"
+
+Zoom = Annotated[int, Path(ge=0, le=22)]
+TileIndex = Annotated[int, Path(ge=0, le=2 ** 22)]
+
+
+def tile_response(data: bytes, *, etag: str, media_type: str, if_none_match: str | None) -> Response:
+    """A tile's response: 304 when the client has this version, 204 when empty, else the bytes."""
+    headers = {"Cache-Control": CACHE_CONTROL, "ETag": etag}
+    if if_none_match is not None and etag in (v.strip() for v in if_none_match.split(",")):
+        return Response(status_code=304, headers=headers)
+    if not data:
+        return Response(status_code=204, headers=headers)
+    return Response(data, media_type=media_type, headers=headers)
 
 
 def tiles_router(state: ServerState) -> APIRouter:
     """Routes ``/regions/{region}/tiles.json`` and ``…/tiles/{z}/{x}/{y}.mvt``."""
     router = APIRouter(prefix="/regions", tags=["tiles"])
+    etag = f'"{state.tiles.version}"'
 
     @router.get("/{region}/tiles.json", summary="TileJSON (vector tiles of every layer)")
     def tilejson(region: RegionName, request: Request) -> dict[str, Any]:
@@ -26,16 +47,15 @@ def tiles_router(state: ServerState) -> APIRouter:
     @router.get("/{region}/tiles/{z}/{x}/{y}.mvt", name="vector_tile",
                 summary="ベクトルタイル (one MVT tile; 204 when empty)",
                 response_class=Response,
-                responses={200: {"content": {MVT_TYPE: {}}}, 204: {"description": "empty tile"}})
-    def vector_tile(region: RegionName,
-                    z: Annotated[int, Path(ge=0, le=22)],
-                    x: Annotated[int, Path(ge=0)],
-                    y: Annotated[int, Path(ge=0)]) -> Response:
+                responses={200: {"content": {MVT_TYPE: {}}}, 204: {"description": "empty tile"},
+                           304: {"description": "not modified (ETag)"}})
+    async def vector_tile(region: RegionName, z: Zoom, x: TileIndex, y: TileIndex,
+                          if_none_match: Annotated[str | None, Header(max_length=1000)] = None
+                          ) -> Response:
         state.check_region(region)
-        data = state.tiles.tile(z, x, y)
-        headers = {"Cache-Control": "public, max-age=3600", "ETag": f'"{state.tiles.version}"'}
-        if not data:
-            return Response(status_code=204, headers=headers)
-        return Response(data, media_type=MVT_TYPE, headers=headers)
+        data = state.tiles.cached(z, x, y)
+        if data is None:
+            data = await run_in_threadpool(state.tiles.tile, z, x, y)
+        return tile_response(data, etag=etag, media_type=MVT_TYPE, if_none_match=if_none_match)
 
     return router

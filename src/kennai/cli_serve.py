@@ -1,4 +1,5 @@
-"""`kennai serve`: build the region when needed, then serve the API, tiles and web map."""
+"""`kennai serve` (build the region when needed, then serve the API, tiles and web map) and
+`kennai export-tiles` (the same vector tiles as one PMTiles archive for static hosting)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,31 @@ def serve(
     _say(t(f"地図: http://{host}:{port}/map/  API 文書: http://{host}:{port}/docs",
            f"map: http://{host}:{port}/map/  API docs: http://{host}:{port}/docs"))
     uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+@app.command("export-tiles")
+def export_tiles(
+    config: ConfigArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="書き出す .pmtiles (output file)")],
+    minzoom: Annotated[int, typer.Option("--minzoom", min=0, max=22, help="最小ズーム")] = 10,
+    maxzoom: Annotated[int, typer.Option("--maxzoom", min=0, max=22, help="最大ズーム")] = 16,
+) -> None:
+    """ベクトルタイルを PMTiles に書き出す (export the served vector tiles to one PMTiles file)."""
+    from api.app import tile_set_for
+    from kennai.errors import InputError
+    from kennai.region import build_region
+    from kennai.tiles import export_pmtiles
+
+    if output.suffix.lower() != ".pmtiles":
+        raise InputError(t("出力ファイルは .pmtiles にしてください", "the output must be a .pmtiles file"),
+                         path=output, hint=t("例: -o yaizu.pmtiles", "e.g. -o yaizu.pmtiles"))
+    cfg = load_config(config)
+    with _progress(True) as progress:
+        region, _ = build_region(cfg, progress=progress)
+        tiles = tile_set_for(region)
+        progress("tiles")
+        done = export_pmtiles(tiles, output, minzoom=minzoom, maxzoom=maxzoom, name=cfg.title,
+                              attribution=" / ".join(cfg.attribution),
+                              progress=lambda i, n: progress(f"tiles {i}/{n}"))
+    _say(t(f"{done['tiles']} タイルを {output} に書き出しました（{done['bytes']:,} バイト）",
+           f"wrote {done['tiles']} tiles to {output} ({done['bytes']:,} bytes)"))

@@ -10,10 +10,9 @@ on disk under the build (keyed by the build's version, so a rebuild never serves
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from kennai.errors import NotFoundError
+from kennai.atomic import atomic_path
+from kennai.errors import EmptyLayerError, InputError, NotFoundError
 from kennai.geojson import _plain
 from kennai.i18n import t
 
@@ -138,6 +138,34 @@ def encode_tile(layers: list[TileLayer], z: int, x: int, y: int) -> bytes:
         "on_invalid_geometry": mapbox_vector_tile.encoder.on_invalid_geometry_make_valid})
 
 
+class TileLRU:
+    """A thread-safe in-memory LRU of encoded tiles keyed by ``(z, x, y)``."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[tuple[int, int, int], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get(self, key: tuple[int, int, int]) -> bytes | None:
+        """The tile, marked as most recently used, or ``None``."""
+        with self._lock:
+            data = self._data.get(key)
+            if data is not None:
+                self._data.move_to_end(key)
+            return data
+
+    def put(self, key: tuple[int, int, int], data: bytes) -> None:
+        """Keep a tile, dropping the least recently used beyond ``size``."""
+        with self._lock:
+            self._data[key] = data
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+
 class TileSet:
     """The tiles of a set of layers, with an in-memory LRU and an optional disk cache.
 
@@ -161,24 +189,28 @@ class TileSet:
             (version + "|" + "|".join(f"{ly.name}:{len(ly.frame)}" for ly in layers)).encode()
         ).hexdigest()[:16]
         self.cache_dir = cache_dir / self.version if cache_dir is not None else None
-        self.memory_tiles = memory_tiles
-        self._lru: OrderedDict[tuple[int, int, int], bytes] = OrderedDict()
-        self._lock = threading.Lock()
+        self.memory = TileLRU(memory_tiles)
         self.stats = {"memory_hits": 0, "disk_hits": 0, "rendered": 0}
 
     def render(self, z: int, x: int, y: int) -> bytes:
         """Render a tile without any cache."""
         return encode_tile(self.layers, z, x, y)
 
+    def cached(self, z: int, x: int, y: int) -> bytes | None:
+        """The tile when the memory cache holds it (cheap: no disk, no rendering), else ``None``.
+
+        Lets an async server answer hits on its event loop and send only misses to a thread.
+        """
+        data = self.memory.get((z, x, y))
+        if data is not None:
+            self.stats["memory_hits"] += 1
+        return data
+
     def tile(self, z: int, x: int, y: int) -> bytes:
         """A tile from the memory cache, else the disk cache, else freshly rendered."""
-        key = (z, x, y)
-        with self._lock:
-            data = self._lru.get(key)
-            if data is not None:
-                self._lru.move_to_end(key)
-                self.stats["memory_hits"] += 1
-                return data
+        data = self.cached(z, x, y)
+        if data is not None:
+            return data
         check_tile(z, x, y)
         path = self.cache_dir / str(z) / str(x) / f"{y}.mvt" if self.cache_dir else None
         if path is not None and path.is_file():
@@ -189,10 +221,7 @@ class TileSet:
             self.stats["rendered"] += 1
             if path is not None:
                 _write_atomic(path, data)
-        with self._lock:
-            self._lru[key] = data
-            while len(self._lru) > self.memory_tiles:
-                self._lru.popitem(last=False)
+        self.memory.put((z, x, y), data)
         return data
 
     @property
@@ -238,11 +267,78 @@ class TileSet:
             yield tile.z, tile.x, tile.y
 
 
+def export_pmtiles(tiles: TileSet, path: Path, *, minzoom: int = 0, maxzoom: int = 16,
+                   name: str = "", attribution: str = "",
+                   progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Write the set's tiles between two zooms into one PMTiles v3 archive (static hosting).
+
+    The tiles are the ones the server sends (same cache, same bytes, uncompressed MVT); empty
+    tiles are left out, identical tiles stored once. The archive is written to a temporary file
+    beside ``path`` and moved into place, so a failed export never leaves half a file.
+
+    Parameters
+    ----------
+    tiles
+        The tile set (e.g. the served one, so its cache is reused).
+    path
+        The ``.pmtiles`` file to write.
+    minzoom, maxzoom
+        Zoom range (0–22, ``minzoom <= maxzoom``).
+    name, attribution
+        Stored in the archive's metadata (with the TileJSON ``vector_layers``).
+    progress
+        Called with (tiles done, tiles in all) now and then.
+
+    Returns
+    -------
+    dict
+        ``tiles`` written, ``addressed`` (tiles looked at), ``bytes`` and the zooms.
+    """
+    from pmtiles.tile import Compression, TileType, zxy_to_tileid
+    from pmtiles.writer import Writer
+
+    if not 0 <= minzoom <= maxzoom <= MAX_ZOOM:
+        raise InputError(t(f"ズーム {minzoom}〜{maxzoom} は使えません",
+                           f"bad zoom range {minzoom}–{maxzoom}"),
+                         feature=f"{minzoom}-{maxzoom}",
+                         hint=t(f"0 ≤ minzoom ≤ maxzoom ≤ {MAX_ZOOM} にしてください",
+                                f"use 0 ≤ minzoom ≤ maxzoom ≤ {MAX_ZOOM}"))
+    order = sorted((zxy_to_tileid(z, x, y), z, x, y) for z, x, y in tiles.tiles_in(minzoom, maxzoom))
+    path = Path(path)
+    written = 0
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        writer = Writer(f)
+        for i, (tile_id, z, x, y) in enumerate(order):
+            data = tiles.tile(z, x, y)
+            if data:
+                writer.write_tile(tile_id, data)
+                written += 1
+            if progress is not None and (i % 256 == 0 or i == len(order) - 1):
+                progress(i + 1, len(order))
+        if not written:
+            raise EmptyLayerError(t(f"ズーム {minzoom}〜{maxzoom} に描くものがありません",
+                                    f"nothing to draw at zooms {minzoom}–{maxzoom}"),
+                                  path=path, hint=t("ズームの範囲を確認してください",
+                                                    "check the zoom range"))
+        tj = tiles.tilejson("", name=name, attribution=attribution, maxzoom=maxzoom)
+        west, south, east, north = tj["bounds"]
+        lon, lat, _ = tj["center"]
+        e7 = 10_000_000
+        writer.finalize({
+            "tile_type": TileType.MVT, "tile_compression": Compression.NONE,
+            "min_lon_e7": int(west * e7), "min_lat_e7": int(south * e7),
+            "max_lon_e7": int(east * e7), "max_lat_e7": int(north * e7),
+            "center_zoom": max(minzoom, min(maxzoom, 13)),
+            "center_lon_e7": int(lon * e7), "center_lat_e7": int(lat * e7),
+        }, {"name": name, "attribution": attribution, "format": "pbf", "minzoom": minzoom,
+            "maxzoom": maxzoom, "vector_layers": tj["vector_layers"]})
+    return {"path": str(path), "tiles": written, "addressed": len(order),
+            "bytes": path.stat().st_size, "minzoom": minzoom, "maxzoom": maxzoom}
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def road_class(highway: pd.Series) -> pd.Series:
@@ -305,3 +401,22 @@ def region_tile_layers(region: Any) -> list[TileLayer]:
             layers.append(TileLayer(kind, region.layer(kind)[["place_id", "name", "category",
                                                               "geometry"]], description=desc))
     return layers
+
+
+def access_tile_layers(results: Any) -> list[TileLayer]:
+    """Tile layers of stored access results: the ranked gap polygons (default threshold).
+
+    Parameters
+    ----------
+    results
+        A :class:`kennai.access.AccessResults`.
+    """
+    gaps = getattr(results, "gaps", None)
+    if gaps is None or gaps.empty:
+        return []
+    cols = [c for c in ("rank", "population", "population_65plus", "locations", "area_ha")
+            if c in gaps.columns]
+    threshold = results.options.gap_threshold_m
+    return [TileLayer("gaps", gaps[[*cols, gaps.geometry.name]], minzoom=10,
+                      description=f"徒歩 {threshold:g} m 圏外の人口の多い所 gaps beyond "
+                                  f"{threshold:g} m (rank, population)")]

@@ -16,6 +16,13 @@ const TEXT = {
     places: "通いの場", register_places: "登録簿の場所", candidates: "候補地（公共施設）",
     population: "小地域人口", roads: "道路", buildings: "建物", district: "区域",
     population_total: "人口", population_65: "65歳以上",
+    upload: "案をアップロード", upload_hint: "GeoJSON または シェープファイルの ZIP",
+    name_column: "名称の列（任意）", check_splits: "分断を調べる", units: "分断を調べる区域",
+    split_units: "分断される区域", no_splits: "分断される区域はありません", checking: "調べています…",
+    pieces: "断片", sliver: "細片（数えない）", access: "徒歩時間（分）", gaps: "徒歩圏外（人口の多い所）",
+    coverage: "徒歩圏カバー率", threshold: "しきい値", share: "人口割合", share_65: "65歳以上の割合",
+    no_network: "ネットワーク外の人口", nearest: "最寄りの通いの場", walk_min: "徒歩（分）",
+    walk_m: "道のり（m）", district_gaps: "この区域の徒歩圏外", none: "なし",
   },
   en: {
     lang_button: "日本語", layers: "Layers", plan: "Layer-2 plan", no_plan: "(none)",
@@ -30,6 +37,14 @@ const TEXT = {
     candidates: "Candidate sites", population: "Census small areas", roads: "Roads",
     buildings: "Buildings", district: "District", population_total: "Population",
     population_65: "Aged 65+",
+    upload: "Upload a plan", upload_hint: "GeoJSON or a zipped shapefile",
+    name_column: "Name column (optional)", check_splits: "Check splits", units: "Units to check",
+    split_units: "Split units", no_splits: "No unit is split", checking: "Checking…",
+    pieces: "Pieces", sliver: "Sliver (not counted)", access: "Walking minutes",
+    gaps: "Beyond walking distance (populated)", coverage: "Walkable coverage",
+    threshold: "Threshold", share: "Population share", share_65: "Share of 65+",
+    no_network: "Population off the network", nearest: "Nearest gathering place",
+    walk_min: "Walk (min)", walk_m: "Walk (m)", district_gaps: "Gaps in this district", none: "none",
   },
 };
 const PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
@@ -46,7 +61,11 @@ const GROUPS = [
   ["population", ["population-fill"], false],
   ["roads", ["roads-major", "roads-minor", "roads-path"], true],
   ["buildings", ["buildings-fill"], true],
+  ["access", ["access-raster"], false],
+  ["gaps", ["gaps-fill", "gaps-line"], false],
 ];
+const SPLIT_COLOUR = "#d50000";
+const EMPTY = { type: "FeatureCollection", features: [] };
 const CLICKABLE = ["places-circle", "register-circle", "candidates-circle", "neighbourhood-fill",
                    "elementary-fill", "plans-fill", "population-fill"];
 
@@ -78,6 +97,8 @@ function applyLanguage() {
   const r = state.region;
   if (r) $("title").textContent = `圏内 kennai — ${state.lang === "en" && r.title_en ? r.title_en : r.title}`;
   if (state.selected) showFeature(state.selected);
+  else if (state.report && $("panel").dataset.layer === "splits") showReport(state.report.report, state.report.title);
+  if (state.legend) showLegend(state.legend);
 }
 
 function categoryColours(categories) {
@@ -87,7 +108,7 @@ function categoryColours(categories) {
   return categories.length ? expr : "#e6194b";
 }
 
-function style(region, categories, sourceLayers) {
+function style(region, categories, sourceLayers, legend) {
   const src = "kennai";
   const vis = (group) => (GROUPS.find((g) => g[0] === group)[2] ? "visible" : "none");
   const layer = (id, group, type, sourceLayer, paint, extra = {}) => ({
@@ -102,9 +123,16 @@ function style(region, categories, sourceLayers) {
     sources: {
       kennai: { type: "vector", url: `${API}/regions/${region.name}/tiles.json` },
       register: { type: "geojson", data: `${API}/regions/${region.name}/register/places` },
+      pieces: { type: "geojson", data: EMPTY },
+      "district-gaps": { type: "geojson", data: EMPTY },
+      ...(legend ? { access: {
+        type: "raster", tileSize: 256, bounds: legend.bounds, minzoom: 0, maxzoom: 18,
+        tiles: [`${API}/regions/${region.name}/access/tiles/{z}/{x}/{y}.png`] } } : {}),
     },
     layers: [
       { id: "background", type: "background", paint: { "background-color": "#f4f1ea" } },
+      ...(legend ? [{ id: "access-raster", type: "raster", source: "access",
+                      layout: { visibility: vis("access") }, paint: { "raster-opacity": 1 } }] : []),
       layer("population-fill", "population", "fill", "population",
             { "fill-color": ["interpolate", ["linear"], ["coalesce", ["get", "population"], 0],
                              0, "#fff7ec", 3000, "#fc8d59", 8000, "#b30000"],
@@ -133,6 +161,21 @@ function style(region, categories, sourceLayers) {
         layout: { visibility: "none" }, filter: ["==", ["get", "plan"], ""] },
       layer("plans-line", "plans", "line", "plans", { "line-color": "#d84315", "line-width": 3 },
             { filter: ["==", ["get", "plan"], ""] }),
+      layer("gaps-fill", "gaps", "fill", "gaps", { "fill-color": "#6a1b9a", "fill-opacity": 0.35 }),
+      layer("gaps-line", "gaps", "line", "gaps", { "line-color": "#4a148c", "line-width": 1 }),
+      // Split pieces of the selected or uploaded plan: counted pieces of split units strong,
+      // slivers (not counted) only outlined.
+      { id: "pieces-split", type: "fill", source: "pieces",
+        filter: ["all", ["==", ["get", "counted"], true], ["==", ["get", "split"], true]],
+        paint: { "fill-color": SPLIT_COLOUR, "fill-opacity": 0.6 } },
+      { id: "pieces-line", type: "line", source: "pieces", filter: ["==", ["get", "split"], true],
+        paint: { "line-color": "#7f0000", "line-width": 1.5 } },
+      { id: "pieces-sliver", type: "line", source: "pieces", filter: ["==", ["get", "counted"], false],
+        paint: { "line-color": "#9e9e9e", "line-width": 1, "line-dasharray": [1, 1] } },
+      { id: "district-gaps-fill", type: "fill", source: "district-gaps",
+        paint: { "fill-color": "#6a1b9a", "fill-opacity": 0.5 } },
+      { id: "district-gaps-line", type: "line", source: "district-gaps",
+        paint: { "line-color": "#4a148c", "line-width": 2 } },
       layer("candidates-circle", "candidates", "circle", "candidates",
             { "circle-radius": 4, "circle-color": "#757575", "circle-stroke-color": "#fff",
               "circle-stroke-width": 1 }),
@@ -152,13 +195,14 @@ function style(region, categories, sourceLayers) {
   };
 }
 
-function buildSwitcher(region) {
+function buildSwitcher(region, sourceLayers) {
   const have = new Set(region.layers.map((l) => l.kind));
   const box = $("layer-switcher");
   box.innerHTML = "";
   for (const [group, ids, on] of GROUPS) {
     const known = group === "register_places" || (group === "roads" && region.network) ||
-      (group === "plans" && region.plans.length) || have.has(group);
+      (group === "plans" && region.plans.length) || (group === "access" && state.legend) ||
+      (group === "gaps" && sourceLayers.has("gaps")) || have.has(group);
     if (!known) continue;
     const label = document.createElement("label");
     label.innerHTML = `<input type="checkbox" id="toggle-${group}" ${on ? "checked" : ""}> ` +
@@ -182,8 +226,20 @@ function buildPlanSelect(region) {
     opt.textContent = p.title || p.name;
     sel.appendChild(opt);
   }
-  if (!region.plans.length) $("plan-section").hidden = true;
+  if (!region.plans.length) sel.hidden = true;
+  const units = $("units-select");
+  for (const kind of ["elementary", "junior_high", "neighbourhood"]) {
+    if (!region.layers.some((l) => l.kind === kind)) continue;
+    const opt = document.createElement("option");
+    opt.value = kind;
+    opt.dataset.i18n = kind;
+    opt.textContent = tr(kind);
+    units.appendChild(opt);
+  }
+  units.addEventListener("change", () => { if (sel.value) showPlanSplits(sel.value); });
+  $("upload-form").addEventListener("submit", (ev) => { ev.preventDefault(); uploadPlan(); });
   sel.addEventListener("change", () => {
+    showPlanSplits(sel.value);
     const map = window.kennai.map;
     const filter = ["==", ["get", "plan"], sel.value];
     for (const id of ["plans-line", "plans-fill"]) {
@@ -193,6 +249,120 @@ function buildPlanSelect(region) {
     const toggle = $("toggle-plans");
     if (toggle) toggle.checked = Boolean(sel.value);
   });
+}
+
+async function showPlanSplits(plan) {
+  const map = window.kennai.map;
+  if (!plan) { map.getSource("pieces").setData(EMPTY); return; }
+  const units = $("units-select").value || "elementary";
+  try {
+    const report = await getJSON(`${API}/regions/${state.region.name}/plans/` +
+      `${encodeURIComponent(plan)}/splits?units=${units}&pieces=true`);
+    showReport(report);
+  } catch (err) {
+    $("panel").innerHTML = `<p class="error">${esc(err.message)}</p>`;
+  }
+}
+
+async function uploadPlan() {
+  const input = $("plan-file");
+  const status = $("upload-status");
+  if (!input.files.length) return;
+  const body = new FormData();
+  body.append("file", input.files[0]);
+  const params = new URLSearchParams({ units: $("units-select").value || "elementary", pieces: "true" });
+  if ($("name-column").value.trim()) params.set("name_column", $("name-column").value.trim());
+  status.textContent = tr("checking");
+  status.className = "";
+  try {
+    const report = await getJSON(`${API}/regions/${state.region.name}/plans/upload?${params}`,
+                                 { method: "POST", body });
+    status.textContent = "";
+    showReport(report, input.files[0].name);
+  } catch (err) {
+    status.textContent = `${tr("failed")}: ${err.message}`;
+    status.className = "error";
+  }
+}
+
+function showReport(report, title) {
+  // The split report in the panel (split units listed) and its pieces on the map.
+  state.selected = null;
+  state.report = { report, title };
+  window.kennai.map.getSource("pieces").setData(report.pieces_geojson || EMPTY);
+  const split = report.units.filter((u) => u.split);
+  const panel = $("panel");
+  panel.dataset.layer = "splits";
+  panel.dataset.name = title || report.plan;
+  panel.dataset.splitUnits = split.map((u) => u.name).join(",");
+  const items = split.map((u) => `<li>${esc(u.name)} <small>(${esc(tr("pieces"))}: ${u.n_pieces}` +
+    `${u.main_area ? ` → ${esc(u.main_area)}` : ""})</small></li>`).join("");
+  panel.innerHTML = `<div class="name">${esc(title || report.plan)}</div>` +
+    `<p><span class="swatch" style="background:${SPLIT_COLOUR}"></span>${esc(tr("split_units"))}` +
+    ` (${esc(tr(report.units_layer))}): ${split.length}</p>` +
+    (split.length ? `<ul id="split-units">${items}</ul>` : `<p>${esc(tr("no_splits"))}</p>`);
+}
+
+function pct(v) { return v === null || v === undefined ? "—" : `${(100 * v).toFixed(1)}%`; }
+
+function coverageHtml(row) {
+  const fmt = (v) => (v === null || v === undefined ? "—" : Number(v).toLocaleString("ja-JP"));
+  const labels = Object.keys(row.coverage || {});
+  const head = `<tr><th>${esc(tr("threshold"))}</th><th>${esc(tr("share"))}</th>` +
+    `<th>${esc(tr("share_65"))}</th></tr>`;
+  const body = labels.map((l) => `<tr><td>${esc(l)}</td><td>${pct(row.coverage[l])}</td>` +
+    `<td>${pct((row.coverage_65plus || {})[l])}</td></tr>`).join("");
+  return `<h3>${esc(tr("coverage"))}</h3>` + rows([
+    [tr("population_total"), fmt(row.population)], [tr("population_65"), fmt(row.population_65plus)],
+    [tr("no_network"), fmt(row.no_network_population)],
+  ]) + `<table id="coverage-table">${head}${body}</table>`;
+}
+
+async function showCoverage(layer, name) {
+  // Coverage table and gaps of one district, from the stored access results.
+  const r = state.region.name;
+  const q = `layer=${encodeURIComponent(layer)}&district=${encodeURIComponent(name)}`;
+  try {
+    const [rowsOut, gaps] = await Promise.all([
+      getJSON(`${API}/regions/${r}/access/coverage?${q}`),
+      getJSON(`${API}/regions/${r}/access/gaps?${q}&threshold=500`)]);
+    if (!state.selected || state.selected.properties.name !== name) return;
+    state.coverage = { name, row: rowsOut[0], gaps: gaps.numberMatched };
+    window.kennai.map.getSource("district-gaps").setData(gaps);
+    renderCoverage();
+  } catch (err) {
+    $("panel").insertAdjacentHTML("beforeend", `<p class="error">${esc(err.message)}</p>`);
+  }
+}
+
+function renderCoverage() {
+  const c = state.coverage;
+  if (!c || !state.selected || state.selected.properties.name !== c.name) return;
+  const box = document.createElement("div");
+  box.id = "coverage";
+  box.innerHTML = coverageHtml(c.row) + `<p>${esc(tr("district_gaps"))} (500 m): ${c.gaps}</p>`;
+  $("panel").appendChild(box);
+}
+
+async function showNearest(lngLat) {
+  const r = state.region.name;
+  const res = await getJSON(`${API}/regions/${r}/access/nearest?lon=${lngLat.lng}&lat=${lngLat.lat}`);
+  state.selected = null;
+  const panel = $("panel");
+  panel.dataset.layer = "nearest";
+  panel.dataset.name = res.place ? res.place.name || res.place.place_id : "";
+  panel.innerHTML = `<div class="name">${esc(tr("nearest"))}</div>` + rows([
+    [tr("name"), res.place ? res.place.name : tr("none")],
+    [tr("walk_min"), res.time_min],
+    [tr("walk_m"), res.distance_m],
+  ]);
+}
+
+function showLegend(legend) {
+  const box = $("access-legend");
+  box.innerHTML = legend.classes.map((c) => `<div><span class="swatch" style="background:${c.colour}">` +
+    `</span>${esc(state.lang === "en" ? c.label_en : c.label)}</div>`).join("");
+  $("access-section").hidden = false;
 }
 
 function rows(pairs) {
@@ -214,6 +384,7 @@ function showFeature(f) {
     [tr("plan"), p.plan],
     [tr("population_total"), fmt(p.population)], [tr("population_65"), fmt(p.population_65plus)],
   ]);
+  renderCoverage();
 }
 
 function selectDistrict(f) {
@@ -282,17 +453,18 @@ async function main() {
     ? await getJSON(`${API}/regions/${region.name}/layers/places?limit=5000`) : { features: [] };
   const tilejson = await getJSON(`${API}/regions/${region.name}/tiles.json`);
   const sourceLayers = new Set(tilejson.vector_layers.map((l) => l.id));
+  state.legend = await getJSON(`${API}/regions/${region.name}/access/legend`).catch(() => null);
   const categories = [...new Set(places.features.map((f) => f.properties.category).filter(Boolean))];
   $("attribution").textContent = region.attribution.join(" / ");
   const map = new maplibregl.Map({
-    container: "map", style: style(region, categories, sourceLayers), bounds: region.bounds,
+    container: "map", style: style(region, categories, sourceLayers, state.legend), bounds: region.bounds,
     fitBoundsOptions: { padding: 20 }, localIdeographFontFamily: "'Noto Sans CJK JP', sans-serif",
     attributionControl: false, preserveDrawingBuffer: true,
   });
   window.kennai.map = map;
   map.addControl(new maplibregl.NavigationControl(), "top-right");
   map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
-  buildSwitcher(region);
+  buildSwitcher(region, sourceLayers);
   buildPlanSelect(region);
   applyLanguage();
   $("add-place").addEventListener("click", () => {
@@ -310,10 +482,19 @@ async function main() {
     const layers = CLICKABLE.filter((id) => map.getLayer(id) &&
       map.getLayoutProperty(id, "visibility") !== "none");
     const hits = map.queryRenderedFeatures(ev.point, { layers });
-    if (!hits.length) return;
+    if (!hits.length) {
+      if (state.legend) showNearest(ev.lngLat).catch(() => {});
+      return;
+    }
     const f = CLICKABLE.map((id) => hits.find((h) => h.layer.id === id)).find(Boolean);
     selectDistrict(f);
+    state.coverage = null;
+    if (map.getSource("district-gaps")) map.getSource("district-gaps").setData(EMPTY);
     showFeature(f);
+    const districtLayers = ["elementary", "junior_high", "neighbourhood"];
+    if (state.legend && districtLayers.includes(f.sourceLayer) && f.properties.name) {
+      showCoverage(f.sourceLayer, f.properties.name);
+    }
   });
   map.once("load", () => {
     map.once("idle", () => { window.kennai.ready = true; });

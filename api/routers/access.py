@@ -1,0 +1,130 @@
+"""Walkable access: coverage tables, gaps by district, the walk from a clicked point, and PNG
+tiles of the walking-minutes surface with their legend.
+
+Everything is read from the results ``kennai build`` stored (``kennai.access.load_access``)
+and summarised by :mod:`kennai.access`; this module only selects and serialises.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated, Any
+
+import geopandas as gpd
+import shapely
+from fastapi import APIRouter, Header, Query, Response
+from starlette.concurrency import run_in_threadpool
+
+from api.routers.tiles import TileIndex, Zoom, tile_response
+from api.state import RegionName, ServerState
+from kennai.access import coverage_table, gap_polygons, resolve_polygons
+from kennai.errors import NotFoundError
+from kennai.geojson import to_feature_collection
+from kennai.i18n import t
+from kennai.raster_tiles import PNG_TYPE
+
+LayerName = Annotated[str, Query(max_length=100, description="区域のレイヤ (elementary, junior_high, "
+                                                            "neighbourhood) または案の名前 (a plan)")]
+District = Annotated[str | None, Query(max_length=200, description="区域名 (one district)")]
+
+
+def _no_district(layer: str, district: str) -> NotFoundError:
+    return NotFoundError(t(f"{layer} に「{district}」はありません", f"no district {district!r} in {layer}"),
+                         feature=district, hint=t("区域の一覧で名称を確認してください",
+                                                  "check the names in the district list"))
+
+
+def _rows_for(rows: list[dict[str, Any]], district: str | None, layer: str) -> list[dict[str, Any]]:
+    if district is None:
+        return rows
+    match = [r for r in rows if r["name"] == district]
+    if not match:
+        raise _no_district(layer, district)
+    return match
+
+
+def access_router(state: ServerState) -> APIRouter:
+    """Routes under ``/regions/{region}/access``."""
+    router = APIRouter(prefix="/regions/{region}/access", tags=["access"])
+    gap_cache: dict[float, gpd.GeoDataFrame] = {}
+    gap_lock = threading.Lock()
+
+    def gaps_at(threshold: float) -> gpd.GeoDataFrame:
+        with gap_lock:
+            if threshold not in gap_cache:
+                if len(gap_cache) > 32:
+                    gap_cache.clear()
+                assert state.access is not None
+                gap_cache[threshold] = gap_polygons(state.access, threshold_m=threshold)
+            return gap_cache[threshold]
+
+    @router.get("", summary="アクセス計算の概要 (access results: options and totals)")
+    def summary(region: RegionName) -> dict[str, Any]:
+        results = state.require_access(region)
+        return {"options": results.options.to_dict(), "info": results.info,
+                "region": results.coverage.get("region", []),
+                "layers": sorted(k for k in results.coverage if k != "region"),
+                "surface": state.surface is not None}
+
+    @router.get("/coverage", summary="区域ごとの徒歩圏カバー率 (coverage per district: population, "
+                                     "65+, shares within thresholds, no-network population)")
+    def coverage(region: RegionName, layer: LayerName = "elementary", district: District = None
+                 ) -> list[dict[str, Any]]:
+        results = state.require_access(region)
+        key, polygons = resolve_polygons(state.region, layer)
+        rows = results.coverage.get(key)
+        if rows is None:
+            rows = coverage_table(results, polygons)
+        return _rows_for(rows, district, layer)
+
+    @router.get("/gaps", summary="徒歩圏外の人口が多い所 (gap polygons as GeoJSON; with a district, "
+                                 "the gaps of its own residents)")
+    def gaps(region: RegionName, layer: LayerName = "elementary", district: District = None,
+             threshold: Annotated[float, Query(ge=50, le=5000, description="徒歩距離 m")] = 500.0,
+             limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> dict[str, Any]:
+        results = state.require_access(region)
+        out_bounds = None
+        if district is None:
+            frame = gaps_at(float(threshold))
+        else:
+            _, polygons = resolve_polygons(state.region, layer)
+            match = polygons[polygons["name"].astype(str) == district]
+            if match.empty:
+                raise _no_district(layer, district)
+            shape = shapely.union_all(match.to_crs(results.residents.crs).geometry.values)
+            frame = gap_polygons(results, threshold_m=float(threshold), within=shape)
+            out_bounds = [round(float(v), 6) for v in match.to_crs("EPSG:4326").total_bounds]
+        out = to_feature_collection(frame, limit=limit, id_column="rank" if len(frame) else None)
+        out["threshold_m"] = float(threshold)
+        if out_bounds is not None:
+            out["district"] = district
+            out["bounds"] = out_bounds
+        return out
+
+    @router.get("/nearest", summary="クリックした地点から最寄りの通いの場まで歩く (nearest place, "
+                                    "walking metres and minutes from a point)")
+    def nearest(region: RegionName,
+                lon: Annotated[float, Query(ge=-180, le=180)],
+                lat: Annotated[float, Query(ge=-90, le=90)]) -> dict[str, Any]:
+        return state.point_router(region).route(lon, lat)
+
+    @router.get("/legend", summary="歩行時間タイルの凡例 (legend of the walking-minutes tiles)")
+    def legend(region: RegionName) -> dict[str, Any]:
+        return state.require_surface(region).legend()
+
+    @router.get("/tiles/{z}/{x}/{y}.png", name="access_tile",
+                summary="歩行時間のラスタタイル (PNG tile of walking minutes; 204 when empty)",
+                response_class=Response,
+                responses={200: {"content": {PNG_TYPE: {}}}, 204: {"description": "empty tile"},
+                           304: {"description": "not modified (ETag)"}})
+    async def access_tile(region: RegionName, z: Zoom, x: TileIndex, y: TileIndex,
+                          if_none_match: Annotated[str | None, Header(max_length=1000)] = None
+                          ) -> Response:
+        surface = state.require_surface(region)
+        data = surface.cached(z, x, y)
+        if data is None:
+            data = await run_in_threadpool(surface.tile, z, x, y)
+        return tile_response(data, etag=f'"{surface.version}"', media_type=PNG_TYPE,
+                             if_none_match=if_none_match)
+
+    return router

@@ -1,0 +1,62 @@
+"""宝物マップ: one district's printable treasure map (PDF/PNG/SVG) or its offline HTML map.
+
+Drawn by :mod:`kennai.maps` (one page, Japanese font embedded; the HTML page needs no
+network). Rendering takes a second or two, so it runs in the thread pool, one map at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Response
+
+from api.state import RegionName, ServerState
+
+Format = Literal["pdf", "png", "svg", "html"]
+MEDIA_TYPES = {"pdf": "application/pdf", "png": "image/png", "svg": "image/svg+xml",
+               "html": "text/html; charset=utf-8"}
+
+
+def maps_router(state: ServerState) -> APIRouter:
+    """Route ``/regions/{region}/treasure-map``."""
+    router = APIRouter(prefix="/regions/{region}", tags=["maps"])
+    lock = threading.Lock()
+
+    @router.get("/treasure-map", summary="宝物マップ (one district's treasure map: PDF, PNG, SVG or "
+                                         "an offline HTML map)", response_class=Response,
+                responses={200: {"content": {m.split(";")[0]: {} for m in MEDIA_TYPES.values()}}})
+    def treasure_map(
+        region: RegionName,
+        district: Annotated[str, Query(min_length=1, max_length=200, description="区域名")],
+        layer: Annotated[Literal["elementary", "junior_high", "neighbourhood"],
+                         Query(description="区域のレイヤ")] = "elementary",
+        format: Annotated[Format, Query(description="pdf / png / svg / html")] = "pdf",
+        paper: Annotated[Literal["A4", "A3"], Query()] = "A4",
+        orientation: Annotated[Literal["landscape", "portrait"], Query()] = "landscape",
+        walk_minutes: Annotated[float | None, Query(gt=0, le=60, description=(
+            "この分数で歩ける範囲を塗る (shade the area within this walk; needs access results)"))] = None,
+    ) -> Response:
+        from kennai.maps.interactive import render_interactive_html
+        from kennai.maps.treasure import treasure_map_bytes, walk_area
+
+        reg = state.check_region(region)
+        shade = None
+        if walk_minutes is not None:
+            shade = walk_area(reg, state.require_access(region), minutes=walk_minutes)
+        label = f"徒歩{walk_minutes:g}分" if walk_minutes is not None else "徒歩圏"
+        with lock:
+            if format == "html":
+                body = render_interactive_html(reg, layer=layer, district=district, shade=shade,
+                                               shade_label=label).encode("utf-8")
+            else:
+                body = treasure_map_bytes(reg, layer=layer, district=district, fmt=format,
+                                          paper=paper, orientation=orientation, shade=shade,
+                                          shade_label=label)
+        filename = quote(f"{district}の宝物マップ.{format}")
+        return Response(body, media_type=MEDIA_TYPES[format], headers={
+            "Content-Disposition": f"inline; filename*=UTF-8''{filename}",
+            "Cache-Control": "no-store"})
+
+    return router
