@@ -27,7 +27,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from scipy import ndimage
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
@@ -416,6 +416,65 @@ def compute_access(region: Any, options: AccessOptions | None = None, *,
     return AccessResults(residents, places, options, info)
 
 
+class PointRouter:
+    """The walk from any point to its nearest place, for clicks on a map.
+
+    The two Dijkstra runs (metres and minutes, all places at once) are done when the router is
+    made; each query then only snaps one point onto its edge and looks at both edge ends, so
+    it answers in well under a millisecond and agrees exactly with the stored results.
+    """
+
+    def __init__(self, region: Any, results: AccessResults) -> None:
+        net: WalkNetwork | None = region.network
+        if net is None or net.n_edges == 0:
+            raise NotFoundError(t("この地域には歩行ネットワークがありません",
+                                  "the region has no walk network"), feature="network",
+                                hint=t("設定の layers に network を追加してください",
+                                       "add a network layer to the config"))
+        self.network = net
+        self.options = results.options
+        self.places = results.places.to_crs(net.crs).reset_index(drop=True)
+        self.length, self.time = _graphs(region, results.options)
+        self.tree = shapely.STRtree(net.edge_geometry)
+        self.extent = network_extent(net, margin_m=results.options.extent_margin_m)
+        shapely.prepare(self.extent)
+        p_xy = shapely.get_coordinates(self.places.geometry.values)
+        self.p_snap = snap_to_edges(net, p_xy, max_distance_m=results.options.max_snap_m,
+                                    tree=self.tree)
+        self.p_snap.edge[~shapely.contains_xy(self.extent, p_xy[:, 0], p_xy[:, 1])] = -1
+        self.nc_length = node_costs(self.length, self.p_snap)
+        self.nc_time = node_costs(self.time, self.p_snap)
+        self._to_local = Transformer.from_crs("EPSG:4326", net.crs, always_xy=True)
+
+    def route(self, lon: float, lat: float) -> dict[str, Any]:
+        """Nearest place, walking metres and minutes from a point given in lon/lat.
+
+        ``status`` is ``ok``, ``no_network`` (outside the network's extent or too far from
+        any street) or ``unreachable`` (on a part of the network with no place).
+        """
+        x, y = self._to_local.transform(lon, lat)
+        out: dict[str, Any] = {"lon": lon, "lat": lat, "status": "no_network", "place": None,
+                               "distance_m": None, "time_min": None, "snap_m": None}
+        if not shapely.contains_xy(self.extent, x, y):
+            return out
+        snap = snap_to_edges(self.network, np.array([[x, y]]),
+                             max_distance_m=self.options.max_snap_m, tree=self.tree)
+        if not snap.ok[0]:
+            return out
+        dist, pidx = point_costs(self.length, self.nc_length, snap, self.p_snap)
+        secs, _ = point_costs(self.time, self.nc_time, snap, self.p_snap)
+        out["snap_m"] = round(float(snap.perp_m[0]), 1)
+        if pidx[0] < 0 or not np.isfinite(dist[0]):
+            out["status"] = "unreachable"
+            return out
+        row = self.places.iloc[int(pidx[0])]
+        out.update(status="ok", distance_m=round(float(dist[0]), 1),
+                   time_min=round(float(secs[0]) / 60.0, 1),
+                   place={"place_id": str(row["place_id"]), "name": str(row["name"]),
+                          "category": str(row.get("category", ""))})
+        return out
+
+
 # --------------------------------------------------------------------------- coverage
 
 
@@ -516,9 +575,14 @@ def coverage_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def gap_polygons(results: AccessResults, *, threshold_m: float | None = None,
-                 cell_m: float | None = None) -> gpd.GeoDataFrame:
+                 cell_m: float | None = None, within: shapely.Geometry | None = None
+                 ) -> gpd.GeoDataFrame:
     """Uncovered populated areas: grid cells holding residents beyond ``threshold_m`` (on the
-    network), merged where they touch (8-neighbours), ranked by population."""
+    network), merged where they touch (8-neighbours), ranked by population.
+
+    ``within`` (a district, in the results' CRS) keeps only the residents inside it, so a gap
+    crossing a district line counts only the district's own people.
+    """
     threshold_m = threshold_m or results.options.gap_threshold_m
     cell_m = cell_m or results.options.gap_cell_m
     res = results.residents
@@ -526,6 +590,10 @@ def gap_polygons(results: AccessResults, *, threshold_m: float | None = None,
     cols = ["rank", "population", "population_65plus", "locations", "area_ha", "geometry"]
     far = res[(res["status"] == "ok") & ~(res["distance_m"] <= threshold_m)
               & (res["population"] > 0)]
+    if within is not None:
+        xy = shapely.get_coordinates(far.geometry.values)
+        shapely.prepare(within)
+        far = far[shapely.contains_xy(within, xy[:, 0], xy[:, 1])]
     if far.empty:
         return gpd.GeoDataFrame(columns=cols, geometry="geometry", crs=crs)
     xy = shapely.get_coordinates(far.geometry.values)
