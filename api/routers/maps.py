@@ -39,12 +39,14 @@ def maps_router(state: ServerState) -> APIRouter:
             "この分数で歩ける範囲を塗る (shade the area within this walk; needs access results)"))] = None,
     ) -> Response:
         from kennai.maps.interactive import render_interactive_html
-        from kennai.maps.treasure import treasure_map_bytes, walk_area
+        from kennai.maps.treasure import no_network_area, treasure_map_bytes, walk_area
 
         reg = state.check_region(region)
-        shade = None
+        shade = unserved = None
         if walk_minutes is not None:
-            shade = walk_area(reg, state.require_access(region), minutes=walk_minutes)
+            results = state.require_access(region)
+            shade = walk_area(reg, results, minutes=walk_minutes)
+            unserved = no_network_area(reg, results)
         label = f"徒歩{walk_minutes:g}分" if walk_minutes is not None else "徒歩圏"
         with lock:
             if format == "html":
@@ -53,7 +55,7 @@ def maps_router(state: ServerState) -> APIRouter:
             else:
                 body = treasure_map_bytes(reg, layer=layer, district=district, fmt=format,
                                           paper=paper, orientation=orientation, shade=shade,
-                                          shade_label=label)
+                                          shade_label=label, unserved=unserved)
         filename = quote(f"{district}の宝物マップ.{format}")
         return Response(body, media_type=MEDIA_TYPES[format], headers={
             "Content-Disposition": f"inline; filename*=UTF-8''{filename}",
