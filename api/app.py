@@ -27,7 +27,13 @@ from kennai.config import load_config
 from kennai.errors import BuildNotFoundError, KennaiError, NotFoundError
 from kennai.raster_tiles import SurfaceTiles
 from kennai.region import Region, open_region
-from kennai.register import PlaceRegister, default_register_path
+from kennai.register import (
+    PlaceRegister,
+    RegisterConflictError,
+    RegisterLocation,
+    default_register_path,
+    register_location,
+)
 from kennai.tiles import TileSet, access_tile_layers, region_tile_layers
 
 API_PREFIX = "/api/v1"
@@ -40,6 +46,8 @@ def _status(exc: KennaiError) -> int:
         return 404
     if isinstance(exc, BuildNotFoundError):
         return 503
+    if isinstance(exc, RegisterConflictError):
+        return 409
     return 422
 
 
@@ -52,7 +60,7 @@ def create_app(
     config_path: str | Path,
     *,
     build_dir: Path | None = None,
-    register_path: Path | None = None,
+    register_path: RegisterLocation | None = None,
     token: str | None = None,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     web_modules: Path | None = None,
@@ -66,7 +74,8 @@ def create_app(
     build_dir
         The build to serve (default ``build/<region>/`` under the working directory).
     register_path
-        The register's SQLite file (default :func:`kennai.register.default_register_path`).
+        The register: a SQLite file, or a ``postgresql://`` URL for PostgreSQL + PostGIS
+        (default :func:`kennai.register.default_register_path`).
     token
         The bearer token writes need (default: the ``KENNAI_TOKEN`` environment variable; with
         neither, writes are refused).
@@ -88,8 +97,9 @@ def create_app(
     surface = SurfaceTiles(access.surface_path) if access is not None and access.surface_path \
         and access.surface_path.is_file() else None
     tiles = tile_set_for(region, access=access)
-    register = PlaceRegister(register_path or default_register_path(config, build_dir),
-                             bounds=_padded(tiles.bounds()))
+    where = register_location(register_path) if register_path is not None \
+        else default_register_path(config, build_dir)
+    register = PlaceRegister(where, bounds=_padded(tiles.bounds()))
     env_modules = os.environ.get("KENNAI_WEB_MODULES")
     state = ServerState(
         region=region, tiles=tiles, register=register,

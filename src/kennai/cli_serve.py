@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -18,16 +19,21 @@ def serve(
     config: ConfigArg,
     host: Annotated[str, typer.Option("--host", help="待ち受けるアドレス (bind address)")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="ポート (port)")] = 8000,
-    register: Annotated[Path | None, typer.Option(
-        "--register", help="通いの場の登録簿 SQLite (register file; default "
-                           "build/<region>.register.sqlite or KENNAI_REGISTER)")] = None,
+    register: Annotated[str | None, typer.Option(
+        "--register", help="通いの場の登録簿: SQLite ファイルか postgresql:// URL (register file "
+                           "or PostgreSQL+PostGIS URL; default build/<region>.register.sqlite "
+                           "or KENNAI_REGISTER)")] = None,
 ) -> None:
     """API・タイル・ウェブ地図を配信 (serve the API, vector tiles and the web map)."""
     import uvicorn
 
     from kennai.region import build_region
+    from kennai.register import register_location
 
     cfg = load_config(config)
+    if register:
+        # The build reads the register through KENNAI_REGISTER: the one the server writes.
+        os.environ["KENNAI_REGISTER"] = register
     with _progress(True) as progress:
         _, rebuilt = build_region(cfg, progress=progress)
     if rebuilt:
@@ -37,7 +43,7 @@ def serve(
     except ImportError:
         raise typer.BadParameter("the 'api' package is not importable: install kennai with "
                                  "pip install -e . from the repository") from None
-    application = create_app(config, register_path=register)
+    application = create_app(config, register_path=register_location(register) if register else None)
     _say(t(f"地図: http://{host}:{port}/map/  API 文書: http://{host}:{port}/docs",
            f"map: http://{host}:{port}/map/  API docs: http://{host}:{port}/docs"))
     uvicorn.run(application, host=host, port=port, log_level="info")

@@ -47,7 +47,7 @@ from kennai.i18n import t
 from kennai.io.layers import read_buildings, read_districts, read_points, read_population
 from kennai.network import WalkNetwork, read_network
 from kennai.plans import read_plan
-from kennai.register import default_register_path, register_places
+from kennai.register import default_register_path, register_fingerprint, register_places
 
 GPKG = "region.gpkg"
 NETWORK = "network.npz"
@@ -71,13 +71,14 @@ def _sha256(path: Path) -> str:
 
 
 def input_hashes(config: RegionConfig, build_dir: Path | None = None) -> list[dict[str, Any]]:
-    """Path, size and sha256 of every input file, the place register included."""
+    """Path, size and sha256 of every input file, and the place register's fingerprint."""
     seen: dict[Path, dict[str, Any]] = {}
-    for p in [*config.input_files(), default_register_path(config, build_dir)]:
+    for p in config.input_files():
         if p in seen or not p.is_file():
             continue
         seen[p] = {"path": str(p), "bytes": p.stat().st_size, "sha256": _sha256(p)}
-    return list(seen.values())
+    register = register_fingerprint(default_register_path(config, build_dir))
+    return [*seen.values(), {"register": register}]
 
 
 def _versions() -> dict[str, str]:
