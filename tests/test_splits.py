@@ -23,7 +23,10 @@ from kennai.errors import InputError, KennaiError
 from kennai.plans import plan_from_table, read_plan_upload
 from kennai.region import Region
 from kennai.splits import (
+    _OVERLAYS,
     SplitTolerances,
+    _disaggregate,
+    _overlay_for,
     analyse_splits,
     compare_plans,
     render_report,
@@ -132,8 +135,6 @@ def test_population_is_area_weighted_from_small_areas() -> None:
 
 @pytest.mark.parametrize("gap", [0.0, 50.0])
 def test_piece_population_matches_direct_area_weighting(gap: float) -> None:
-    from kennai.splits import _disaggregate
-
     units = _grid_units()
     # With a gap the pieces do not cover their unit and every piece is weighted directly;
     # without, the largest piece gets "unit minus the others": both must agree.
@@ -142,9 +143,99 @@ def test_piece_population_matches_direct_area_weighting(gap: float) -> None:
                            geometry=[_box(x, 0, x + 800, 1000) for x in range(0, 4000, 800)],
                            crs=CRS_M)
     report = analyse_splits(units, plan, population=pop)
-    direct = _disaggregate(np.asarray(report.pieces.geometry.values), pop)
+    direct = _disaggregate(np.asarray(report.pieces.geometry.values), pop)[:, 0]
     assert report.pieces["population"].to_numpy() == pytest.approx(direct, rel=1e-9)
     assert report.units["population"].sum() == pytest.approx(1890.0)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.floats(0, 5000), st.floats(0, 5000)), min_size=3, max_size=20,
+                unique_by=lambda p: (round(p[0], -1), round(p[1], -1))),
+       st.floats(0.1, 0.9), st.floats(0.1, 0.9))
+def test_cached_overlay_gives_the_direct_areal_weighting(points: list[tuple[float, float]],
+                                                         fx: float, fy: float) -> None:
+    # Small areas: Voronoi cells; units: a 2 × 2 grid; plan: cut at (fx, fy). The overlay's
+    # shortcuts (unit inside a small area, remainder of a tiled piece) must not change a digit.
+    cells = _voronoi(points)
+    pop = gpd.GeoDataFrame({"population": np.arange(1.0, len(cells) + 1) * 100,
+                            "population_65plus": np.arange(1.0, len(cells) + 1) * 30},
+                           geometry=cells, crs=CRS_M)
+    units = _gdf(["a", "b", "c", "d"], [_box(0, 0, 2500, 2500), _box(2500, 0, 5000, 2500),
+                                        _box(0, 2500, 2500, 5000), _box(2500, 2500, 5000, 5000)])
+    plan = _gdf(["W", "E", "N"], [_box(-10, -10, fx * 5000, fy * 5000),
+                                  _box(fx * 5000, -10, 5010, fy * 5000),
+                                  _box(-10, fy * 5000, 5010, 5010)])
+    report = analyse_splits(units, plan, population=pop)
+    direct = _disaggregate(np.asarray(report.pieces.geometry.values), pop)
+    assert report.pieces["population"].to_numpy() == pytest.approx(direct[:, 0], rel=1e-9,
+                                                                     abs=1e-6)
+    assert report.pieces["population_65plus"].to_numpy() == pytest.approx(direct[:, 1],
+                                                                           rel=1e-9, abs=1e-6)
+    assert report.units["population"].sum() == pytest.approx(pop["population"].sum(), rel=1e-9)
+
+
+def test_overlay_is_reused_per_units_layer_and_rebuilt_when_changed() -> None:
+    units = _grid_units()
+    pop = gpd.GeoDataFrame({"population": [100.0, 200.0, 300.0, 400.0]},
+                           geometry=[_box(x, 0, x + 1000, 1000) for x in range(0, 4000, 1000)],
+                           crs=CRS_M)
+    calls = []
+
+    def build():
+        calls.append(1)
+        from kennai.splits import _Overlay
+        return _Overlay.build(np.asarray(units.geometry.values), pop)
+
+    first = _overlay_for(units, pop, build)
+    assert _overlay_for(units, pop, build) is first and len(calls) == 1
+    # Two plans analysed against the same layers share one overlay.
+    a = analyse_splits(units, _gdf(["P", "Q"], [_box(0, 0, 1300, 1000), _box(1300, 0, 4000, 1000)]),
+                       population=pop)
+    n = len(_OVERLAYS)
+    b = analyse_splits(units, _gdf(["P", "Q"], [_box(0, 0, 2600, 1000), _box(2600, 0, 4000, 1000)]),
+                       population=pop)
+    assert len(_OVERLAYS) == n
+    assert a.units["population"].tolist() == b.units["population"].tolist() == [100, 200, 300, 400]
+    # A population changed in place is overlaid again, not served stale.
+    pop.loc[1, "population"] = 1200.0
+    c = analyse_splits(units, _gdf(["P"], [_box(0, 0, 4000, 1000)]), population=pop)
+    assert c.units["population"].tolist() == [100, 1200, 300, 400]
+    again = _overlay_for(units, pop, build)
+    assert again is not first and again.unit_values[1, 0] == 1200 and len(calls) == 1
+
+
+def test_65plus_unknown_is_null_not_zero() -> None:
+    units = _grid_units().iloc[:2]
+    plan = _gdf(["P", "Q"], [_box(0, 0, 1500, 1000), _box(1500, 0, 2000, 1000)])
+    geoms = [_box(0, 0, 1000, 1000), _box(1000, 0, 1500, 1000), _box(1500, 0, 2000, 1000)]
+    # Without a 65+ column: every 65+ figure is null, the keys are there.
+    report = analyse_splits(units, plan, population=gpd.GeoDataFrame(
+        {"population": [500.0, 900.0, 100.0]}, geometry=geoms, crs=CRS_M))
+    d = report.to_dict()
+    assert d["has_population_65plus"] is False
+    u1 = _unit(report, "u1")
+    assert u1["population_65plus"] is None
+    assert all(p["population_65plus"] is None and p["population_65plus_share"] is None
+               for p in u1["pieces"])
+    assert d["summary"]["population_65plus_in_split_units"] is None
+    assert d["summary"]["population_65plus_in_split_units_share"] is None
+    assert "population_65plus" not in pieces_columns(report)
+    assert "65歳以上" not in render_report(report)
+    # One secret (unknown) small area: the units and pieces touching it are unknown, others not.
+    report = analyse_splits(units, plan, population=gpd.GeoDataFrame(
+        {"population": [500.0, 900.0, 100.0], "population_65plus": [150.0, np.nan, 40.0]},
+        geometry=geoms, crs=CRS_M))
+    assert report.has_population_65plus
+    assert _unit(report, "u0")["population_65plus"] == pytest.approx(150.0)
+    pieces = {p["area"]: p for p in _unit(report, "u1")["pieces"]}
+    assert pieces["P"]["population_65plus"] is None and pieces["Q"]["population_65plus"] == 40.0
+    assert report.summary["population_65plus_in_split_units"] is None
+
+
+def pieces_columns(report) -> list[str]:
+    from kennai.splits import pieces_table
+
+    return list(pieces_table(report).columns)
 
 
 def test_piece_with_too_few_residents_does_not_count() -> None:
@@ -421,6 +512,9 @@ def test_yaizu_junior_high_splits_exactly_two_elementary_districts(yaizu_element
     assert len(tiny) >= 10 and not tiny["counted"].any()
     s = d["summary"]
     assert s["population_in_split_units"] > 0 and s["patterns"]["C"] == 2
+    # 焼津市's census layer has no 65+ count: every 65+ figure is null, not zero.
+    assert d["has_population_65plus"] is False and s["population_65plus_in_split_units"] is None
+    assert all(p["population_65plus"] is None for p in east.values())
     assert {a["name"] for a in d["areas"] if a["pattern"] == "C"} == {"焼津中学校", "大村中学校"}
 
 
@@ -502,3 +596,72 @@ def test_cli_splits_json_contract(yaizu: Region, monkeypatch: pytest.MonkeyPatch
     compare = CliRunner().invoke(app, ["plans", "compare", str(config), "junior_high"])
     assert compare.exit_code != 0  # one plan cannot be compared
     assert np.isfinite(data["summary"]["effective_splits"])
+
+
+# --- the demo region: residents aged 65+ ------------------------------------------------------
+
+DEMO_SMALL_AREAS = (Path(__file__).resolve().parents[1] / "data" / "boundaries" / "demo"
+                    / "small_areas.geojson")
+
+
+def _areal(target: shapely.Geometry, small: gpd.GeoDataFrame, column: str) -> float:
+    """Independent areal weighting: Σ count · area(target ∩ small area) / area(small area)."""
+    return float(sum(row[column] * shapely.intersection(target, row.geometry).area / row.geometry.area
+                     for _, row in small.iterrows()))
+
+
+def test_demo_plan_splits_one_district_with_65plus_from_the_small_areas(demo: Region,
+                                                                       tmp_path: Path) -> None:
+    report = split_report_for_region(demo, "plan_junior_high", "elementary")
+    d = report.to_dict()
+    assert d["has_population_65plus"] is True
+    assert d["summary"]["split_units"] == ["川向小学校"]
+    # The census-style file read independently of kennai's layer reader.
+    small = gpd.read_file(DEMO_SMALL_AREAS).to_crs(report.crs)
+    plan = demo.plan("plan_junior_high").to_crs(report.crs)
+    units = demo.layer("elementary").to_crs(report.crs).set_index("name")
+    for u in d["units"]:
+        geom = units.loc[u["name"]].geometry
+        assert u["population_65plus"] == pytest.approx(_areal(geom, small, "JINKO_65"), abs=0.1)
+        assert u["population"] == pytest.approx(_areal(geom, small, "JINKO"), abs=0.1)
+    kawamukai = _unit(report, "川向小学校")
+    pieces = kawamukai["pieces"]
+    assert len(pieces) == 2 and not kawamukai["slivers"]
+    for p in pieces:
+        area = plan.loc[plan["name"] == p["area"]].union_all()
+        expected = _areal(shapely.intersection(units.loc["川向小学校"].geometry, area), small,
+                          "JINKO_65")
+        assert p["population_65plus"] == pytest.approx(expected, abs=0.1)
+        assert p["population_65plus_share"] == pytest.approx(
+            expected / kawamukai["population_65plus"], abs=1e-5)
+    assert sum(p["population_65plus"] for p in pieces) == pytest.approx(
+        kawamukai["population_65plus"], abs=0.2)
+    assert sum(p["population_65plus_share"] for p in pieces) == pytest.approx(1.0, abs=1e-5)
+    s = d["summary"]
+    assert s["population_65plus_in_split_units"] == pytest.approx(kawamukai["population_65plus"],
+                                                                  abs=0.1)
+    total = sum(u["population_65plus"] for u in d["units"])
+    assert s["population_65plus_total"] == pytest.approx(total, abs=0.5)
+    assert s["population_65plus_in_split_units_share"] == pytest.approx(
+        kawamukai["population_65plus"] / total, abs=1e-5)
+    # Per plan area: 65+ under the plan and under the split-free alternative.
+    by_area = {a["name"]: a for a in d["areas"]}
+    assert sum(a["population_65plus"] for a in by_area.values()) == pytest.approx(total, abs=0.5)
+    assert sum(a["population_65plus_after"] for a in by_area.values()) == pytest.approx(total,
+                                                                                       abs=0.5)
+    # Shown in the CSV and the report.
+    rows = list(csv.DictReader(write_csv(report, tmp_path / "d.csv").read_text(
+        encoding="utf-8-sig").splitlines()))
+    assert {"population_65plus", "population_65plus_share"} <= set(rows[0])
+    md = render_report(report)
+    assert "65 歳以上" in md and "65歳以上の割合" in md
+    assert "aged 65+" in render_report(report, fmt="html", lang="en")
+
+
+def test_demo_plans_compared_share_one_overlay(demo: Region) -> None:
+    comparison = compare_plans(demo, ["plan_junior_high", "plan_elementary"], "elementary")
+    table = comparison.table()
+    assert table["population_65plus_in_split_units"].tolist()[1] == 0.0  # whole districts
+    first, second = comparison.reports
+    assert first.units["population_65plus"].tolist() == second.units["population_65plus"].tolist()
+    assert "65歳以上" in render_report(comparison)

@@ -87,14 +87,17 @@ def splits(
                 f"[bold]plan {plan!r} × {units}[/bold]: {s['units_split']} of {s['units']} units "
                 f"split ({s['units_split_3plus']} three or more ways, effective splits "
                 f"{s['effective_splits']:.2f})").get(), highlight=False)
+    old = result.has_population_65plus
     table = Table(t("区域", "unit").get(), t("圏域", "area").get(), t("面積割合", "area share").get(),
-                  t("人口割合", "population share").get())
+                  t("人口割合", "population share").get(),
+                  *([t("65歳以上の割合", "65+ share").get()] if old else []))
     for u in result.to_dict()["units"]:
         if u["split"]:
             for p in u["pieces"]:
-                share = p.get("population_share")
+                shares = [p.get("population_share")] + ([p.get("population_65plus_share")] if old
+                                                        else [])
                 table.add_row(u["name"], p["area"], f"{p['area_share']:.1%}",
-                              "–" if share is None else f"{share:.1%}")
+                              *("–" if x is None else f"{x:.1%}" for x in shares))
     if s["units_split"]:
         out.print(table)
     if s["population_in_split_units"] is not None:
@@ -102,6 +105,11 @@ def splits(
                     f"（{s['population_in_split_units_share']:.1%}）",
                     f"population in split units {s['population_in_split_units']:,.0f} "
                     f"({s['population_in_split_units_share']:.1%})").get())
+    if s["population_65plus_in_split_units"] is not None:
+        share = s["population_65plus_in_split_units_share"]
+        pct = "–" if share is None else f"{share:.1%}"
+        out.print(t(f"うち 65 歳以上 {s['population_65plus_in_split_units']:,.0f} 人（{pct}）",
+                    f"of whom aged 65+ {s['population_65plus_in_split_units']:,.0f} ({pct})").get())
     patterns = " / ".join(f"{k}: {v}" for k, v in s["patterns"].items() if v)
     out.print(t(f"圏域のパターン {patterns}、誤差として除いた断片 {s['slivers_ignored']} 件",
                 f"area patterns {patterns}; {s['slivers_ignored']} slivers ignored").get())
@@ -134,13 +142,15 @@ def compare(
     table = Table(t("計画", "plan").get(), t("圏域", "areas").get(), "A/B/C",
                   t("分断区域", "units split").get(), t("3つ以上", "3+ ways").get(),
                   t("実効分断数", "effective splits").get(),
-                  t("分断区域の人口", "pop. in split units").get())
+                  t("分断区域の人口", "pop. in split units").get(),
+                  t("うち65歳以上", "of whom 65+").get())
     for r in result.table().itertuples(index=False):
-        share = r.population_in_split_units_share
         table.add_row(r.plan, str(r.areas), f"{r.pattern_A}/{r.pattern_B}/{r.pattern_C}",
                       f"{r.units_split}/{r.units}", str(r.units_split_3plus),
                       f"{r.effective_splits:.2f}",
-                      "–" if share is None or share != share else f"{share:.1%}")
+                      *("–" if x is None or x != x else f"{x:.1%}"
+                        for x in (r.population_in_split_units_share,
+                                  r.population_65plus_in_split_units_share)))
     out.print(t(f"[bold]{units} の分断の比較[/bold]", f"[bold]splits of {units} compared[/bold]"
                 ).get(), highlight=False)
     out.print(table)
