@@ -47,12 +47,13 @@ def _main(
         set_lang(lang)
 
 
-def _say(text: Text) -> None:
+def say(text: Text) -> None:
+    """Print a message for the user (stderr, so that stdout stays clean for JSON/CSV)."""
     err.print(text.get(), highlight=False)
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Any]:
+def progress_status(enabled: bool) -> Iterator[Any]:
     """A rich status line showing which step runs (silent when output is JSON)."""
     if not enabled or not err.is_terminal:
         yield lambda _step: None
@@ -61,7 +62,8 @@ def _progress(enabled: bool) -> Iterator[Any]:
         yield lambda step: status.update(t(f"{step} を処理中…", f"working on {step}…").get())
 
 
-def _print_json(data: Any) -> None:
+def print_json(data: Any) -> None:
+    """Write JSON to stdout, Japanese kept as text."""
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
@@ -123,14 +125,14 @@ def build(
     from kennai.region import build_region
 
     cfg = load_config(config)
-    with _progress(not as_json) as progress:
+    with progress_status(not as_json) as progress:
         region, rebuilt = build_region(cfg, force=force, progress=progress)
     report = region.report() | {"rebuilt": rebuilt}
     if as_json:
-        _print_json(report)
+        print_json(report)
         return
     if not rebuilt:
-        _say(t("入力に変更がないため前回の結果を使いました", "inputs unchanged: reused the last build"))
+        say(t("入力に変更がないため前回の結果を使いました", "inputs unchanged: reused the last build"))
     _print_report(report)
 
 
@@ -140,11 +142,11 @@ def info(config: ConfigArg, as_json: JsonOpt = False) -> None:
     from kennai.region import build_region
 
     cfg = load_config(config)
-    with _progress(not as_json) as progress:
+    with progress_status(not as_json) as progress:
         region, _ = build_region(cfg, progress=progress)
     report = region.report()
     if as_json:
-        _print_json(report)
+        print_json(report)
     else:
         _print_report(report)
 
@@ -170,7 +172,7 @@ def demo(
     from kennai.cli_serve import serve
 
     path = _demo_config()
-    _say(t(f"デモ地域を読み込みます: {path}", f"building the demo region: {path}"))
+    say(t(f"デモ地域を読み込みます: {path}", f"building the demo region: {path}"))
     build(path, force=False, as_json=False)
     if serve_map:
         serve(path, host=host, port=port, register=None)

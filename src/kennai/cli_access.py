@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from kennai.cli import ConfigArg, JsonOpt, _print_json, _progress, app, out
+from kennai.cli import ConfigArg, JsonOpt, app, out, print_json, progress_status
 from kennai.config import load_config
 from kennai.errors import ConfigError
 from kennai.i18n import t
@@ -80,7 +80,7 @@ def access(
     thresholds = tuple(parse_threshold(x) for x in threshold) if threshold else DEFAULT_THRESHOLDS
     options = AccessOptions(profile=profile, thresholds=thresholds,
                             categories=tuple(category) if category else None, schedule=schedule)
-    with _progress(not (as_json or as_csv)) as progress:
+    with progress_status(not (as_json or as_csv)) as progress:
         region, _ = build_region(cfg, progress=progress)
         polygons = None
         if by is not None:
@@ -88,7 +88,7 @@ def access(
         results = results_for(region, options, progress=progress)
     rows = coverage_table(results, polygons, thresholds=thresholds, region_name=cfg.title)
     if as_json:
-        _print_json(rows if by is not None else rows[0])
+        print_json(rows if by is not None else rows[0])
     elif as_csv:
         coverage_frame(rows).to_csv(sys.stdout, index=False)
     else:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kennai.cli import ConfigArg, _say, app
+from kennai.cli import ConfigArg, app, say
 from kennai.config import load_config
 from kennai.errors import KennaiError
 from kennai.i18n import t
@@ -82,4 +82,4 @@ def treasure_map(
         path = treasure.write_treasure_map(region, output, layer=layer, district=district,
                                            paper=paper, orientation=orientation, title=title,
                                            **options)
-    _say(t(f"書き出しました: {path}", f"written: {path}"))
+    say(t(f"書き出しました: {path}", f"written: {path}"))

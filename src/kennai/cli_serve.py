@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from kennai.cli import ConfigArg, _progress, _say, app
+from kennai.cli import ConfigArg, app, progress_status, say
 from kennai.config import load_config
 from kennai.i18n import t
 
@@ -34,17 +34,17 @@ def serve(
     if register:
         # The build reads the register through KENNAI_REGISTER: the one the server writes.
         os.environ["KENNAI_REGISTER"] = register
-    with _progress(True) as progress:
+    with progress_status(True) as progress:
         _, rebuilt = build_region(cfg, progress=progress)
     if rebuilt:
-        _say(t("地域を build しました", "built the region"))
+        say(t("地域を build しました", "built the region"))
     try:
         from api import create_app
     except ImportError:
         raise typer.BadParameter("the 'api' package is not importable: install kennai with "
                                  "pip install -e . from the repository") from None
     application = create_app(config, register_path=register_location(register) if register else None)
-    _say(t(f"地図: http://{host}:{port}/map/  API 文書: http://{host}:{port}/docs",
+    say(t(f"地図: http://{host}:{port}/map/  API 文書: http://{host}:{port}/docs",
            f"map: http://{host}:{port}/map/  API docs: http://{host}:{port}/docs"))
     uvicorn.run(application, host=host, port=port, log_level="info")
 
@@ -66,12 +66,12 @@ def export_tiles(
         raise InputError(t("出力ファイルは .pmtiles にしてください", "the output must be a .pmtiles file"),
                          path=output, hint=t("例: -o yaizu.pmtiles", "e.g. -o yaizu.pmtiles"))
     cfg = load_config(config)
-    with _progress(True) as progress:
+    with progress_status(True) as progress:
         region, _ = build_region(cfg, progress=progress)
         tiles = tile_set_for(region)
         progress("tiles")
         done = export_pmtiles(tiles, output, minzoom=minzoom, maxzoom=maxzoom, name=cfg.title,
                               attribution=" / ".join(cfg.attribution),
                               progress=lambda i, n: progress(f"tiles {i}/{n}"))
-    _say(t(f"{done['tiles']} タイルを {output} に書き出しました（{done['bytes']:,} バイト）",
+    say(t(f"{done['tiles']} タイルを {output} に書き出しました（{done['bytes']:,} バイト）",
            f"wrote {done['tiles']} tiles to {output} ({done['bytes']:,} bytes)"))

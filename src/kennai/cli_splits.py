@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from kennai.cli import ConfigArg, JsonOpt, _print_json, _progress, _say, app, out
+from kennai.cli import ConfigArg, JsonOpt, app, out, print_json, progress_status, say
 from kennai.config import load_config
 from kennai.i18n import t
 
@@ -38,7 +38,7 @@ MinPopOpt = Annotated[float, typer.Option(
 def _region(config: Path, quiet: bool) -> Region:
     from kennai.region import build_region
 
-    with _progress(not quiet) as progress:
+    with progress_status(not quiet) as progress:
         region, _ = build_region(load_config(config), progress=progress)
     return region
 
@@ -51,7 +51,7 @@ def _tolerances(min_share: float, min_area: float, min_population: float) -> Spl
 
 
 def _saved(path: Path) -> None:
-    _say(t(f"保存しました: {path}", f"written: {path}"))
+    say(t(f"保存しました: {path}", f"written: {path}"))
 
 
 @app.command()
@@ -78,7 +78,7 @@ def splits(
         if path is not None:
             _saved(write(result, path))
     if as_json:
-        _print_json(result.to_dict())
+        print_json(result.to_dict())
         return
     s = result.summary
     out.print(t(f"[bold]計画「{plan}」× {units}[/bold]: {s['units']} 区域のうち "
@@ -137,7 +137,7 @@ def compare(
         if path is not None:
             _saved(write(result, path))
     if as_json:
-        _print_json(result.to_dict())
+        print_json(result.to_dict())
         return
     table = Table(t("計画", "plan").get(), t("圏域", "areas").get(), "A/B/C",
                   t("分断区域", "units split").get(), t("3つ以上", "3+ ways").get(),
