@@ -210,6 +210,34 @@ def test_distances_equal_networkx_on_random_grids(seed):
     assert (~pts.ok).any() and not np.isfinite(cost[~pts.ok]).any()
 
 
+def test_places_sharing_an_edge_end_the_nearer_one_is_named():
+    # Two places on the two edges meeting at node 1 (x=500); a resident up the side street
+    # from node 1 reaches the one 50 m away, not the one 100 m away.
+    net = make_network([[(0, 0), (500, 0)], [(500, 0), (1000, 0)], [(500, 0), (500, 300)]],
+                       [(0, 1), (1, 2), (1, 3)])
+    g = build_graph(net, weight="length")
+    places = snap_to_edges(net, np.array([[400.0, 0.0], [550.0, 0.0]]))
+    cost, place = access.nearest_places(g, snap_to_edges(net, np.array([[500.0, 200.0]])), places)
+    assert cost[0] == pytest.approx(250.0) and place[0] == 1
+
+
+def test_reversed_matrix_is_made_once_and_reused_for_new_places(tmp_path):
+    net = make_network([[(0, 50), (500, 50)], [(500, 50), (1000, 50)]], [(0, 1), (1, 2)])
+    flat = build_graph(net, weight="length")
+    assert flat.reversed_matrix() is flat.matrix
+    hill = build_graph(net, weight="time", dem_path=_ramp_dem(tmp_path / "dem.tif", 0.08))
+    rev = hill.reversed_matrix()
+    assert rev is hill.reversed_matrix()
+    np.testing.assert_array_equal(rev.toarray(), hill.matrix.T.toarray())
+    res = snap_to_edges(net, np.array([[250.0, 50.0], [750.0, 50.0]]))
+    # Uphill to the top place, downhill to the bottom one: the cached matrix keeps directions.
+    up, _ = access.nearest_places(hill, res, snap_to_edges(net, np.array([[1000.0, 50.0]])))
+    down, _ = access.nearest_places(hill, res, snap_to_edges(net, np.array([[0.0, 50.0]])))
+    assert up[1] == pytest.approx(hill.cost_fwd[1] / 2) and down[0] == pytest.approx(
+        hill.cost_bwd[0] / 2)
+    assert up[1] > down[0]
+
+
 def test_unreachable_component_is_infinite_not_dropped():
     net = make_network([[(0, 0), (100, 0)], [(500, 0), (600, 0)]], [(0, 1), (2, 3)])
     g = build_graph(net, weight="length")

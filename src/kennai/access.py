@@ -1,11 +1,11 @@
 """Walkable access: for every resident location, the walk to the nearest gathering place.
 
-One Dijkstra run answers the question for everybody at once: a virtual source is joined to
-both ends of every place's edge (at the cost of walking from that end to the place), so the
-cost of each node is the cost to its nearest place, and the first node after the virtual
-source on its path names that place. A resident then takes the cheaper end of its own edge
-(or walks straight along the edge when a place shares it). Thresholds in metres use the
-length graph; thresholds in minutes the time graph (speed profile, slope from the DEM).
+One Dijkstra run answers the question for everybody at once: each end of every place's edge
+gets a virtual node joined to it at the cost of walking from that end to the place, and a
+multi-source Dijkstra from all virtual nodes gives each node the cost to its nearest place and,
+through the virtual node that reached it, that place. A resident then takes the cheaper end of
+its own edge (or walks straight along the edge when a place shares it). Thresholds in metres use
+the length graph; thresholds in minutes the time graph (speed profile, slope from the DEM).
 
 Results are summarised per district (coverage tables), drawn as ranked gap polygons, used to
 suggest new sites (greedy maximal coverage) and rendered as a COG of walking minutes. Residents
@@ -146,64 +146,52 @@ def _cost_scale(graph: WalkGraph) -> float:
     return 1.0 / graph.speed_mps if graph.unit == "s" else 1.0
 
 
-def _roots(pred: np.ndarray, source: int) -> np.ndarray:
-    """For each node, the first node after ``source`` on its shortest path (pointer jumping)."""
-    n = len(pred) - 1
-    p = pred[:n].astype(np.int64)
-    own = np.arange(n)
-    p = np.where((p == source) | (p < 0), own, p)
-    while True:
-        nxt = p[p]
-        if np.array_equal(nxt, p):
-            return p
-        p = nxt
-
-
 def node_costs(graph: WalkGraph, places: Snap) -> NodeCosts:
-    """Exact cost from every node to its nearest place (one Dijkstra, virtual source).
+    """Exact cost from every node to its nearest place (one multi-source Dijkstra).
 
-    The virtual source ``S`` gets an edge to both ends of each place's edge, costing the walk
-    from that end along the edge plus the place's perpendicular; parallel entries are reduced
-    to the cheapest with the place that gives it. Dijkstra runs on the reversed graph, so that
-    uphill and downhill are taken the right way round (resident → place).
+    Each end of each place's edge gets a virtual node of its own, joined to that end at the cost
+    of walking from it along the edge plus the place's perpendicular. One Dijkstra from all
+    virtual nodes at once (``min_only``) gives every node its cost and, through the virtual node
+    that reached it, its place. It runs on the reversed graph, so that uphill and downhill are
+    taken the right way round (resident → place).
     """
     n = graph.n_nodes
     ok = np.flatnonzero(places.ok)
     if len(ok) == 0:
         return NodeCosts(np.full(n, np.inf), np.full(n, -1, dtype=np.int64))
-    e = places.edge[ok]
-    f = places.fraction(graph.network)[ok]
-    off = places.perp_m[ok] * _cost_scale(graph)
     net = graph.network
-    nodes = np.concatenate([net.edge_u[e], net.edge_v[e]])
+    e = places.edge[ok]
+    f = places.fraction(net)[ok]
+    off = places.perp_m[ok] * _cost_scale(graph)
+    ends = np.concatenate([net.edge_u[e], net.edge_v[e]])
     costs = np.concatenate([f * graph.cost_fwd[e] + off, (1 - f) * graph.cost_bwd[e] + off])
     which = np.concatenate([ok, ok])
-    order = np.lexsort((costs, nodes))
-    nodes, costs, which = nodes[order], costs[order], which[order]
-    first = np.ones(len(nodes), dtype=bool)
-    first[1:] = nodes[1:] != nodes[:-1]
-    nodes, costs, which = nodes[first], costs[first], which[first]
-    best_place = np.full(n, -1, dtype=np.int64)
-    best_place[nodes] = which
+    k = len(ends)
     rev = graph.reversed_matrix()
+    itype = rev.indices.dtype if rev.nnz + n + k < 2**31 - 1 else np.int64
+    # One row per virtual node, with its single entry: no duplicates for scipy to add up.
+    # (Index arrays are cast before joining: joining int32 with int64 would copy twice.)
     aug = csr_matrix((np.concatenate([rev.data, costs]),
-                      np.concatenate([rev.indices, nodes]).astype(rev.indices.dtype),
-                      np.concatenate([rev.indptr, [rev.nnz + len(nodes)]]).astype(rev.indptr.dtype)),
-                     shape=(n + 1, n + 1))
-    dist, pred = dijkstra(aug, directed=True, indices=n, return_predecessors=True)
-    dist = dist[:n]
-    roots = _roots(pred, n)
-    place = np.where(np.isfinite(dist), best_place[roots], -1)
-    return NodeCosts(dist, place)
+                      np.concatenate([rev.indices, ends.astype(itype)]),
+                      np.concatenate([rev.indptr, np.arange(rev.nnz + 1, rev.nnz + k + 1,
+                                                            dtype=itype)])),
+                     shape=(n + k, n + k))
+    dist, _, source = dijkstra(aug, directed=True, indices=np.arange(n, n + k), min_only=True,
+                               return_predecessors=True)
+    # source is the virtual node n + i that reached each node, or -9999 for none: shifted by
+    # one and clipped, it indexes ``[-1, *which]`` (unreached nodes clip to the -1 in front).
+    place = np.take(np.concatenate([[-1], which]), source[:n].astype(np.intp) - (n - 1),
+                    mode="clip")
+    return NodeCosts(dist[:n], place)
 
 
 @dataclass(slots=True)
 class Anchors:
-    """Snapped points prepared on one graph: the cost from each point to either end of its
-    edge. Residents are prepared once; each new set of places then costs two gathers."""
+    """Snapped points prepared on one graph: the cost from each point to either end of its edge
+    (infinite off the network), and the snapped points in edge order, so that those sharing an
+    edge with a place are found without scanning them all. Residents are prepared once; each
+    new set of places then costs two gathers."""
 
-    n: int
-    idx: np.ndarray
     edge: np.ndarray
     frac: np.ndarray
     off: np.ndarray
@@ -211,42 +199,53 @@ class Anchors:
     v: np.ndarray
     to_u: np.ndarray
     to_v: np.ndarray
+    u_minus_v: np.ndarray
+    off_network: np.ndarray
+    by_edge: np.ndarray
+    sorted_edge: np.ndarray
 
 
 def anchors(graph: WalkGraph, points: Snap) -> Anchors:
     """Prepare snapped points for :func:`point_costs` on ``graph``."""
     net = graph.network
-    idx = np.flatnonzero(points.ok)
-    e = points.edge[idx]
-    f = points.fraction(net)[idx]
-    off = points.perp_m[idx] * _cost_scale(graph)
-    return Anchors(len(points.edge), idx, e, f, off, net.edge_u[e], net.edge_v[e],
-                   f * graph.cost_bwd[e] + off, (1 - f) * graph.cost_fwd[e] + off)
+    ok = points.ok
+    e = np.where(ok, points.edge, 0)
+    f = points.fraction(net)
+    off = np.where(ok, points.perp_m * _cost_scale(graph), np.inf)
+    by_edge = np.flatnonzero(ok)
+    by_edge = by_edge[np.argsort(points.edge[by_edge], kind="stable")]
+    u, v = net.edge_u[e], net.edge_v[e]
+    return Anchors(points.edge, f, off, u, v, f * graph.cost_bwd[e] + off,
+                   (1 - f) * graph.cost_fwd[e] + off, u - v, np.flatnonzero(~ok), by_edge,
+                   points.edge[by_edge])
 
 
 def _same_edge(graph: WalkGraph, pts: Anchors, places: Snap) -> tuple[np.ndarray, np.ndarray,
                                                                         np.ndarray]:
     """Direct walks along the edge for points sharing their edge with a place:
     (positions in ``pts``, cost, place)."""
-    net = graph.network
     pl = np.flatnonzero(places.ok)
     empty = np.zeros(0, dtype=np.int64)
-    if len(pl) == 0 or len(pts.idx) == 0:
+    if len(pl) == 0 or len(pts.by_edge) == 0:
         return empty, np.zeros(0), empty
-    order = np.argsort(places.edge[pl], kind="stable")
-    pl = pl[order]
+    pl = pl[np.argsort(places.edge[pl], kind="stable")]
     pe = places.edge[pl]
-    pg = places.fraction(net)[pl]
+    pg = places.fraction(graph.network)[pl]
     poff = places.perp_m[pl] * _cost_scale(graph)
-    has_place = np.zeros(net.n_edges, dtype=bool)
-    has_place[pe] = True
-    hit = np.flatnonzero(has_place[pts.edge])
+    # The runs of edge-sorted points on each place edge, gathered without a Python loop.
+    ue = pe[np.concatenate([[True], pe[1:] != pe[:-1]])]  # pe is sorted
+    start = np.searchsorted(pts.sorted_edge, ue, side="left")
+    count = np.searchsorted(pts.sorted_edge, ue, side="right") - start
+    total = int(count.sum())
+    if total == 0:
+        return empty, np.zeros(0), empty
+    hit = pts.by_edge[np.repeat(start - np.cumsum(count) + count, count) + np.arange(total)]
     e = pts.edge[hit]
     lo = np.searchsorted(pe, e, side="left")
     hi = np.searchsorted(pe, e, side="right")
-    best_c = np.full(len(hit), np.inf)
-    best_p = np.full(len(hit), -1, dtype=np.int64)
-    for k in range(int((hi - lo).max()) if len(hit) else 0):
+    best_c = np.full(total, np.inf)
+    best_p = np.full(total, -1, dtype=np.int64)
+    for k in range(int((hi - lo).max())):
         ok = lo + k < hi
         j = np.where(ok, lo + k, lo)
         d = pg[j] - pts.frac[hit]
@@ -263,23 +262,23 @@ def point_costs(graph: WalkGraph, nc: NodeCosts, points: Snap | Anchors, places:
     """Cost from each snapped point to its nearest place, and that place (-1: none).
 
     Takes the cheaper end of the point's edge, or the direct walk along the edge when a place
-    lies on the same edge.
+    lies on the same edge. Points off the network get an infinite cost.
     """
     pts = points if isinstance(points, Anchors) else anchors(graph, points)
-    cost = np.full(pts.n, np.inf)
-    place = np.full(pts.n, -1, dtype=np.int64)
-    via_u = pts.to_u + nc.cost[pts.u]
-    via_v = pts.to_v + nc.cost[pts.v]
-    use_u = via_u <= via_v
-    c = np.where(use_u, via_u, via_v)
-    p = np.where(use_u, nc.place[pts.u], nc.place[pts.v])
+    via_u = nc.cost[pts.u]
+    via_u += pts.to_u
+    via_v = nc.cost[pts.v]
+    via_v += pts.to_v
+    # The cheaper end (u on ties); arithmetic rather than np.where, which branches per item.
+    # nc.place is -1 wherever nc.cost is infinite, so unreachable points get -1 here.
+    p = nc.place[pts.v + pts.u_minus_v * (via_u <= via_v)]
+    c = np.minimum(via_u, via_v, out=via_u)
+    p[pts.off_network] = -1
     hit, hc, hp = _same_edge(graph, pts, places)
     better = hc < c[hit]
     c[hit[better]] = hc[better]
     p[hit[better]] = hp[better]
-    cost[pts.idx] = c
-    place[pts.idx] = np.where(np.isfinite(c), p, -1)
-    return cost, place
+    return c, p
 
 
 def nearest_places(graph: WalkGraph, points: Snap, places: Snap) -> tuple[np.ndarray, np.ndarray]:

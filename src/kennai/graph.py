@@ -48,6 +48,7 @@ class WalkGraph:
     unit: str
     speed_mps: float
     info: dict[str, Any] = field(default_factory=dict)
+    _reversed: csr_matrix | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def n_nodes(self) -> int:
@@ -55,13 +56,16 @@ class WalkGraph:
 
     @property
     def symmetric(self) -> bool:
-        return bool(np.array_equal(self.cost_fwd, self.cost_bwd))
+        return self.cost_fwd is self.cost_bwd or bool(np.array_equal(self.cost_fwd, self.cost_bwd))
 
     def reversed_matrix(self) -> csr_matrix:
-        """``matrix`` transposed: Dijkstra on it gives costs *to* the sources."""
-        if self.symmetric:
-            return self.matrix
-        return self.matrix.T.tocsr()
+        """``matrix`` transposed: Dijkstra on it gives costs *to* the sources.
+
+        Made once and kept: every set of places reuses it (the graph's costs never change).
+        """
+        if self._reversed is None:
+            self._reversed = self.matrix if self.symmetric else self.matrix.T.tocsr()
+        return self._reversed
 
 
 def speed_for(profile: str, speed_mps: float | None = None) -> float:
