@@ -13,7 +13,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,6 +127,23 @@ def _wait_idle(page) -> None:
                   " else m.once('idle', r); })")
 
 
+@contextmanager
+def _map_page(url: str) -> Iterator[Any]:
+    """Headless Chromium on the web map at ``url``, once the page says it is ready."""
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM),
+                                     args=["--no-sandbox", "--enable-unsafe-swiftshader"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 800})
+            page.goto(url)
+            page.wait_for_function("window.kennai && (window.kennai.ready || window.kennai.error)",
+                                   timeout=30_000)
+            assert page.evaluate("window.kennai.error") is None
+            yield page
+        finally:
+            browser.close()
+
+
 @pytest.mark.realdata
 @pytest.mark.skipif(not (DATA / "yaizu").is_dir(), reason="needs ../shared/data/yaizu (real data)")
 def test_web_map_draws_toggles_and_clicks(server: str) -> None:
@@ -136,44 +156,34 @@ def test_web_map_draws_toggles_and_clicks(server: str) -> None:
     point = districts.loc[districts[name_col] == DISTRICT].geometry.representative_point()
     lon, lat = point.to_crs("EPSG:4326").iloc[0].coords[0]
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM),
-                                     args=["--no-sandbox", "--enable-unsafe-swiftshader"])
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 800})
-            page.goto(f"{server}/map/")
-            page.wait_for_function("window.kennai && (window.kennai.ready || window.kennai.error)",
-                                   timeout=30_000)
-            assert page.evaluate("window.kennai.error") is None
-            # Look closely at the district so labels and markers do not cover its centre.
-            page.evaluate(f"window.kennai.map.jumpTo({{center: [{lon}, {lat}], zoom: 14}})")
-            _wait_idle(page)
-            x, y = page.evaluate(f"(() => {{ const p = window.kennai.map.project([{lon}, {lat}]);"
-                                 " return [Math.round(p.x), Math.round(p.y)]; })()")
-            image = _pixels(page, "map_drawn.png")
-            assert len(set(image.get_flattened_data())) > 200, "the map canvas looks blank"
-            assert _near(_dominant(image, x, y), DISTRICT_FILL), _dominant(image, x, y)
+    with _map_page(f"{server}/map/") as page:
+        # Look closely at the district so labels and markers do not cover its centre.
+        page.evaluate(f"window.kennai.map.jumpTo({{center: [{lon}, {lat}], zoom: 14}})")
+        _wait_idle(page)
+        x, y = page.evaluate(f"(() => {{ const p = window.kennai.map.project([{lon}, {lat}]);"
+                             " return [Math.round(p.x), Math.round(p.y)]; })()")
+        image = _pixels(page, "map_drawn.png")
+        assert len(set(image.get_flattened_data())) > 200, "the map canvas looks blank"
+        assert _near(_dominant(image, x, y), DISTRICT_FILL), _dominant(image, x, y)
 
-            page.click("#toggle-elementary")
-            _wait_idle(page)
-            hidden = _dominant(_pixels(page, "map_elementary_off.png"), x, y)
-            assert not _near(hidden, DISTRICT_FILL), hidden
-            page.click("#toggle-elementary")
-            _wait_idle(page)
+        page.click("#toggle-elementary")
+        _wait_idle(page)
+        hidden = _dominant(_pixels(page, "map_elementary_off.png"), x, y)
+        assert not _near(hidden, DISTRICT_FILL), hidden
+        page.click("#toggle-elementary")
+        _wait_idle(page)
 
-            box = page.locator("#map canvas").bounding_box()
-            # Click beside the label (labels are not clickable, the fill under them is).
-            page.mouse.click(box["x"] + x + 30, box["y"] + y + 30)
-            page.wait_for_function("document.getElementById('panel').dataset.name !== undefined")
-            panel = page.locator("#panel")
-            assert panel.get_attribute("data-layer") == "elementary"
-            assert panel.get_attribute("data-name") == DISTRICT
-            assert DISTRICT in panel.inner_text() and "小学校区" in panel.inner_text()
-            page.click("#lang")
-            assert "Elementary school districts" in panel.inner_text()
-            page.screenshot(path=str(ARTIFACTS / "page_clicked_en.png"))
-        finally:
-            browser.close()
+        box = page.locator("#map canvas").bounding_box()
+        # Click beside the label (labels are not clickable, the fill under them is).
+        page.mouse.click(box["x"] + x + 30, box["y"] + y + 30)
+        page.wait_for_function("document.getElementById('panel').dataset.name !== undefined")
+        panel = page.locator("#panel")
+        assert panel.get_attribute("data-layer") == "elementary"
+        assert panel.get_attribute("data-name") == DISTRICT
+        assert DISTRICT in panel.inner_text() and "小学校区" in panel.inner_text()
+        page.click("#lang")
+        assert "Elementary school districts" in panel.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "page_clicked_en.png"))
 
 
 #: Counted pieces of split units (#d50000 at 60 %) over the district fill.
@@ -205,43 +215,34 @@ def test_split_pieces_highlighted_and_plan_upload(server: str) -> None:
     biggest = max(strong, key=lambda f: f["properties"]["area_m2"])
     lon, lat = shapely.geometry.shape(biggest["geometry"]).representative_point().coords[0]
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM),
-                                     args=["--no-sandbox", "--enable-unsafe-swiftshader"])
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 800})
-            page.goto(f"{server}/map/")
-            page.wait_for_function("window.kennai && (window.kennai.ready || window.kennai.error)",
-                                   timeout=30_000)
-            page.select_option("#plan-select", "junior_high")
-            page.wait_for_function("document.getElementById('panel').dataset.layer === 'splits'",
-                                   timeout=30_000)
-            split_units = page.locator("#panel").get_attribute("data-split-units").split(",")
-            assert {"焼津東小学校", "焼津西小学校"} <= set(split_units)
-            page.evaluate(f"window.kennai.map.jumpTo({{center: [{lon}, {lat}], zoom: 14}})")
-            _wait_idle(page)
-            x, y = page.evaluate(f"(() => {{ const p = window.kennai.map.project([{lon}, {lat}]);"
-                                 " return [Math.round(p.x), Math.round(p.y)]; })()")
-            colour = _dominant(_pixels(page, "map_split_pieces.png"), x, y, half=20)
-            assert _near(colour, SPLIT_FILL, tol=30), colour
+    with _map_page(f"{server}/map/") as page:
+        page.select_option("#plan-select", "junior_high")
+        page.wait_for_function("document.getElementById('panel').dataset.layer === 'splits'",
+                               timeout=30_000)
+        split_units = page.locator("#panel").get_attribute("data-split-units").split(",")
+        assert {"焼津東小学校", "焼津西小学校"} <= set(split_units)
+        page.evaluate(f"window.kennai.map.jumpTo({{center: [{lon}, {lat}], zoom: 14}})")
+        _wait_idle(page)
+        x, y = page.evaluate(f"(() => {{ const p = window.kennai.map.project([{lon}, {lat}]);"
+                             " return [Math.round(p.x), Math.round(p.y)]; })()")
+        colour = _dominant(_pixels(page, "map_split_pieces.png"), x, y, half=20)
+        assert _near(colour, SPLIT_FILL, tol=30), colour
 
-            page.select_option("#plan-select", "")
-            _wait_idle(page)
-            cleared = _dominant(_pixels(page, "map_split_cleared.png"), x, y, half=20)
-            assert not _near(cleared, SPLIT_FILL, tol=30), cleared
-            page.set_input_files("#plan-file", files=[{
-                "name": "中学校区.zip", "mimeType": "application/zip", "buffer": _zipped_junior_high()}])
-            page.click("#upload-button")
-            page.wait_for_function("document.getElementById('panel').dataset.name === '中学校区.zip'",
-                                   timeout=30_000)
-            listed = page.locator("#split-units").inner_text()
-            assert "焼津東小学校" in listed and "焼津西小学校" in listed
-            _wait_idle(page)  # the uploaded plan's pieces are drawn like the stored plan's
-            colour = _dominant(_pixels(page, "map_uploaded_pieces.png"), x, y, half=20)
-            assert _near(colour, SPLIT_FILL, tol=30), colour
-            page.screenshot(path=str(ARTIFACTS / "page_uploaded_plan.png"))
-        finally:
-            browser.close()
+        page.select_option("#plan-select", "")
+        _wait_idle(page)
+        cleared = _dominant(_pixels(page, "map_split_cleared.png"), x, y, half=20)
+        assert not _near(cleared, SPLIT_FILL, tol=30), cleared
+        page.set_input_files("#plan-file", files=[{
+            "name": "中学校区.zip", "mimeType": "application/zip", "buffer": _zipped_junior_high()}])
+        page.click("#upload-button")
+        page.wait_for_function("document.getElementById('panel').dataset.name === '中学校区.zip'",
+                               timeout=30_000)
+        listed = page.locator("#split-units").inner_text()
+        assert "焼津東小学校" in listed and "焼津西小学校" in listed
+        _wait_idle(page)  # the uploaded plan's pieces are drawn like the stored plan's
+        colour = _dominant(_pixels(page, "map_uploaded_pieces.png"), x, y, half=20)
+        assert _near(colour, SPLIT_FILL, tol=30), colour
+        page.screenshot(path=str(ARTIFACTS / "page_uploaded_plan.png"))
 
 
 def test_district_coverage_gaps_and_walking_minutes(demo_server: str) -> None:
@@ -254,35 +255,25 @@ def test_district_coverage_gaps_and_walking_minutes(demo_server: str) -> None:
     district = httpx.get(f"{api}/layers/elementary/districts/{name}", timeout=30).json()
     lon, lat = shapely.geometry.shape(district["features"][0]["geometry"]).representative_point().coords[0]
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM),
-                                     args=["--no-sandbox", "--enable-unsafe-swiftshader"])
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 800})
-            page.goto(f"{demo_server}/map/")
-            page.wait_for_function("window.kennai && (window.kennai.ready || window.kennai.error)",
-                                   timeout=30_000)
-            assert page.evaluate("window.kennai.error") is None
-            assert page.locator("#access-legend").inner_text().startswith("0〜5分")
-            page.evaluate(f"window.kennai.map.jumpTo({{center: [{lon}, {lat}], zoom: 15}})")
-            _wait_idle(page)
-            x, y = page.evaluate(f"(() => {{ const p = window.kennai.map.project([{lon}, {lat}]);"
-                                 " return [Math.round(p.x), Math.round(p.y)]; })()")
-            before = _dominant(_pixels(page, "demo_access_off.png"), x, y, half=20)
-            page.click("#toggle-access")  # the walking-minutes raster tiles
-            _wait_idle(page)
-            after = _dominant(_pixels(page, "demo_access_on.png"), x, y, half=20)
-            assert after != before, after
+    with _map_page(f"{demo_server}/map/") as page:
+        assert page.locator("#access-legend").inner_text().startswith("0〜5分")
+        page.evaluate(f"window.kennai.map.jumpTo({{center: [{lon}, {lat}], zoom: 15}})")
+        _wait_idle(page)
+        x, y = page.evaluate(f"(() => {{ const p = window.kennai.map.project([{lon}, {lat}]);"
+                             " return [Math.round(p.x), Math.round(p.y)]; })()")
+        before = _dominant(_pixels(page, "demo_access_off.png"), x, y, half=20)
+        page.click("#toggle-access")  # the walking-minutes raster tiles
+        _wait_idle(page)
+        after = _dominant(_pixels(page, "demo_access_on.png"), x, y, half=20)
+        assert after != before, after
 
-            box = page.locator("#map canvas").bounding_box()
-            page.mouse.click(box["x"] + x + 25, box["y"] + y + 25)
-            page.wait_for_selector("#coverage-table", timeout=30_000)
-            panel = page.locator("#panel")
-            assert panel.get_attribute("data-name") == name
-            text = panel.inner_text()
-            assert "徒歩圏カバー率" in text and "500m" in text and "65歳以上" in text
-            expected = f"{100 * rows[[r['name'] for r in rows].index(name)]['coverage']['500m']:.1f}%"
-            assert expected in text
-            page.screenshot(path=str(ARTIFACTS / "demo_district_coverage.png"))
-        finally:
-            browser.close()
+        box = page.locator("#map canvas").bounding_box()
+        page.mouse.click(box["x"] + x + 25, box["y"] + y + 25)
+        page.wait_for_selector("#coverage-table", timeout=30_000)
+        panel = page.locator("#panel")
+        assert panel.get_attribute("data-name") == name
+        text = panel.inner_text()
+        assert "徒歩圏カバー率" in text and "500m" in text and "65歳以上" in text
+        expected = f"{100 * rows[[r['name'] for r in rows].index(name)]['coverage']['500m']:.1f}%"
+        assert expected in text
+        page.screenshot(path=str(ARTIFACTS / "demo_district_coverage.png"))
