@@ -329,3 +329,25 @@ def test_points_outside_japan_rejected() -> None:
     df = pd.DataFrame({"名称": ["A"], "lat": ["51.5"], "lon": ["-0.1"]})
     with pytest.raises(InputError, match="outside Japan"):
         points_from_table(df, Path("x.csv"))
+
+
+@needs_shared
+@pytest.mark.realdata
+def test_flatgeobuf_and_zipped_shapefile_read_like_the_original(tmp_path: Path) -> None:
+    import zipfile
+
+    folder = shared(YAIZU_SHP, "elementary_school_districts")
+    original = read_districts(Source(path=folder / "小学校区.shp"), "elementary")
+    fgb = tmp_path / "es.fgb"
+    original.to_file(fgb, driver="FlatGeobuf")
+    zipped = tmp_path / "es.zip"
+    no_cpg = tmp_path / "es_no_cpg.zip"
+    with zipfile.ZipFile(zipped, "w") as zf, zipfile.ZipFile(no_cpg, "w") as zn:
+        for f in folder.iterdir():
+            zf.write(f, f.name)  # Shift_JIS attributes, .cpg included, as a city zips them
+            if f.suffix != ".cpg":
+                zn.write(f, f.name)  # ... and without it: the encoding comes from the bytes
+    for path in (fgb, zipped, no_cpg):
+        gdf = read_districts(Source(path=path), "elementary")
+        assert sorted(gdf["name"]) == sorted(original["name"]), path.name
+        assert gdf.crs.to_epsg() == 2450
