@@ -15,7 +15,7 @@ import yaml
 
 from kennai.config import load_config
 from kennai.crs import choose_crs
-from kennai.errors import CheckError, ConfigError
+from kennai.errors import CheckError, ConfigError, InputError
 from kennai.region import Region, build_region, open_region
 from tests.conftest import PIPELINES, ROOT, needs_shared
 
@@ -203,3 +203,26 @@ def test_register_places_join_the_build_and_trigger_a_rebuild(tmp_path: Path) ->
     register.retire(added["place_id"], by="コーディネーター", reason="閉所")
     region, rebuilt = build_region(cfg, build_dir=out)
     assert rebuilt and list(region.layer("places")["name"]) == ["公民館"]
+
+
+def test_duplicate_names_are_reported_before_the_plans_that_use_them(tmp_path: Path) -> None:
+    es = _districts(tmp_path, ["東小学校", "東小学校", "西小学校"])
+    table = tmp_path / "plan.csv"
+    table.write_text("小学校区,圏域\n東小学校,北\n西小学校,南\n", encoding="utf-8-sig")
+    cfg = load_config(_write_config(
+        tmp_path, {"elementary": {"path": str(es)}},
+        plans=[{"name": "p", "path": str(table), "units": "elementary",
+                "unit_column": "小学校区", "area_column": "圏域"}]))
+    with pytest.raises(CheckError) as exc:
+        build_region(cfg, build_dir=tmp_path / "b")
+    line = exc.value.format("en")
+    assert "share this name" in line and "東小学校" in line and "es.geojson" in line
+
+
+def test_wrong_name_column_hint_names_the_setting(tmp_path: Path) -> None:
+    es = _districts(tmp_path, ["東小学校", "西小学校"])
+    cfg = load_config(_write_config(tmp_path, {"elementary": {"path": str(es),
+                                                              "name_column": "SCHOOL"}}))
+    with pytest.raises(InputError) as exc:
+        build_region(cfg, build_dir=tmp_path / "b")
+    assert "change 'name_column: SCHOOL'" in exc.value.format("en")

@@ -110,7 +110,7 @@ def test_pmtiles_export_matches_served_tiles(tmp_path: Path) -> None:
     from kennai.tiles import export_pmtiles
 
     served = TileSet([_circle_layer()], version="v")
-    path = tmp_path / "out" / "circle.pmtiles"
+    path = tmp_path / "circle.pmtiles"
     done = export_pmtiles(served, path, minzoom=12, maxzoom=16, name="円")
     assert done["tiles"] > 0 and not list(path.parent.glob(".*.tmp"))
     with open(path, "rb") as f:

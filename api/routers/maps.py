@@ -39,7 +39,7 @@ def maps_router(state: ServerState) -> APIRouter:
             "この分数で歩ける範囲を塗る (shade the area within this walk; needs access results)"))] = None,
     ) -> Response:
         from kennai.maps.interactive import render_interactive_html
-        from kennai.maps.treasure import no_network_area, treasure_map_bytes, walk_area
+        from kennai.maps.treasure import no_network_area, treasure_map_bytes, walk_area, walk_label
 
         reg = state.check_region(region)
         shade = unserved = None
@@ -47,7 +47,7 @@ def maps_router(state: ServerState) -> APIRouter:
             results = state.require_access(region)
             shade = walk_area(reg, results, minutes=walk_minutes)
             unserved = no_network_area(reg, results)
-        label = f"徒歩{walk_minutes:g}分" if walk_minutes is not None else "徒歩圏"
+        label = walk_label(walk_minutes)
         with lock:
             if format == "html":
                 body = render_interactive_html(reg, layer=layer, district=district, shade=shade,

@@ -14,6 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from kennai.errors import OutputError
+from kennai.i18n import t
+
 
 def _tmp_name(path: Path, tag: str) -> Path:
     # The suffix is kept so that writers choosing a format by extension (GDAL, matplotlib)
@@ -22,11 +25,23 @@ def _tmp_name(path: Path, tag: str) -> Path:
 
 
 @contextmanager
-def atomic_path(path: str | Path, *, mkdir: bool = True) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; it replaces ``path`` if the block succeeds."""
+def atomic_path(path: str | Path, *, mkdir: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; it replaces ``path`` if the block succeeds.
+
+    A missing folder is an error unless ``mkdir`` (kennai's own caches and builds): a typo in
+    an output name should not quietly create a folder tree.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise OutputError(t("出力先がフォルダです", "the output is a folder"), path=path,
+                          hint=t("ファイル名を指定してください（例 report.csv）",
+                                 "give a file name (e.g. report.csv)"))
     if mkdir:
         path.parent.mkdir(parents=True, exist_ok=True)
+    elif not path.parent.is_dir():
+        raise OutputError(t("出力先のフォルダがありません", "the output folder does not exist"),
+                          path=path.parent, hint=t("フォルダを作るか、別の場所を指定してください",
+                                                   "create the folder or choose another place"))
     tmp = _tmp_name(path, "tmp")
     try:
         yield tmp

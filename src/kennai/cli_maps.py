@@ -66,16 +66,14 @@ def treasure_map(
     options: dict = {"categories": _split(categories)}
     if coverage:
         options["shade"] = treasure.walk_area(region, results, minutes=minutes)
-        options["shade_label"] = f"徒歩{minutes:g}分圏"
+        options["shade_label"] = treasure.walk_label(minutes)
         options["unserved"] = treasure.no_network_area(region, results)
     if all_districts:
         path = treasure.write_atlas(region, output, layer=layer, paper=paper,
                                     orientation=orientation, title=title, **options)
     elif is_html:
-        districts = region.layer(layer)
-        shape = districts.geometry[districts["name"] == district]
-        mins = (treasure.place_minutes(results, shape.iloc[0])
-                if results is not None and len(shape) else None)
+        mins = (treasure.district_place_minutes(region, results, layer=layer, district=district)
+                if results is not None else None)
         path = interactive.write_interactive_map(region, output, layer=layer, district=district,
                                                  title=title, minutes=mins, **options)
     else:

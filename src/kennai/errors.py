@@ -88,6 +88,10 @@ class CheckError(InputError):
     """A validation check found a problem that stops the build."""
 
 
+class OutputError(KennaiError):
+    """An output cannot be written where the user asked (a folder, a missing folder …)."""
+
+
 class BuildNotFoundError(KennaiError):
     """A command needs a built region that does not exist yet."""
 

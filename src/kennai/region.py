@@ -268,6 +268,21 @@ def _check_layers(layers: dict[str, gpd.GeoDataFrame], config: RegionConfig
     return layers, findings
 
 
+def _stop_on_errors(findings: list[Finding], config: RegionConfig) -> None:
+    """Raise the first ``error`` finding as a :class:`CheckError` (nothing is written then)."""
+    errors = [f for f in findings if f.level == "error"]
+    if not errors:
+        return
+    first = errors[0]
+    raise CheckError(first.message, feature=": ".join(
+        x for x in (first.layer, first.feature) if x),
+        path=next((s.path for s in config.layers[first.layer].sources), None)
+        if first.layer in config.layers else config.path,
+        hint=t("入力を直してから build し直してください（他に "
+               f"{len(errors) - 1} 件のエラー）",
+               f"fix the input and build again ({len(errors) - 1} more error(s))"))
+
+
 def load_region(config: RegionConfig, *, progress: Progress = _noop,
                 register: Path | None = None) -> tuple[Region, WalkNetwork | None]:
     """Read, check and project every layer of a region (without writing anything).
@@ -297,6 +312,9 @@ def load_region(config: RegionConfig, *, progress: Progress = _noop,
     layers = {k: v.to_crs(crs) for k, v in layers.items()}
     layers, checked = _check_layers(layers, config)
     findings += checked
+    # A broken layer (e.g. duplicate district names) is the real cause of any plan error that
+    # would follow from it: say so first.
+    _stop_on_errors(findings, config)
     findings.insert(0, Finding("info", "crs", "region",
                                t(f"分析用 CRS: {crs.name} (EPSG:{crs.to_epsg()})",
                                  f"analysis CRS: {crs.name} (EPSG:{crs.to_epsg()})")))
@@ -382,16 +400,7 @@ def build_region(
     started = time.perf_counter()
     region, network = load_region(config, progress=progress,
                                   register=default_register_path(config, build_dir))
-    errors = [f for f in region.findings if f.level == "error"]
-    if errors:
-        first = errors[0]
-        raise CheckError(first.message, feature=": ".join(
-            x for x in (first.layer, first.feature) if x),
-            path=next((s.path for s in config.layers[first.layer].sources), None)
-            if first.layer in config.layers else config.path,
-            hint=t("入力を直してから build し直してください（他に "
-                   f"{len(errors) - 1} 件のエラー）",
-                   f"fix the input and build again ({len(errors) - 1} more error(s))"))
+    _stop_on_errors(region.findings, config)
     dem = _check_dem(config, region.crs)
     progress("write")
     with atomic_dir(build_dir) as tmp:

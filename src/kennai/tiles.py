@@ -337,7 +337,7 @@ def export_pmtiles(tiles: TileSet, path: Path, *, minzoom: int = 0, maxzoom: int
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    with atomic_path(path) as tmp:
+    with atomic_path(path, mkdir=True) as tmp:
         tmp.write_bytes(data)
 
 

@@ -81,11 +81,14 @@ def _require_column(df: pd.DataFrame, col: str | None, path: Path, what: tuple[s
     if col is None or col not in df.columns:
         cols = ", ".join(str(c) for c in df.columns if c != "geometry")
         shown = f"「{col}」" if col else ""
+        hint = (t(f"設定の {key}「{col}」を上の列名のどれかに直してください",
+                  f"change '{key}: {col}' in the config to one of the columns above")
+                if col else t(f"設定に {key} を書いてください", f"set '{key}' for this source"))
         raise InputError(
             t(f"{what[0]}の列{shown}が見つかりません（列: {cols[:200]}）",
               f"no {what[1]} column{' ' + repr(col) if col else ''} (columns: {cols[:200]})"),
             path=path,
-            hint=t(f"設定に {key} を書いてください", f"set '{key}' for this source"),
+            hint=hint,
         )
     return col
 

@@ -14,8 +14,7 @@ import functools
 import os
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -850,21 +849,9 @@ def output_format(path: Path) -> str:
     return fmt
 
 
-@contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path`` that replaces it only when the block succeeds."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise TreasureMapError(t("出力先のフォルダがありません", "the output folder does not exist"),
-                               path=path.parent, hint=t("フォルダを作ってください",
-                                                        "create the folder first"))
-    with atomic_path(path, mkdir=False) as tmp:
-        yield tmp
-
-
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     """Run ``write(tmp)`` and move the result onto ``path`` (never a half-written file)."""
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         write(tmp)
     return Path(path)
 
@@ -1011,6 +998,18 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
     order = np.argsort(values)
     cum = np.cumsum(weights[order])
     return float(values[order][np.searchsorted(cum, cum[-1] / 2.0)])
+
+
+def walk_label(minutes: float | None) -> str:
+    """The legend label of the shaded walking area (「徒歩10分圏」)."""
+    return f"徒歩{minutes:g}分圏" if minutes is not None else "徒歩圏"
+
+
+def district_place_minutes(region: Region, results: Any, *, layer: str, district: str
+                           ) -> dict[str, float]:
+    """:func:`place_minutes` for a district given by layer and name (NotFoundError if unknown)."""
+    districts, row = _district_row(region, layer, district)
+    return place_minutes(results, districts.geometry.iloc[row])
 
 
 def place_minutes(results: Any, shape: shapely.Geometry) -> dict[str, float]:
