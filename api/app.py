@@ -2,16 +2,24 @@
 
 ``create_app`` opens the build (it does not build: ``kennai serve`` does that first), prepares
 the tile set and the gathering-place register, and wires the routers under ``/api/v1``.
-Every :class:`~kennai.errors.KennaiError` becomes a JSON body (``to_dict()``) with a 4xx status.
+Every error answer has one flat JSON shape in Japanese and English (``error, message,
+message_ja, hint, hint_ja, path, feature``): a :class:`~kennai.errors.KennaiError` (its
+``to_dict()``, 4xx), a refused token or upload, a request FastAPI finds invalid (422, naming the
+parameter, with the raw errors under ``detail``) and Starlette's own 404/405.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.routers.access import access_router
 from api.routers.maps import maps_router
@@ -20,11 +28,12 @@ from api.routers.register import register_router
 from api.routers.splits import splits_router
 from api.routers.tiles import tiles_router
 from api.routers.web import mount_web
-from api.state import DEFAULT_MAX_UPLOAD_BYTES, ServerState
+from api.state import DEFAULT_MAX_UPLOAD_BYTES, ApiError, ServerState
 from kennai import __version__
 from kennai.access import ACCESS_DIR, AccessResults, load_access
 from kennai.config import load_config
 from kennai.errors import BuildNotFoundError, KennaiError, NotFoundError
+from kennai.i18n import Text, t
 from kennai.raster_tiles import SurfaceTiles
 from kennai.region import Region, open_region
 from kennai.register import (
@@ -42,6 +51,8 @@ DEFAULT_WEB_MODULES = Path(__file__).resolve().parents[1] / "web" / "node_module
 
 
 def _status(exc: KennaiError) -> int:
+    if isinstance(exc, ApiError):
+        return exc.status_code
     if isinstance(exc, NotFoundError):
         return 404
     if isinstance(exc, BuildNotFoundError):
@@ -53,7 +64,72 @@ def _status(exc: KennaiError) -> int:
 
 async def _kennai_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, KennaiError)
-    return JSONResponse(exc.to_dict(), status_code=_status(exc))
+    headers = exc.headers if isinstance(exc, ApiError) else None
+    return JSONResponse(exc.to_dict(), status_code=_status(exc), headers=headers)
+
+
+def _error_body(error: str, message: Text, *, hint: Text | None = None,
+                feature: str | None = None) -> dict[str, Any]:
+    """The flat error body every answer shares (the shape of ``KennaiError.to_dict()``)."""
+    return {"error": error, "message": message.en, "message_ja": message.ja, "path": None,
+            "feature": feature, "hint": hint.en if hint else None,
+            "hint_ja": hint.ja if hint else None}
+
+
+#: Japanese for the commonest validation failures (pydantic error type → text; ``ctx`` fills it).
+_VALIDATION_JA = {
+    "missing": "必須です",
+    "greater_than": "{gt} より大きい値にしてください",
+    "greater_than_equal": "{ge} 以上にしてください",
+    "less_than": "{lt} より小さい値にしてください",
+    "less_than_equal": "{le} 以下にしてください",
+    "string_too_long": "{max_length} 文字以内にしてください",
+    "string_too_short": "{min_length} 文字以上にしてください",
+    "literal_error": "次のどれかにしてください: {expected}",
+    "enum": "次のどれかにしてください: {expected}",
+    "extra_forbidden": "この項目は使えません",
+    "int_parsing": "整数にしてください",
+    "float_parsing": "数値にしてください",
+    "bool_parsing": "true か false にしてください",
+    "json_invalid": "JSON として読めません",
+}
+
+
+def _where(loc: Sequence[Any]) -> str:
+    """A validation error's location as the client wrote it: ``query.limit``, ``body.lon``."""
+    return ".".join(str(part) for part in loc) or "request"
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's request validation in the flat shape, naming the first bad parameter; the raw
+    errors stay under ``detail``."""
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": ""}
+    where = _where(first.get("loc", ()))
+    ctx = {k: str(v) for k, v in (first.get("ctx") or {}).items()}
+    try:
+        reason_ja = _VALIDATION_JA[first.get("type", "")].format(**ctx)
+    except (KeyError, IndexError):
+        reason_ja = "値が正しくありません"
+    more = len(errors) - 1
+    message = t(f"「{where}」: {reason_ja}" + (f"（ほか {more} 件）" if more else ""),
+                f"{where!r}: {first.get('msg', 'invalid')}" + (f" (and {more} more)" if more else ""))
+    body = _error_body("RequestValidationError", message, feature=where,
+                       hint=t("API の説明（/docs）でパラメータを確認してください",
+                              "check the parameters in the API description (/docs)"))
+    return JSONResponse(body | {"detail": jsonable_encoder(errors)}, status_code=422)
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no such route, wrong method …) in the flat shape."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code < 400:
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    detail = exc.detail if isinstance(exc.detail, str) else "error"
+    ja = {404: "見つかりません", 405: "このメソッドは使えません"}.get(exc.status_code, "要求を処理できません")
+    body = _error_body("HTTPError", t(ja, detail))
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 def create_app(
@@ -112,6 +188,8 @@ def create_app(
                   docs_url="/docs", openapi_url=f"{API_PREFIX}/openapi.json")
     app.state.kennai = state
     app.add_exception_handler(KennaiError, _kennai_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
 
     @app.get(f"{API_PREFIX}/health", tags=["meta"], summary="稼働確認 (health check)")
     def health() -> dict[str, str]:

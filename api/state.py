@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, HTTPException
+from fastapi import Depends
 from fastapi import Path as PathParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kennai.access import AccessResults, PointRouter
-from kennai.errors import NotFoundError
-from kennai.i18n import t
+from kennai.errors import KennaiError, NotFoundError
+from kennai.i18n import Text, t
 from kennai.raster_tiles import SurfaceTiles
 from kennai.region import Region
 from kennai.register import PlaceRegister
@@ -22,6 +22,24 @@ from kennai.tiles import TileSet
 
 #: Default upload limit: a city's district shapefile is well under this.
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+class ApiError(KennaiError):
+    """A refusal by the server itself (no token, upload too large) with its HTTP status.
+
+    The app answers it like every other :class:`KennaiError`: the same flat JSON body, in
+    Japanese and English, so a client reads every error one way.
+    """
+
+    def __init__(self, status_code: int, error: str, message: Text, *, hint: Text | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status_code = status_code
+        self.error = error
+        self.headers = headers
+
+    def to_dict(self) -> dict[str, str | None]:
+        return super().to_dict() | {"error": self.error}
 
 
 @dataclass
@@ -92,15 +110,17 @@ def token_dependency(state: ServerState):
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> None:
         if not state.token:
-            raise HTTPException(403, detail={
-                "error": "WritesDisabled",
-                "message": "writes are disabled: the server was started without KENNAI_TOKEN",
-                "message_ja": "書き込みは無効です（KENNAI_TOKEN を設定してサーバーを起動してください）"})
+            raise ApiError(403, "WritesDisabled", t(
+                "書き込みは無効です（サーバーが KENNAI_TOKEN なしで起動されています）",
+                "writes are disabled: the server was started without KENNAI_TOKEN"),
+                hint=t("KENNAI_TOKEN を設定してサーバーを起動し直すよう管理者に依頼してください",
+                       "ask the administrator to restart the server with KENNAI_TOKEN set"))
         given = credentials.credentials if credentials is not None else ""
         if not hmac.compare_digest(given.encode(), state.token.encode()):
-            raise HTTPException(401, detail={
-                "error": "Unauthorized", "message": "a valid bearer token is required",
-                "message_ja": "正しいトークンが必要です"},
-                headers={"WWW-Authenticate": "Bearer"})
+            raise ApiError(401, "Unauthorized", t("正しいトークンが必要です",
+                                                  "a valid bearer token is required"),
+                           hint=t("Authorization: Bearer <トークン> ヘッダーを付けてください",
+                                  "send the header Authorization: Bearer <token>"),
+                           headers={"WWW-Authenticate": "Bearer"})
 
     return require_token

@@ -238,6 +238,103 @@ def test_upload_limits_and_bad_files(tiny: tuple[Path, Path], tmp_path: Path) ->
     assert res.json()["summary"]["split_units"] == ["西小学校"]
 
 
+_FLAT = {"error", "message", "message_ja", "hint", "hint_ja", "path", "feature"}
+
+
+def _zipped_shapefile(folder: Path, *, prj: bool) -> bytes:
+    """The tiny town's two districts as a zipped shapefile in EPSG:6676 (with or without .prj)."""
+    import geopandas as gpd
+
+    gdf = gpd.GeoDataFrame({"area": ["西圏域", "東圏域"]}, geometry=[
+        shapely.box(138.27, 34.84, 138.275, 34.85), shapely.box(138.275, 34.84, 138.29, 34.85)],
+        crs="EPSG:4326").to_crs("EPSG:6676")
+    folder.mkdir()
+    gdf.to_file(folder / "plan.shp", encoding="utf-8")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for part in folder.iterdir():
+            if prj or part.suffix != ".prj":
+                zf.write(part, part.name)
+    return buf.getvalue()
+
+
+def test_upload_errors_speak_to_the_uploader(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    client = TestClient(create_app(tiny[0], build_dir=tiny[1], register_path=tmp_path / "r.sqlite"))
+    url = "/api/v1/regions/tiny/plans/upload"
+    data = _zipped_shapefile(tmp_path / "shp", prj=False)
+    res = client.post(url, params={"name_column": "area"},
+                      files={"file": ("plan.zip", data, "application/zip")})
+    body = res.json()
+    assert res.status_code == 422 and body["error"] == "CRSError", body
+    assert set(body) == _FLAT and body["path"] == "upload"
+    assert ".prj" in body["hint"] and ".prj" in body["hint_ja"] and "crs" in body["hint"]
+    assert "config" not in body["hint"] and "設定" not in body["hint_ja"]
+    # The crs parameter says what the .prj would have said.
+    ok = client.post(url, params={"name_column": "area", "crs": "EPSG:6676"},
+                     files={"file": ("plan.zip", data, "application/zip")})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["summary"]["split_units"] == ["西小学校"]
+    bad_crs = client.post(url, params={"name_column": "area", "crs": "EPSG:999999"},
+                          files={"file": ("plan.zip", data, "application/zip")}).json()
+    assert bad_crs["error"] == "CRSError" and bad_crs["feature"] == "crs"
+    for garbage in (b"not a plan at all", b"PK\x03\x04 broken zip"):
+        body = client.post(url, files={"file": ("x.bin", garbage, "application/octet-stream")}).json()
+        assert body["message"] == "not a GeoJSON or zipped shapefile", body
+        assert body["message_ja"] == "GeoJSON か ZIP 圧縮したシェープファイルとして読めません"
+        assert body["path"] == "upload" and "config" not in (body["hint"] or "")
+    no_name = client.post(url, files={"file": ("plan.zip", _zipped_shapefile(
+        tmp_path / "shp2", prj=True), "application/zip")}).json()
+    assert no_name["path"] == "upload" and "name_column" in no_name["hint"]
+
+
+def test_every_error_has_the_same_flat_shape(make_client) -> None:
+    client = make_client()
+    body = {"name": "縁側カフェ", "lon": 138.276, "lat": 34.846, "by": "山田"}
+    for res, status, error in (
+        (client.post(PLACES, json=body), 401, "Unauthorized"),
+        (make_client(token=None).post(PLACES, json=body, headers=AUTH), 403, "WritesDisabled"),
+        (client.get("/api/v1/regions/tiny/layers/elementary/districts/北小学校"), 404,
+         "NotFoundError"),
+        (client.get("/api/v1/no/such/route"), 404, "HTTPError"),
+    ):
+        assert res.status_code == status and set(res.json()) >= _FLAT, res.text
+        assert res.json()["error"] == error and res.json()["message_ja"]
+    assert client.post(PLACES, json=body).headers["www-authenticate"] == "Bearer"
+    # FastAPI's request validation: the parameter is named, in Japanese and English.
+    res = client.get("/api/v1/regions/tiny/layers/elementary", params={"limit": 0})
+    err = res.json()
+    assert res.status_code == 422 and set(err) >= _FLAT and err["error"] == "RequestValidationError"
+    assert err["feature"] == "query.limit" and "limit" in err["message"]
+    assert "query.limit" in err["message_ja"] and "以上" in err["message_ja"]
+    assert isinstance(err["detail"], list) and err["detail"][0]["loc"] == ["query", "limit"]
+    missing = client.post(PLACES, json={"lon": 138.276, "lat": 34.846, "by": "山田"},
+                          headers=AUTH).json()
+    assert missing["feature"] == "body.name" and "必須" in missing["message_ja"]
+
+
+def test_upload_too_large_is_flat(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    client = TestClient(create_app(tiny[0], build_dir=tiny[1], register_path=tmp_path / "r.sqlite",
+                                   max_upload_bytes=1000))
+    res = client.post("/api/v1/regions/tiny/plans/upload",
+                      files={"file": ("plan.geojson", b"x" * 5000, "application/geo+json")})
+    assert res.status_code == 413 and set(res.json()) >= _FLAT
+    assert res.json()["error"] == "UploadTooLarge" and "1,000" in res.json()["message_ja"]
+
+
+def test_register_errors_name_no_server_file_and_noop_edits_log_nothing(make_client) -> None:
+    client = make_client()
+    far = client.post(PLACES, json={"name": "沖", "lon": 0, "lat": 0, "by": "x"}, headers=AUTH)
+    assert far.status_code == 422 and far.json()["path"] is None
+    assert far.json()["feature"] == "lon/lat"
+    pid = client.post(PLACES, json={"name": "縁側カフェ", "lon": 138.276, "lat": 34.846, "by": "山田"},
+                      headers=AUTH).json()["place_id"]
+    before = client.get(f"{PLACES}/{pid}").json()
+    for change in ({"by": "佐藤"}, {"name": None, "by": "佐藤"}):
+        same = client.patch(f"{PLACES}/{pid}", json=change, headers=AUTH)
+        assert same.status_code == 200 and same.json() == before
+    assert [e["action"] for e in client.get(f"{PLACES}/{pid}/history").json()] == ["add"]
+
+
 def test_tile_etag_gives_304(make_client) -> None:
     client = make_client()
     tile = mercantile.tile(138.28, 34.845, 13)
@@ -360,6 +457,7 @@ def test_export_tiles_cli(tiny: tuple[Path, Path], tmp_path: Path, monkeypatch: 
 
     _register_commands()
     monkeypatch.chdir(tmp_path)  # the command builds into build/<region> under the working dir
+    monkeypatch.delenv("KENNAI_BUILD_ROOT", raising=False)  # … unless this points elsewhere
     out = tmp_path / "tiny.pmtiles"
     res = CliRunner().invoke(app, ["export-tiles", str(tiny[0]), "-o", str(out), "--minzoom", "11",
                                    "--maxzoom", "13"])

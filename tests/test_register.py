@@ -56,6 +56,24 @@ def test_add_edit_retire_with_who_and_when(register: PlaceRegister) -> None:
     assert register.revision() == 3
 
 
+def test_edit_that_gives_no_field_logs_nothing(register: PlaceRegister) -> None:
+    place = register.add({"name": "a", "category": "サロン", "lon": 138.3, "lat": 34.85}, by="x")
+    for changes in ({}, {"name": None, "lon": None, "lat": None}):
+        assert register.edit(place["place_id"], changes, by="y") == place
+    assert [e["action"] for e in register.history(place["place_id"])] == ["add"]
+    edited = register.edit(place["place_id"], {"category": "体操"}, by="y")
+    assert edited["category"] == "体操" and edited["updated_by"] == "y"
+    assert [e["action"] for e in register.history(place["place_id"])] == ["add", "edit"]
+    assert register.revision() == 2
+
+
+def test_bad_values_name_no_server_file(register: PlaceRegister) -> None:
+    with pytest.raises(InputError) as exc:
+        register.add({"name": "沖", "lon": 0.0, "lat": 0.0}, by="x")
+    assert exc.value.path is None and exc.value.feature == "lon/lat"
+    assert str(register.location) not in exc.value.format("en")
+
+
 def test_failed_change_leaves_nothing(register: PlaceRegister) -> None:
     register.add({"name": "a", "lon": 138.3, "lat": 34.85}, by="x")
     register.retire("register:1", by="x")

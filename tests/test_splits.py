@@ -29,6 +29,7 @@ from kennai.splits import (
     _overlay_for,
     analyse_splits,
     compare_plans,
+    pieces_table,
     render_report,
     split_report_for_region,
     write_csv,
@@ -271,6 +272,39 @@ def test_pattern_a_and_b() -> None:
                                                           _box(9000, 0, 9500, 500)]))
     assert [a["pattern"] for a in pairs.to_dict()["areas"]] == ["B", "B", "-"]
     assert pairs.summary["patterns"] == {"A": 0, "B": 2, "C": 0, "-": 1}
+
+
+def test_pattern_a_needs_every_unit_covered() -> None:
+    units = _grid_units()
+    # One area holding u0–u2 wholly but not u3: not the whole municipality.
+    three = analyse_splits(units, _gdf(["市全体?"], [_box(-10, -10, 3000, 1010)]))
+    assert three.to_dict()["areas"][0]["pattern"] == "B"
+    assert three.summary["patterns"]["A"] == 0 and three.summary["uncovered_units"] == ["u3"]
+    warning = render_report(three)
+    assert "どの圏域にも入らない区域が 1 件あります: u3" in warning
+    assert "1 unit(s) lie in no plan area: u3" in render_report(three, fmt="html", lang="en")
+    # Every unit touched, but half of u3 outside the plan: still not A.
+    half = analyse_splits(units, _gdf(["市全体?"], [_box(-10, -10, 3500, 1010)]))
+    assert half.to_dict()["areas"][0]["pattern"] == "B"
+    assert half.summary["uncovered_units"] == [] and half.summary["partly_uncovered_units"] == ["u3"]
+    assert "u3" in half.coverage_warning()
+    # A gap under the tolerances (0.5 % of u3) is digitising noise: A, and no warning.
+    near = analyse_splits(units, _gdf(["市全体"], [_box(-10, -10, 3995, 1010)]))
+    assert near.to_dict()["areas"][0]["pattern"] == "A"
+    assert near.coverage_warning() is None and "注意" not in render_report(near)
+
+
+def test_pieces_frame_in_degrees_with_split_flags() -> None:
+    units = _grid_units()
+    report = analyse_splits(units, _gdf(["P", "Q"], [_box(0, 0, 1300, 1000),
+                                                     _box(1300, 0, 4000, 1000)]))
+    frame = report.pieces_frame()
+    assert frame.crs.to_epsg() == 4326 and len(frame) == len(report.pieces)
+    assert "unit_index" not in frame.columns and frame["reason"].map(type).eq(str).all()
+    assert set(frame.loc[frame["split"], "unit"]) == {"u1"}
+    assert frame["split"].sum() == 2  # u1's two pieces
+    table = pieces_table(report)
+    assert table["unit_split"].tolist() == table["unit"].eq("u1").tolist()
 
 
 def test_unit_outside_the_plan_is_reported() -> None:
@@ -596,6 +630,60 @@ def test_cli_splits_json_contract(yaizu: Region, monkeypatch: pytest.MonkeyPatch
     compare = CliRunner().invoke(app, ["plans", "compare", str(config), "junior_high"])
     assert compare.exit_code != 0  # one plan cannot be compared
     assert np.isfinite(data["summary"]["effective_splits"])
+
+
+def test_cli_refuses_output_names_that_hide_their_format(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from kennai.cli import _register_commands, app
+    from kennai.errors import OutputError
+
+    _register_commands()
+    config = Path(__file__).resolve().parents[1] / "pipelines" / "demo.yaml"
+    for option, name in (("--gpkg", "out.txt"), ("--csv", "out.xlsx"), ("--report", "out.pdf")):
+        res = CliRunner().invoke(app, ["splits", str(config), "--plan", "p", option,
+                                       str(tmp_path / name)])
+        assert isinstance(res.exception, OutputError), (option, res.output)
+        assert option in res.exception.format("en") and not (tmp_path / name).exists()
+    res = CliRunner().invoke(app, ["plans", "compare", str(config), "a", "b", "--csv",
+                                   str(tmp_path / "c.txt")])
+    assert isinstance(res.exception, OutputError)
+
+
+DEMO_DATA = Path(__file__).resolve().parents[1] / "data" / "boundaries" / "demo"
+
+
+@pytest.mark.skipif(not (DEMO_DATA / "plan_junior_high.geojson").is_file(),
+                    reason="the demo region's data (data/boundaries/demo) is absent")
+def test_cli_warns_when_a_plan_leaves_units_uncovered(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from kennai.cli import _register_commands, app
+
+    _register_commands()
+    plan = gpd.read_file(DEMO_DATA / "plan_junior_high.geojson")
+    plan.iloc[:1].to_file(tmp_path / "one_area.geojson", driver="GeoJSON")
+    text = (Path(__file__).resolve().parents[1] / "pipelines" / "demo.yaml").read_text(encoding="utf-8")
+    text = text.replace("../data/boundaries/demo/plan_junior_high.geojson",
+                        str(tmp_path / "one_area.geojson"))
+    (tmp_path / "demo.yaml").write_text(text.replace("../data/", f"{DEMO_DATA.parents[1]}/"),
+                                        encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # the CLI builds into ./build/
+    monkeypatch.delenv("KENNAI_BUILD_ROOT", raising=False)
+    res = CliRunner().invoke(app, ["splits", "demo.yaml", "--plan", "plan_junior_high",
+                                   "--report", "r.md"])
+    assert res.exit_code == 0, res.output
+    as_json = CliRunner().invoke(app, ["splits", "demo.yaml", "--plan", "plan_junior_high",
+                                       "--json"])
+    summary = json.loads(as_json.stdout[as_json.stdout.index("{"):])["summary"]
+    left_out = summary["uncovered_units"] + summary["partly_uncovered_units"]
+    assert summary["units_not_covered"] >= 1 and summary["patterns"]["A"] == 0
+    output = "".join(res.output.split())  # rich wraps long lines
+    report = (tmp_path / "r.md").read_text(encoding="utf-8")
+    assert "A:1" not in output and "注意" in output and "注意" in report
+    for name in left_out:
+        assert name in output and name in report
 
 
 # --- the demo region: residents aged 65+ ------------------------------------------------------

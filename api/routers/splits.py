@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, HTTPException, Path, Query, Request, UploadFile
+from fastapi import APIRouter, File, Path, Query, Request, UploadFile
 
-from api.state import RegionName, ServerState
+from api.state import ApiError, RegionName, ServerState
 from kennai.geojson import to_feature_collection
+from kennai.i18n import t
 from kennai.plans import read_plan_upload
 from kennai.splits import SplitReport, split_report_for_region
 
@@ -16,14 +17,15 @@ Units = Annotated[Literal["elementary", "junior_high", "neighbourhood"],
 Pieces = Annotated[bool, Query(description="各区域の断片を GeoJSON で含める (add the unit × area pieces "
                                            "as GeoJSON: counted pieces and slivers, for the map)")]
 UPLOAD_NAME = "upload"
-_PIECE_COLUMNS = ["unit", "area", "area_m2", "area_share", "counted", "reason"]
+_PIECE_COLUMNS = ["unit", "area", "area_m2", "area_share", "counted", "split", "reason"]
 _CHUNK = 1 << 16
 
 
-def _too_large(limit: int) -> HTTPException:
-    return HTTPException(413, detail={
-        "error": "UploadTooLarge", "message": f"the upload is larger than {limit:,} bytes",
-        "message_ja": f"ファイルが大きすぎます（上限 {limit:,} バイト）"})
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "UploadTooLarge", t(f"ファイルが大きすぎます（上限 {limit:,} バイト）",
+                                             f"the upload is larger than {limit:,} bytes"),
+                    hint=t("圏域の面だけを含む小さなファイルにしてください",
+                           "send a smaller file holding only the plan's areas"))
 
 
 async def _read_limited(upload: UploadFile, limit: int) -> bytes:
@@ -46,10 +48,9 @@ def report_json(report: SplitReport, *, pieces: bool) -> dict[str, Any]:
     """
     out = report.to_dict()
     if pieces:
-        split = dict(zip(report.units["name"], report.units["split"].astype(bool), strict=True))
-        frame = report.pieces[[*_PIECE_COLUMNS, report.pieces.geometry.name]]
-        frame = frame.assign(split=frame["unit"].map(split).fillna(False).astype(bool))
-        out["pieces_geojson"] = to_feature_collection(frame)
+        frame = report.pieces_frame()
+        out["pieces_geojson"] = to_feature_collection(frame[[*_PIECE_COLUMNS,
+                                                             frame.geometry.name]])
     return out
 
 
@@ -70,6 +71,10 @@ def splits_router(state: ServerState) -> APIRouter:
         file: Annotated[UploadFile, File(description="GeoJSON または ZIP 圧縮したシェープファイル")],
         units: Units = "elementary",
         name_column: Annotated[str | None, Query(max_length=100)] = None,
+        crs: Annotated[str | None, Query(
+            max_length=100, description="ファイルに座標系がないとき（.prj のない ZIP）の座標系 "
+                                        "(the CRS of a file that declares none, e.g. EPSG:6676)")
+        ] = None,
         pieces: Pieces = False,
     ) -> dict[str, Any]:
         reg = state.check_region(region)
@@ -77,7 +82,7 @@ def splits_router(state: ServerState) -> APIRouter:
         if declared.isdigit() and int(declared) > state.max_upload_bytes + _CHUNK:
             raise _too_large(state.max_upload_bytes)
         data = await _read_limited(file, state.max_upload_bytes)
-        plan = read_plan_upload(data, name_column=name_column, crs=reg.crs)
+        plan = read_plan_upload(data, name_column=name_column, crs=reg.crs, source_crs=crs)
         report = split_report_for_region(reg, UPLOAD_NAME, units, plan=plan)
         return report_json(report, pieces=pieces)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from kennai.cli import ConfigArg, JsonOpt, app, out, print_json, progress_status, say
@@ -50,6 +51,27 @@ def _tolerances(min_share: float, min_area: float, min_population: float) -> Spl
                            min_population=min_population)
 
 
+def _check_suffix(path: Path | None, option: str, suffixes: tuple[str, ...]) -> None:
+    """Refuse an output whose name would hide its format (e.g. a GeoPackage named .txt)."""
+    if path is None or path.suffix.lower() in suffixes:
+        return
+    from kennai.errors import OutputError
+
+    wanted = " / ".join(suffixes)
+    raise OutputError(t(f"{option} の保存先は {wanted} で終わる名前にしてください",
+                        f"the {option} output must end in {wanted}"), path=path,
+                      hint=t(f"例: {option} {path.with_suffix(suffixes[0]).name}",
+                             f"e.g. {option} {path.with_suffix(suffixes[0]).name}"))
+
+
+def _check_outputs(*, csv: Path | None = None, gpkg: Path | None = None,
+                   report: Path | None = None) -> None:
+    """Check every output name before the (slow) analysis runs."""
+    _check_suffix(csv, "--csv", (".csv",))
+    _check_suffix(gpkg, "--gpkg", (".gpkg",))
+    _check_suffix(report, "--report", (".md", ".html", ".htm"))
+
+
 def _saved(path: Path) -> None:
     say(t(f"保存しました: {path}", f"written: {path}"))
 
@@ -71,6 +93,7 @@ def splits(
     """計画が小学校区・自治会を分断するかを調べる (which units a layer-2 plan splits)."""
     from kennai.splits import split_report_for_region, write_csv, write_gpkg, write_report
 
+    _check_outputs(csv=csv, gpkg=gpkg, report=report)
     region = _region(config, as_json)
     result = split_report_for_region(region, plan, units,
                                      tolerances=_tolerances(min_share, min_area, min_population))
@@ -113,6 +136,9 @@ def splits(
     patterns = " / ".join(f"{k}: {v}" for k, v in s["patterns"].items() if v)
     out.print(t(f"圏域のパターン {patterns}、誤差として除いた断片 {s['slivers_ignored']} 件",
                 f"area patterns {patterns}; {s['slivers_ignored']} slivers ignored").get())
+    warning = result.coverage_warning()
+    if warning is not None:
+        out.print(f"[yellow]{escape(warning)}[/yellow]")
 
 
 @plans_app.command("compare")
@@ -130,6 +156,7 @@ def compare(
     """複数の計画の分断を並べて比べる (compare the splits of two or more plans)."""
     from kennai.splits import compare_plans, write_csv, write_report
 
+    _check_outputs(csv=csv, report=report)
     region = _region(config, as_json)
     result = compare_plans(region, plans, units,
                            tolerances=_tolerances(min_share, min_area, min_population))

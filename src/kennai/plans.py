@@ -8,17 +8,20 @@ is turned into polygons by dissolving the assigned units.
 from __future__ import annotations
 
 import tempfile
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 from pyproj import CRS
+from pyproj.exceptions import CRSError as PyprojCRSError
 
 from kennai.checks import Finding, repair_geometries
 from kennai.config import PlanConfig, Source
-from kennai.errors import ConfigError, InputError, KennaiError
+from kennai.errors import ConfigError, CRSError, InputError, KennaiError
 from kennai.i18n import t
 from kennai.io.layers import detect_name_column, read_districts
 from kennai.io.tables import read_csv_table
@@ -67,11 +70,54 @@ def _upload_file(data: bytes, folder: Path) -> Path:
     return path
 
 
+#: How an upload is named in error bodies (language-neutral; never the server's temp path).
+UPLOAD_PATH = "upload"
+
+
+def _source_crs(text: str | None) -> str | None:
+    """Check the CRS an uploader declares for a file without ``.prj``."""
+    if text is None or not text.strip():
+        return None
+    try:
+        CRS.from_user_input(text.strip())
+    except PyprojCRSError:
+        raise CRSError(t(f"CRS「{text}」が分かりません", f"unknown CRS {text!r}"),
+                       feature="crs", hint=t("EPSG:6676 のように書いてください",
+                                             "write it as e.g. EPSG:6676")) from None
+    return text.strip()
+
+
+def _upload_error(exc: KennaiError) -> KennaiError:
+    """The error as the uploader can act on it: no server path, no GDAL text, no config."""
+    exc.path = UPLOAD_PATH
+    context = exc.__context__
+    if isinstance(exc, CRSError) and exc.feature != "crs":
+        exc.hint = t("ZIP に正しい .prj ファイルを入れるか、crs パラメータで座標系を指定してください"
+                     "（例 EPSG:6676）",
+                     "include the right .prj file in the zip, or give the crs parameter "
+                     "(e.g. EPSG:6676)")
+    elif isinstance(context, pyogrio.errors.DataSourceError | pyogrio.errors.DataLayerError
+                    | zipfile.BadZipFile):
+        exc.message = t("GeoJSON か ZIP 圧縮したシェープファイルとして読めません",
+                        "not a GeoJSON or zipped shapefile")
+        exc.hint = t("GeoJSON（.geojson）か、.shp・.dbf・.shx・.prj を入れた ZIP を送ってください",
+                     "send a GeoJSON (.geojson) or a zip holding the .shp, .dbf, .shx and .prj")
+    elif exc.hint is not None and "name_column" in exc.hint.en:
+        exc.hint = t("name_column パラメータに圏域名の列を指定してください",
+                     "give the column naming the areas as the name_column parameter")
+    elif exc.hint is not None and "encoding" in exc.hint.en:
+        exc.hint = t("属性の文字コードを UTF-8 か Shift_JIS にするか、ZIP に .cpg ファイルを"
+                     "入れてください",
+                     "save the attributes as UTF-8 or Shift_JIS, or include a .cpg file in the zip")
+    return exc
+
+
 def read_plan_upload(
     path: Path | str | bytes,
     *,
     name_column: str | None = None,
     crs: CRS,
+    source_crs: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a plan someone uploaded (GeoJSON, zipped shapefile, GeoPackage …) for analysis.
 
@@ -85,6 +131,9 @@ def read_plan_upload(
         The column naming each area; found from the values (…中学校, …小学校) when omitted.
     crs
         The region's analysis CRS.
+    source_crs
+        The file's CRS when it declares none (a zipped shapefile without ``.prj``), e.g.
+        ``"EPSG:6676"``; a declared CRS wins.
 
     Returns
     -------
@@ -95,22 +144,21 @@ def read_plan_upload(
     Raises
     ------
     InputError
-        When the file cannot be read, holds no polygons, or has no usable name column.
+        When the file cannot be read, holds no polygons, or has no usable name column. For
+        bytes the error's ``path`` is ``"upload"`` and its hint speaks to the uploader (what
+        to put in the zip, which request parameter to give), not to a config's author.
     """
+    source_crs = _source_crs(source_crs)
     if isinstance(path, bytes):
         with tempfile.TemporaryDirectory(prefix="kennai-plan-") as tmp:
             try:
                 return read_plan_upload(_upload_file(path, Path(tmp)), name_column=name_column,
-                                        crs=crs)
+                                        crs=crs, source_crs=source_crs)
             except KennaiError as exc:
-                # The server's temporary path means nothing to the uploader (and is not theirs
-                # to see): name the upload instead.
-                exc.path = t("アップロードされたファイル", "the uploaded file").get() \
-                    if exc.path and exc.path.startswith(tmp) else exc.path
-                raise
+                raise _upload_error(exc) from None
     path = Path(path)
     if name_column is None:
-        probe = read_vector(path)
+        probe = read_vector(path, crs=source_crs)
         name_column = next((c for c in (detect_name_column(probe, kind)
                                         for kind in _PLAN_NAME_KINDS) if c), None)
         if name_column is None:
@@ -119,7 +167,7 @@ def read_plan_upload(
                                f"cannot tell which column names the areas (columns: {cols[:200]})"),
                              path=path, hint=t("圏域名の列（name_column）を指定してください",
                                                "give the name column (name_column)"))
-    gdf = _plan_polygons(Source(path=path, name_column=name_column), crs)
+    gdf = _plan_polygons(Source(path=path, name_column=name_column, crs=source_crs), crs)
     gdf, findings = repair_geometries(gdf, "plan")
     gdf.attrs["findings"] = findings
     return gdf

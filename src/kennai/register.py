@@ -240,8 +240,10 @@ class PlaceRegister(ABC):
         return cur.fetchall() if cur.description is not None else []
 
     # -- validation ------------------------------------------------------------------------
-    def _bad(self, field: str, ja: str, en: str) -> InputError:
-        return InputError(t(ja, en), path=self.location, feature=field,
+    @staticmethod
+    def _bad(field: str, ja: str, en: str) -> InputError:
+        # The submitted value is at fault, not the register: name no server file.
+        return InputError(t(ja, en), feature=field,
                           hint=t("入力内容を確認してください", "check the submitted values"))
 
     def _clean(self, values: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
@@ -357,7 +359,12 @@ class PlaceRegister(ABC):
             return _row(self._fetch(conn, place_id))
 
     def edit(self, place_id: str, changes: Mapping[str, Any], *, by: str) -> dict[str, Any]:
-        """Change some fields of an active place; returns it."""
+        """Change some fields of an active place; returns it.
+
+        An edit that gives no field returns the place as it is, with no ``edit`` event and no
+        new ``updated_at``. (Fields given with their current value are written and logged:
+        someone confirmed them.)
+        """
         clean = self._clean(changes, partial=True)
         who, now = self._who(by), _now()
         with self._transaction() as conn:
@@ -366,16 +373,17 @@ class PlaceRegister(ABC):
                 raise InputError(t(f"「{place_id}」は廃止済みです", f"{place_id!r} is retired"),
                                  feature=place_id, hint=t("廃止した場所は編集できません",
                                                           "a retired place cannot be edited"))
-            if clean:
-                text = {k: v for k, v in clean.items() if k in TEXT_FIELDS}
-                sets = [f"{k} = ?" for k in text]
-                params: list[Any] = list(text.values())
-                if "lon" in clean:
-                    sets.append(self._assign_point)
-                    params += [clean["lon"], clean["lat"]]
-                self._exec(conn, f"UPDATE places SET {', '.join(sets)}, updated_at = ?, "
-                                 "updated_by = ? WHERE place_id = ?",
-                           [*params, now, who, place_id])
+            if not clean:
+                return _row(row)
+            text = {k: v for k, v in clean.items() if k in TEXT_FIELDS}
+            sets = [f"{k} = ?" for k in text]
+            params: list[Any] = list(text.values())
+            if "lon" in clean:
+                sets.append(self._assign_point)
+                params += [clean["lon"], clean["lat"]]
+            self._exec(conn, f"UPDATE places SET {', '.join(sets)}, updated_at = ?, "
+                             "updated_by = ? WHERE place_id = ?",
+                       [*params, now, who, place_id])
             self._log(conn, place_id, "edit", now, who, clean)
             return _row(self._fetch(conn, place_id))
 

@@ -149,6 +149,18 @@ class SplitReport:
         return gpd.GeoDataFrame({"name": gdf["main_area"].to_numpy()},
                                 geometry=gdf.geometry.values, crs=self.crs)
 
+    def pieces_frame(self) -> gpd.GeoDataFrame:
+        """The pieces in EPSG:4326 for writing and maps: every column of :attr:`pieces` but
+        ``unit_index``, with ``split`` (the piece's unit is split by the plan) and ``reason``
+        as text ("" for a counted piece)."""
+        split = self.units["split"].to_numpy(dtype=bool)[self.pieces["unit_index"].to_numpy()]
+        return self.pieces.drop(columns=["unit_index"]).assign(
+            split=split, reason=self.pieces["reason"].fillna("")).to_crs("EPSG:4326")
+
+    def coverage_warning(self) -> str | None:
+        """One line naming the units the plan leaves (partly) outside every area, or None."""
+        return coverage_warning(self.summary)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready result: ``summary``, ``units`` (each with ``pieces`` and ``slivers``),
         ``areas`` and the split-free ``alternative``."""
@@ -250,6 +262,25 @@ class PlanComparison:
                                      for a in r.areas.itertuples(index=False)]}
                           for r in self.reports],
                 "units": [{"name": n, "plans": per_unit[n]} for n in names]}
+
+
+def coverage_warning(summary: dict[str, Any]) -> str | None:
+    """A warning line (current language) naming the units a plan leaves wholly or partly
+    outside every plan area, from a report's ``summary``; None when it covers every unit."""
+    none, part = summary.get("uncovered_units", []), summary.get("partly_uncovered_units", [])
+    lines = []
+    if none:
+        lines.append(t(f"どの圏域にも入らない区域が {len(none)} 件あります: {'、'.join(none)}",
+                       f"{len(none)} unit(s) lie in no plan area: {', '.join(none)}").get())
+    if part:
+        lines.append(t(f"一部が圏域の外にある区域が {len(part)} 件あります: {'、'.join(part)}",
+                       f"{len(part)} unit(s) lie partly outside every plan area: "
+                       f"{', '.join(part)}").get())
+    if not lines:
+        return None
+    return t("注意: ", "Warning: ").get() + t("。", "; ").get().join(lines) \
+        + t("（計画が市町村全体を覆っていません）", " (the plan does not cover the whole "
+                                                   "municipality)").get()
 
 
 def _round(x: Any, digits: int) -> float | None:
@@ -610,17 +641,27 @@ def _unit_scores(pieces: pd.DataFrame, n_units: int, has_population: bool
     return out
 
 
-def _classify_areas(pieces: pd.DataFrame, units: pd.DataFrame, area_names: Sequence[str]
-                    ) -> pd.DataFrame:
+def _partly_uncovered(units: pd.DataFrame, tol: SplitTolerances) -> np.ndarray:
+    """Units in some plan area whose part outside every area is more than digitising noise
+    (the area tolerances a piece must reach to count)."""
+    share = units["uncovered_share"].to_numpy()
+    return ((units["n_pieces"].to_numpy() > 0) & (share > 0) & (share >= tol.min_area_share)
+            & (share * units["area_m2"].to_numpy() >= tol.min_area_m2))
+
+
+def _classify_areas(pieces: pd.DataFrame, units: pd.DataFrame, area_names: Sequence[str], *,
+                    tolerances: SplitTolerances) -> pd.DataFrame:
     """Pattern A/B/C of each plan area with its whole and partial units.
 
-    A: every unit lies wholly in this area (the area is the whole municipality); B: only whole
-    units; C: at least one unit is cut; ``-``: no unit lies in it.
+    A: every unit lies wholly in this area and the plan leaves no part of any unit outside
+    it (the area is the whole municipality); B: only whole units; C: at least one unit is
+    cut; ``-``: no unit lies in it. A plan leaving part of the town uncovered has no A.
     """
     c = pieces[pieces["counted"]]
     split = units["split"].to_numpy()
     names = units["name"].to_numpy()
-    n_located = int((units["n_pieces"] > 0).sum())
+    town_covered = bool((units["n_pieces"] > 0).all()) and not _partly_uncovered(
+        units, tolerances).any()
     rows = []
     members = c.groupby("area")["unit_index"].agg(list)
     for name in area_names:
@@ -631,7 +672,7 @@ def _classify_areas(pieces: pd.DataFrame, units: pd.DataFrame, area_names: Seque
             pattern: Pattern = "-"
         elif partial:
             pattern = "C"
-        elif len(whole) == n_located:
+        elif town_covered and len(whole) == len(units):
             pattern = "A"
         else:
             pattern = "B"
@@ -692,8 +733,10 @@ def analyse_splits(
         Pieces, units, plan areas and ``summary``: ``units``, ``units_split``,
         ``units_split_3plus``, ``pieces`` (counted), ``slivers_ignored``, ``effective_splits``
         (sum over units), ``uncertainty`` (mean over residents, or area), population totals in
-        split units, pattern counts, and the largest deviation from the mean area population
-        before and after the split-free alternative.
+        split units, pattern counts, the largest deviation from the mean area population
+        before and after the split-free alternative, and the units the plan leaves outside
+        every area (``units_not_covered``, ``uncovered_units``) or partly outside beyond the
+        area tolerances (``partly_uncovered_units``).
     """
     for gdf, what in ((units, "units"), (plan, "plan")):
         if "name" not in gdf.columns:
@@ -771,16 +814,17 @@ def analyse_splits(
         "uncovered_share": np.clip(1 - covered / np.where(unit_area > 0, unit_area, 1.0), 0, 1),
     }, geometry=unit_geoms, crs=crs)
     measure = "population" if has_population else "area_m2"
-    areas = _classify_areas(pieces, unit_table, list(dict.fromkeys(plan_names)))
+    areas = _classify_areas(pieces, unit_table, list(dict.fromkeys(plan_names)),
+                            tolerances=tolerances)
     areas = _balance(pieces, unit_table, areas, measure)
-    summary = _summary(pieces, unit_table, areas, has_population, measure)
+    summary = _summary(pieces, unit_table, areas, has_population, measure, tolerances)
     return SplitReport(plan_name=plan_name, units_layer=units_layer, tolerances=tolerances,
                        crs=crs, has_population=has_population, pieces=pieces, units=unit_table,
                        areas=areas, summary=summary, has_population_65plus=has_65)
 
 
 def _summary(pieces: pd.DataFrame, units: pd.DataFrame, areas: pd.DataFrame,
-             has_population: bool, measure: str) -> dict[str, Any]:
+             has_population: bool, measure: str, tolerances: SplitTolerances) -> dict[str, Any]:
     split = units["split"].to_numpy()
     weight = units["population"].to_numpy() if has_population else units["area_m2"].to_numpy()
     total_w = float(weight.sum())
@@ -815,6 +859,8 @@ def _summary(pieces: pd.DataFrame, units: pd.DataFrame, areas: pd.DataFrame,
         "max_deviation_before": _round(areas["deviation_before"].abs().max(), 6),
         "max_deviation_after": _round(areas["deviation_after"].abs().max(), 6),
         "units_not_covered": int((units["n_pieces"] == 0).sum()),
+        "uncovered_units": units.loc[units["n_pieces"] == 0, "name"].tolist(),
+        "partly_uncovered_units": units.loc[_partly_uncovered(units, tolerances), "name"].tolist(),
     }
 
 
@@ -885,20 +931,20 @@ def write_json(result: SplitReport | PlanComparison, path: Path) -> Path:
 
 def pieces_table(report: SplitReport) -> pd.DataFrame:
     """The detailed pieces (slivers included) as a flat table, one row per piece."""
-    split = report.units["split"].to_numpy()[report.pieces["unit_index"].to_numpy()]
+    pieces = report.pieces_frame()
     df = pd.DataFrame({
         "plan": report.plan_name, "units_layer": report.units_layer,
-        "unit": report.pieces["unit"], "unit_split": split, "area": report.pieces["area"],
-        "area_m2": report.pieces["area_m2"].round(2), "area_share": report.pieces["area_share"].round(6),
-        "population": report.pieces["population"].round(1),
-        "population_share": report.pieces["population_share"].round(6),
+        "unit": pieces["unit"], "unit_split": pieces["split"], "area": pieces["area"],
+        "area_m2": pieces["area_m2"].round(2), "area_share": pieces["area_share"].round(6),
+        "population": pieces["population"].round(1),
+        "population_share": pieces["population_share"].round(6),
     })
     if report.has_population_65plus:
-        df["population_65plus"] = report.pieces["population_65plus"].round(1)
-        df["population_65plus_share"] = report.pieces["population_65plus_share"].round(6)
-    df["mean_width_m"] = report.pieces["mean_width_m"].round(2)
-    df["counted"] = report.pieces["counted"]
-    df["reason"] = report.pieces["reason"].fillna("")
+        df["population_65plus"] = pieces["population_65plus"].round(1)
+        df["population_65plus_share"] = pieces["population_65plus_share"].round(6)
+    df["mean_width_m"] = pieces["mean_width_m"].round(2)
+    df["counted"] = pieces["counted"]
+    df["reason"] = pieces["reason"]
     return df.sort_values(["unit", "area_m2"], ascending=[True, False], kind="stable")
 
 
@@ -921,9 +967,7 @@ def write_csv(result: SplitReport | PlanComparison, path: Path) -> Path:
 def write_gpkg(report: SplitReport, path: Path) -> Path:
     """Write the pieces (layer ``pieces``) and the split-free alternative (``alternative``)
     to a GeoPackage in EPSG:4326."""
-    pieces = report.pieces.drop(columns=["unit_index"]).assign(
-        units_layer=report.units_layer, plan=report.plan_name,
-        reason=report.pieces["reason"].fillna("")).to_crs("EPSG:4326")
+    pieces = report.pieces_frame().assign(units_layer=report.units_layer, plan=report.plan_name)
 
     def write(tmp: Path) -> None:
         pieces.to_file(tmp, layer="pieces", driver="GPKG", engine="pyogrio")
@@ -979,6 +1023,9 @@ def _report_blocks(report: SplitReport) -> list[tuple[str, Any]]:
             f"{_num(s['population_65plus_in_split_units'])} "
             f"({_pct(s['population_65plus_in_split_units_share'])} of "
             f"{_num(s['population_65plus_total'])}).").get()))
+    warning = report.coverage_warning()
+    if warning is not None:
+        blocks.append(("p", warning))
     blocks.append(("p", t(
         f"判定の許容値: 面積の {tol.min_area_share:.1%} 未満、{tol.min_area_m2:,.0f} m² 未満"
         + (f"、推計人口 {tol.min_population:g} 人未満" if report.has_population else "")
