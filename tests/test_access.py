@@ -4,6 +4,7 @@ coverage with "no network", gaps, site suggestion, storage and the `kennai acces
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -261,7 +262,10 @@ def test_census_spread_on_buildings_by_area_and_units_without_buildings_kept():
     assert res["population_65plus"].sum() == pytest.approx(40)
     a = res[res["unit_id"] == "a"].sort_values("population")
     assert list(a["population"]) == pytest.approx([25.0, 75.0])  # areas 100 and 300 m²
-    assert info["areas_at_representative_point"] == 1
+    assert info["areas_spread_over_area"] == 1
+    b = res[res["unit_id"] == "b"]  # no building: spread over its area, never dropped
+    assert (b["source"] == "area_grid").all() and len(b) == 2 * 2  # 50 m cells over 100 × 100 m
+    assert b["population"].sum() == pytest.approx(40)
 
 
 def test_buildings_alone_count_one_household_each():
@@ -285,6 +289,62 @@ def test_street_spread_keeps_the_part_outside_the_network_apart():
     outside = res[res["source"] == "area_outside_network"]
     assert outside["population"].sum() == pytest.approx(50)
     assert not shapely.contains(extent, outside.geometry.values).any()
+    # Spread over the outside part's area, not piled on one point.
+    assert len(outside) == 20 * 10  # one per 10 m cell of the 200 × 100 m outside part
+    np.testing.assert_allclose(outside["population"], 50 / 200)
+
+
+def _district_sums(res: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> dict[str, float]:
+    rows = access.coverage_table(access.AccessResults(
+        res.assign(status="no_network", distance_m=np.inf, time_min=np.inf, straight_m=np.inf),
+        gpd.GeoDataFrame(geometry=[], crs=CRS_M), access.AccessOptions()), districts)
+    return {r["name"]: r["population"] for r in rows}
+
+
+def test_small_area_straddling_two_districts_is_shared_by_area():
+    # 400 people on 4 ha, cut by a diagonal district line: 1.53 ha (153 people) lie west of it.
+    units = gpd.GeoDataFrame({"unit_id": ["a"], "population": [400.0], "population_65plus": [80.0]},
+                             geometry=[shapely.box(0, 0, 400, 100)], crs=CRS_M)
+    districts = gpd.GeoDataFrame({"name": ["west", "east"]}, geometry=[
+        shapely.Polygon([(-10, -10), (93, -10), (213, 110), (-10, 110)]),
+        shapely.Polygon([(93, -10), (410, -10), (410, 110), (213, 110)])], crs=CRS_M)
+    assert shapely.intersection(districts.geometry.iloc[0], units.geometry.iloc[0]).area == \
+        pytest.approx(15300)
+    for network, extent in ((None, None),
+                            (make_network([[(1000, 50), (1100, 50)]], [(0, 1)]),
+                             shapely.box(950, 0, 1150, 100))):
+        res, _ = resident_locations(population=units, buildings=None, network=network,
+                                    extent=extent, spacing_m=10)
+        assert res["population"].sum() == pytest.approx(400)
+        assert res["population_65plus"].sum() == pytest.approx(80)
+        sums = _district_sums(res, districts)
+        assert sums["west"] == pytest.approx(153, abs=2) and sums["east"] == pytest.approx(247, abs=2)
+        assert access.OUTSIDE_NAME not in sums
+    # Half inside the network's extent: streets take that half, the other half keeps its area.
+    net = make_network([[(0, 50), (100, 50)]], [(0, 1)])
+    res, _ = resident_locations(population=units, buildings=None, network=net,
+                                extent=shapely.box(-10, -10, 200, 110), spacing_m=10)
+    out = res[res["source"] == "area_outside_network"]
+    assert out["population"].sum() == pytest.approx(200)
+    assert (shapely.get_coordinates(out.geometry.values)[:, 0] > 200).all()
+    assert _district_sums(out, districts)["east"] == pytest.approx(200)
+
+
+def test_every_part_of_a_small_area_gets_people_by_area():
+    # A large part and a 20 × 20 m islet far away: the islet holds its 1 % share, at a point
+    # of its own, and the degenerate unit (no area) is kept at a point rather than dropped.
+    geom = shapely.MultiPolygon([shapely.box(0, 0, 200, 198), shapely.box(1000, 0, 1020, 20)])
+    units = gpd.GeoDataFrame({"unit_id": ["a", "z"], "population": [100.0, 3.0],
+                              "population_65plus": [np.nan, np.nan]},
+                             geometry=[geom, shapely.Polygon([(0, 0), (5, 5), (10, 10)])],
+                             crs=CRS_M)
+    res, _ = resident_locations(population=units, buildings=None, network=None, spacing_m=50)
+    assert res["population"].sum() == pytest.approx(103)
+    xy = shapely.get_coordinates(res.geometry.values)
+    islet = res[xy[:, 0] > 900]
+    assert len(islet) == 1 and islet["population"].iloc[0] == pytest.approx(1.0)
+    assert shapely.contains(geom, res[res["unit_id"] == "a"].geometry.values).all()
+    assert res.loc[res["unit_id"] == "z", "population"].sum() == pytest.approx(3)
 
 
 # --------------------------------------------------------------------------- summaries
@@ -323,6 +383,36 @@ def test_coverage_counts_no_network_apart():
     assert west["population"] == 40
 
 
+def test_residents_outside_every_district_get_a_row_of_their_own():
+    res = fake_results(_rows())
+    part = gpd.GeoDataFrame({"name": ["west"]}, geometry=[shapely.box(-5, -5, 15, 5)], crs=CRS_M)
+    west, outside = access.coverage_table(res, part)
+    assert outside["name"] == access.OUTSIDE_NAME == "（区域外）"
+    assert west["population"] == 20 and outside["population"] == 75
+    assert outside["no_network_population"] == 50 and outside["population_65plus"] == 26
+    assert outside["coverage"]["500m"] == 0.0  # 25 on the network, none within 500 m
+    # On the shared border: counted once, and nobody left outside.
+    halves = gpd.GeoDataFrame({"name": ["a", "b"]}, geometry=[shapely.box(-5, -5, 10, 5),
+                                                              shapely.box(10, -5, 2000, 5)], crs=CRS_M)
+    rows = access.coverage_table(res, halves)
+    assert [r["name"] for r in rows] == ["a", "b"] and sum(r["population"] for r in rows) == 95
+
+
+def test_csv_keeps_the_thresholds_in_the_order_given():
+    res = fake_results(_rows())
+    ths = tuple(access.parse_threshold(x) for x in ("200", "1000", "10min", "500"))
+    with65 = access.coverage_table(res, thresholds=ths, region_name="a")
+    without = access.coverage_table(fake_results(_rows().assign(population_65plus=np.nan)),
+                                    thresholds=ths, region_name="b")
+    frame = access.coverage_frame(without + with65)
+    cols = list(frame.columns)
+    for key in ("coverage", "coverage_65plus"):
+        assert [c for c in cols if re.fullmatch(rf"{key}_[\d.]+(m|min)", c)] == [
+            f"{key}_{x}" for x in ("200m", "1000m", "10min", "500m")]
+    assert "coverage_65plus" not in cols and frame["coverage_65plus_500m"].isna().iloc[0]
+    assert frame["coverage_500m"].iloc[1] == round(20 / 45, 4)
+
+
 def test_thresholds_parse_and_reject_nonsense():
     assert access.parse_threshold("500").label == "500m"
     assert access.parse_threshold("10min") == access.Threshold(10.0, "min")
@@ -342,6 +432,9 @@ def test_gaps_merge_touching_cells_and_rank_by_population():
     gaps = access.gap_polygons(fake_results(rows), threshold_m=500, cell_m=100)
     assert list(gaps["population"]) == [20.0, 9.0]  # the no-network resident is no gap
     assert list(gaps["rank"]) == [1, 2] and gaps["area_ha"].iloc[1] == 3.0
+    assert gaps["rank"].dtype == np.int64 and gaps["locations"].dtype == np.int64
+    props = json.loads(gaps.to_json())["features"][0]["properties"]
+    assert type(props["rank"]) is int and type(props["locations"]) is int
 
 
 def test_greedy_sites_take_the_largest_gain_then_what_is_left():
@@ -400,14 +493,61 @@ def test_ishigaki_every_building_matches_networkx(ishigaki):
     assert (got[fin] >= r["straight_m"].to_numpy()[fin] - 1e-6).all()
 
 
+@pytest.fixture(scope="module")
+def yaizu_access(yaizu):
+    return access.compute_access(yaizu)
+
+
 @pytest.mark.realdata
 @needs_yaizu
-def test_yaizu_station_network_reports_no_network_per_district(yaizu):
-    res = access.compute_access(yaizu)
+def test_yaizu_district_population_follows_areal_weighting(yaizu, yaizu_access):
+    """Independent check: each census small area's people shared among the elementary districts
+    by the area of their overlay (areal weighting), against the residents ``access`` counts."""
+    units = yaizu.layer("population")
+    districts = yaizu.layer("elementary")
+    units = units.assign(unit_area=units.area)
+    pieces = gpd.overlay(units[["population", "unit_area", "geometry"]],
+                         districts[["name", "geometry"]], how="intersection", keep_geom_type=True)
+    expect = (pieces["population"] * pieces.area / pieces["unit_area"]).groupby(pieces["name"]).sum()
+    rows = access.coverage_table(yaizu_access, districts)
+    got = {r["name"]: r["population"] for r in rows}
+    assert set(expect.index) <= set(got)
+    for name, want in expect.items():
+        assert got[name] == pytest.approx(want, rel=0.01, abs=5), name
+    # Nobody lost: the districts and the residents outside them add up to the census.
+    assert sum(got.values()) == pytest.approx(units["population"].sum(), abs=1)
+    assert set(yaizu_access.residents["source"]) >= {"street", "area_grid", "area_outside_network"}
+
+
+@pytest.mark.realdata
+@needs_yaizu
+def test_yaizu_district_gaps_count_only_the_district(yaizu, yaizu_access):
+    from kennai.errors import NotFoundError
+
+    name = "焼津東小学校"
+    picked = access.district_gaps(yaizu, yaizu_access, layer="elementary", district=name,
+                                  threshold_m=250)
+    assert len(picked.gaps) and picked.gaps["rank"].dtype == np.int64
+    shape = shapely.union_all(yaizu.layer("elementary").query("name == @name").geometry.values)
+    whole = access.gap_polygons(yaizu_access, threshold_m=250)
+    assert picked.gaps["population"].sum() <= whole["population"].sum()
+    assert picked.gaps["population"].sum() == pytest.approx(
+        access.gap_polygons(yaizu_access, threshold_m=250, within=shape)["population"].sum())
+    west, south, east, north = picked.bounds
+    assert 138 < west < east < 139 and 34 < south < north < 35
+    with pytest.raises(NotFoundError, match="どこか"):
+        access.district_gaps(yaizu, yaizu_access, layer="elementary", district="どこか")
+
+
+@pytest.mark.realdata
+@needs_yaizu
+def test_yaizu_station_network_reports_no_network_per_district(yaizu, yaizu_access):
+    res = yaizu_access
     rows = access.coverage_table(res, yaizu.layer("elementary"))
     total = sum(r["population"] for r in rows)
     assert total == pytest.approx(res.residents["population"].sum(), rel=1e-6)
     assert total == pytest.approx(yaizu.layer("population")["population"].sum(), rel=1e-6)
+    rows = [r for r in rows if r["name"] != access.OUTSIDE_NAME]
     near = [r for r in rows if r["population_on_network"] > 0]
     far = [r for r in rows if r["population_on_network"] == 0]
     assert near and far  # the 800 m station network covers a few districts only
@@ -449,13 +589,20 @@ def test_run_access_for_build_round_trip_and_cli_json(yaizu, monkeypatch, tmp_pa
                                    "--threshold", "10min"])
     assert out.exit_code == 0, out.output
     rows = json.loads(out.stdout)
-    assert {r["name"] for r in rows} == set(yaizu.layer("elementary")["name"])
+    assert {r["name"] for r in rows} - {access.OUTSIDE_NAME} == set(yaizu.layer("elementary")["name"])
     for r in rows:
         assert {"name", "population", "population_65plus", "no_network_population",
                 "coverage"} <= set(r)
         assert set(r["coverage"]) == {"500m", "10min"}
     whole = CliRunner().invoke(app, ["access", str(ROOT / "pipelines" / "yaizu.yaml"), "--json"])
     assert whole.exit_code == 0 and json.loads(whole.stdout)["name"] == "焼津市"
+    csv = CliRunner().invoke(app, ["access", str(ROOT / "pipelines" / "yaizu.yaml"), "--csv",
+                                   "--threshold", "200", "--threshold", "1000"])
+    head = csv.stdout.splitlines()[0].split(",")
+    assert head.index("coverage_200m") < head.index("coverage_1000m")
+    text = CliRunner().invoke(app, ["access", str(ROOT / "pipelines" / "yaizu.yaml"), "--by",
+                                    "elementary", "--threshold", "500"], env={"COLUMNS": "200"})
+    assert text.exit_code == 0 and "区域外" in text.stdout
     bad = CliRunner().invoke(app, ["access", str(ROOT / "pipelines" / "yaizu.yaml"), "--by", "x"])
     assert bad.exit_code != 0
 

@@ -11,13 +11,12 @@ import threading
 from typing import Annotated, Any
 
 import geopandas as gpd
-import shapely
 from fastapi import APIRouter, Header, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.routers.tiles import TileIndex, Zoom, tile_response
 from api.state import RegionName, ServerState
-from kennai.access import coverage_table, gap_polygons, resolve_polygons
+from kennai.access import coverage_table, district_gaps, gap_polygons, resolve_polygons
 from kennai.errors import NotFoundError
 from kennai.geojson import to_feature_collection
 from kennai.i18n import t
@@ -87,13 +86,9 @@ def access_router(state: ServerState) -> APIRouter:
         if district is None:
             frame = gaps_at(float(threshold))
         else:
-            _, polygons = resolve_polygons(state.region, layer)
-            match = polygons[polygons["name"].astype(str) == district]
-            if match.empty:
-                raise _no_district(layer, district)
-            shape = shapely.union_all(match.to_crs(results.residents.crs).geometry.values)
-            frame = gap_polygons(results, threshold_m=float(threshold), within=shape)
-            out_bounds = [round(float(v), 6) for v in match.to_crs("EPSG:4326").total_bounds]
+            picked = district_gaps(state.region, results, layer=layer, district=district,
+                                   threshold_m=float(threshold))
+            frame, out_bounds = picked.gaps, picked.bounds
         out = to_feature_collection(frame, limit=limit, id_column="rank" if len(frame) else None)
         out["threshold_m"] = float(threshold)
         if out_bounds is not None:

@@ -536,38 +536,68 @@ def _summary(rows: pd.DataFrame, name: str, thresholds: tuple[Threshold, ...],
     }
 
 
+#: Name of the coverage row for residents outside every polygon of the layer (e.g. a plan
+#: covering only part of the town); the row is added only when there are any.
+OUTSIDE_NAME = "（区域外）"
+
+
 def coverage_table(results: AccessResults, polygons: gpd.GeoDataFrame | None = None, *,
                    thresholds: Iterable[Threshold] | None = None,
                    region_name: str = "") -> list[dict[str, Any]]:
     """Coverage per polygon (``name`` column), or one row for the whole region.
 
     Shares are of the population that has a network (``population_on_network``); residents
-    outside the network's extent are counted apart in ``no_network_population``.
+    outside the network's extent are counted apart in ``no_network_population``. Residents in
+    no polygon at all get a last row named :data:`OUTSIDE_NAME`, so the rows always add up to
+    the whole population.
     """
     ths = tuple(thresholds) if thresholds is not None else results.options.thresholds
     res = results.residents
+    straight = results.options.straight_line_m
     if polygons is None:
-        return [_summary(res, region_name, ths, results.options.straight_line_m)]
+        return [_summary(res, region_name, ths, straight)]
     polys = polygons[["name", "geometry"]].reset_index(drop=True)
-    joined = gpd.sjoin(res[["geometry"]], polys, how="inner", predicate="within")
+    if polys.crs is not None and res.crs is not None and not polys.crs.equals(res.crs):
+        polys = polys.to_crs(res.crs)
+    # A resident on a shared border (``intersects``, not ``within``) counts once, in the first.
+    joined = gpd.sjoin(res[["geometry"]], polys, how="inner", predicate="intersects")
     joined = joined[~joined.index.duplicated(keep="first")]
     out = []
     for i, name in enumerate(polys["name"]):
         idx = joined.index[joined["index_right"].to_numpy() == i]
-        out.append(_summary(res.loc[idx], str(name), ths, results.options.straight_line_m))
+        out.append(_summary(res.loc[idx], str(name), ths, straight))
+    outside = res[~res.index.isin(joined.index)]
+    if len(outside) and (outside["population"] > 0).any():
+        out.append(_summary(outside, OUTSIDE_NAME, ths, straight))
     return out
 
 
+_NESTED = ("coverage", "coverage_65plus", "straight_line_coverage")
+
+
 def coverage_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Coverage records flattened for CSV (``coverage_500m``, ``coverage_65plus_500m`` …)."""
+    """Coverage records flattened for CSV (``coverage_500m``, ``coverage_65plus_500m`` …).
+
+    Columns keep the rows' own order (thresholds as given, not sorted as text), and a row with
+    no 65+ figures gets empty ``coverage_65plus_*`` cells rather than a column of its own.
+    """
+    labels: dict[str, list[str]] = {key: [] for key in _NESTED}
+    for r in rows:
+        for key in _NESTED:
+            src = r.get(key) or (r.get("coverage") if key == "coverage_65plus" else None) or {}
+            labels[key] += [lb for lb in src if lb not in labels[key]]
+    columns: list[str] = []
+    for r in rows:
+        columns += [k for k in r if k not in _NESTED and k not in columns]
+    columns += [f"{key}_{lb}" for key in _NESTED for lb in labels[key]]
     flat = []
     for r in rows:
-        d = {k: v for k, v in r.items() if not isinstance(v, dict)}
-        for key in ("coverage", "coverage_65plus", "straight_line_coverage"):
-            for label, v in (r.get(key) or {}).items():
-                d[f"{key}_{label}"] = v
+        d = {k: v for k, v in r.items() if k not in _NESTED}
+        for key in _NESTED:
+            values = r.get(key) or {}
+            d |= {f"{key}_{lb}": values.get(lb) for lb in labels[key]}
         flat.append(d)
-    return pd.DataFrame(flat)
+    return pd.DataFrame(flat, columns=columns)
 
 
 # --------------------------------------------------------------------------- gaps
@@ -621,8 +651,37 @@ def gap_polygons(results: AccessResults, *, threshold_m: float | None = None,
                                                 * cell_m * cell_m / 1e4, 2)},
                            geometry=geoms, crs=crs)
     gdf = gdf.sort_values(["population", "locations"], ascending=False).reset_index(drop=True)
-    gdf.insert(0, "rank", np.arange(1, len(gdf) + 1))
-    return gdf[cols]
+    gdf.insert(0, "rank", np.arange(1, len(gdf) + 1, dtype=np.int64))
+    return gdf[cols].astype({"rank": "int64", "locations": "int64"})
+
+
+@dataclass(slots=True)
+class DistrictGaps:
+    """The gaps of one district's own residents and the district's lon/lat bounds."""
+
+    gaps: gpd.GeoDataFrame
+    bounds: list[float]
+
+
+def district_gaps(region: Any, results: AccessResults, *, layer: str, district: str,
+                  threshold_m: float | None = None) -> DistrictGaps:
+    """Gap polygons counting only the residents of the district named ``district`` in ``layer``
+    (a district layer or plan, as for ``--by``); its pieces sharing the name are joined.
+
+    Raises :class:`NotFoundError` when the layer has no district of that name.
+    """
+    key, polygons = resolve_polygons(region, layer)
+    match = polygons[polygons["name"].astype(str) == district]
+    if match.empty:
+        names = ", ".join(sorted(map(str, polygons["name"].unique()))[:20])
+        raise NotFoundError(t(f"{key} に区域「{district}」はありません（あるもの: {names}）",
+                              f"no district {district!r} in {key} (there are: {names})"),
+                            feature=district, hint=t("区域の一覧で名称を確認してください",
+                                                     "check the names in the district list"))
+    shape = shapely.union_all(match.to_crs(results.residents.crs).geometry.values)
+    frame = gap_polygons(results, threshold_m=threshold_m, within=shape)
+    bounds = [round(float(v), 6) for v in match.to_crs("EPSG:4326").total_bounds]
+    return DistrictGaps(frame, bounds)
 
 
 # --------------------------------------------------------------------------- site suggestion

@@ -24,6 +24,8 @@ def _fmt_share(x: float | None) -> str:
 
 
 def _print_table(rows: list[dict[str, Any]], title: str) -> None:
+    from kennai.access import OUTSIDE_NAME
+
     labels = list(rows[0]["coverage"]) if rows else []
     straight = list(rows[0]["straight_line_coverage"]) if rows else []
     table = Table(title=title, show_header=True)
@@ -35,12 +37,16 @@ def _print_table(rows: list[dict[str, Any]], title: str) -> None:
     for label in straight:
         table.add_column(t(f"直線{label}", f"straight {label}").get(), justify="right")
     table.add_column(t("中央値", "median").get(), justify="right")
-    for r in rows:
+    for k, r in enumerate(rows):
         p65 = "—" if r["population_65plus"] is None else f"{r['population_65plus']:,.0f}"
         med = "—" if r["median_distance_m"] is None else f"{r['median_distance_m']:,.0f} m"
-        table.add_row(r["name"], f"{r['population']:,.0f}", p65, f"{r['no_network_population']:,.0f}",
+        name = r["name"] if r["name"] != OUTSIDE_NAME else t(OUTSIDE_NAME, "(outside every area)").get()
+        # The residents outside every district close the table, set apart by a rule.
+        last = k + 2 == len(rows) and rows[-1]["name"] == OUTSIDE_NAME
+        table.add_row(name, f"{r['population']:,.0f}", p65, f"{r['no_network_population']:,.0f}",
                       *[_fmt_share(r["coverage"][label]) for label in labels],
-                      *[_fmt_share(r["straight_line_coverage"][label]) for label in straight], med)
+                      *[_fmt_share(r["straight_line_coverage"][label]) for label in straight], med,
+                      end_section=last)
     out.print(table)
 
 

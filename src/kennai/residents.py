@@ -117,29 +117,102 @@ def _spread(units: gpd.GeoDataFrame, points: gpd.GeoDataFrame, weight: np.ndarra
     return rows, missing
 
 
-def _split_by_extent(units: gpd.GeoDataFrame, extent: shapely.Geometry
+def _polygonal(geoms: np.ndarray) -> np.ndarray:
+    """The polygonal part of each geometry as a MultiPolygon (empty where there is none):
+    overlays can leave stray lines and points beside the polygons."""
+    parts, idx = shapely.get_parts(geoms, return_index=True)
+    keep = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)
+    out = np.full(len(geoms), None, dtype=object)
+    if keep.any():
+        out = shapely.multipolygons(parts[keep], indices=idx[keep], out=out)
+    out[shapely.is_missing(out)] = shapely.MultiPolygon()
+    return out
+
+
+def _area_grid(units: gpd.GeoDataFrame, *, spacing_m: float, source: str,
+               max_cells_per_unit: int = 200_000) -> pd.DataFrame:
+    """Spread each unit's people over its area, for units with no building or street to hold them.
+
+    The unit is cut by a regular grid of ``spacing_m`` cells; every piece of a cell inside it
+    gets one point (inside the piece) and the unit's population in proportion to the piece's
+    area. Counts per district then follow areal weighting to a cell's precision, every polygon
+    part gets at least one point, and the unit's total is kept exactly.
+    """
+    geoms = _polygonal(units.geometry.values)
+    has = shapely.area(geoms) > 0
+    # A unit with people but no area (a degenerate polygon) keeps them at a point of its own.
+    flat = np.flatnonzero(~has)
+    pos = shapely.point_on_surface(np.asarray(units.geometry.values)[flat])
+    xy = np.column_stack([shapely.get_x(pos), shapely.get_y(pos)])  # NaN for an empty one
+    rows = [_located(units, flat, xy, np.ones(len(flat)), source)]
+    if not has.any():
+        return rows[0]
+    bounds = shapely.bounds(geoms[has])
+    uidx = np.flatnonzero(has)
+    # One grid per unit (a coarser one for a vast unit, so that no unit makes millions of cells).
+    span = np.maximum(bounds[:, 2:] - bounds[:, :2], 1e-9)
+    step = np.maximum(spacing_m, np.sqrt(span[:, 0] * span[:, 1] / max_cells_per_unit))
+    lo = np.floor(bounds[:, :2] / step[:, None]).astype(np.int64)
+    hi = np.ceil(bounds[:, 2:] / step[:, None]).astype(np.int64)
+    shape = np.maximum(hi - lo, 1)
+    count = shape[:, 0] * shape[:, 1]
+    owner = np.repeat(np.arange(len(uidx)), count)
+    k = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    i = lo[owner, 0] + k % shape[owner, 0]
+    j = lo[owner, 1] + k // shape[owner, 0]
+    s = step[owner]
+    boxes = shapely.box(i * s, j * s, (i + 1) * s, (j + 1) * s)
+    target = geoms[uidx[owner]]
+    shapely.prepare(geoms)
+    inner = shapely.contains_properly(target, boxes)
+    pieces = boxes.copy()
+    edge = ~inner & shapely.intersects(target, boxes)
+    pieces[edge] = shapely.intersection(target[edge], boxes[edge])
+    keep = inner | edge
+    parts, pidx = shapely.get_parts(pieces[keep], return_index=True)
+    part_area = shapely.area(parts)
+    ok = (shapely.get_type_id(parts) == 3) & (part_area > 0)
+    parts, part_area = parts[ok], part_area[ok]
+    unit_of = uidx[owner[np.flatnonzero(keep)[pidx[ok]]]]
+    xy = shapely.get_coordinates(shapely.point_on_surface(parts))
+    # Shares of the pieces' own total, so the unit's population is kept to the last person.
+    total = np.bincount(unit_of, weights=part_area, minlength=len(geoms))
+    rows.append(_located(units, unit_of, xy, part_area / total[unit_of], source))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _located(units: gpd.GeoDataFrame, unit_of: np.ndarray, xy: np.ndarray, share: np.ndarray,
+             source: str) -> pd.DataFrame:
+    """Located rows holding ``share`` of the population of unit ``unit_of`` each."""
+    return pd.DataFrame({
+        "x": xy[:, 0], "y": xy[:, 1],
+        "population": units["population"].to_numpy(float)[unit_of] * share,
+        "population_65plus": units["population_65plus"].to_numpy(float)[unit_of] * share,
+        "unit_id": units["unit_id"].to_numpy()[unit_of], "source": source})
+
+
+def _split_by_extent(units: gpd.GeoDataFrame, extent: shapely.Geometry, *, spacing_m: float
                      ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Units cut to ``extent`` (population scaled by the area inside) and, for the part
-    outside, one located row each at a point of that part."""
+    outside, located rows spread over that part's area (:func:`_area_grid`)."""
     geoms = units.geometry.values
     area = shapely.area(geoms)
     inside = shapely.intersection(geoms, extent)
     share = np.divide(shapely.area(inside), area, out=np.ones_like(area), where=area > 0)
     partial = (share < 0.999) & (share > 0)
-    out_geom = shapely.difference(geoms[partial], extent)
-    rp = shapely.get_coordinates(shapely.point_on_surface(out_geom))
     rest = 1.0 - share[partial]
-    outside = pd.DataFrame({
-        "x": rp[:, 0], "y": rp[:, 1],
+    outer = gpd.GeoDataFrame({
+        "unit_id": units["unit_id"].to_numpy()[partial],
         "population": units["population"].to_numpy(float)[partial] * rest,
-        "population_65plus": units["population_65plus"].to_numpy(float)[partial] * rest,
-        "unit_id": units["unit_id"].to_numpy()[partial], "source": "area_outside_network"})
+        "population_65plus": units["population_65plus"].to_numpy(float)[partial] * rest},
+        geometry=shapely.difference(geoms[partial], extent), crs=units.crs)
+    outside = _area_grid(outer, spacing_m=spacing_m, source="area_outside_network")
     cut = units.copy()
     keep = share > 0
     cut.loc[partial, "population"] *= share[partial]
     cut.loc[partial, "population_65plus"] *= share[partial]
     cut = cut.set_geometry(np.where(partial, inside, geoms))
-    # Units wholly outside stay whole: they fall to the representative point below.
+    # Units wholly outside stay whole: they are spread over their area below.
     cut.loc[~keep, "geometry"] = geoms[~keep]
     return cut, outside
 
@@ -212,7 +285,7 @@ def resident_locations(
                                    crs=crs)
             outside = None
             if extent is not None:
-                units, outside = _split_by_extent(units, extent)
+                units, outside = _split_by_extent(units, extent, spacing_m=spacing_m)
             rows, missing = _spread(units, pts, np.ones(len(pts)))
             rows["source"] = "street"
             if outside is not None and len(outside):
@@ -220,18 +293,13 @@ def resident_locations(
             info = {"method": "census_on_streets", "unit": "persons", "spacing_m": spacing_m}
         else:
             rows, missing = pd.DataFrame(), np.ones(len(units), dtype=bool)
-            info = {"method": "census_centroids", "unit": "persons"}
+            info = {"method": "census_over_area", "unit": "persons", "spacing_m": spacing_m}
         if missing.any():
-            # Areas with people but no building or street inside: keep them at a point inside,
-            # never drop them (they are then likely to show as "no network").
-            left = units[missing]
-            rp = shapely.get_coordinates(shapely.point_on_surface(left.geometry.values))
-            rows = pd.concat([rows, pd.DataFrame({
-                "x": rp[:, 0], "y": rp[:, 1], "population": left["population"].to_numpy(float),
-                "population_65plus": left["population_65plus"].to_numpy(float),
-                "unit_id": left["unit_id"].to_numpy(), "source": "area_point"})],
-                ignore_index=True)
-            info["areas_at_representative_point"] = int(missing.sum())
+            # Areas with people but no building or street inside: spread over their area,
+            # never dropped (they are then likely to show as "no network").
+            rows = pd.concat([rows, _area_grid(units[missing], spacing_m=spacing_m,
+                                               source="area_grid")], ignore_index=True)
+            info["areas_spread_over_area"] = int(missing.sum())
     gdf = gpd.GeoDataFrame(rows.reset_index(drop=True),
                            geometry=shapely.points(rows[["x", "y"]].to_numpy(float)), crs=crs)
     info |= {"locations": len(gdf), "population": round(float(gdf["population"].sum()), 3)}
