@@ -382,17 +382,10 @@ DEMO = Path(__file__).resolve().parents[1] / "pipelines" / "demo.yaml"
 
 
 @pytest.fixture(scope="module")
-def demo_client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
-    """The demo town built with its access results (computed here when the build has none)."""
-    from kennai.access import ACCESS_DIR, run_access_for_build
-
-    if not DEMO.is_file():
-        pytest.skip("pipelines/demo.yaml is absent")
-    tmp = tmp_path_factory.mktemp("demo")
-    region, _ = build_region(load_config(DEMO), build_dir=tmp / "build")
-    if not (tmp / "build" / ACCESS_DIR / "access.json").is_file():
-        run_access_for_build(region, tmp / "build")
-    return TestClient(create_app(DEMO, build_dir=tmp / "build", register_path=tmp / "r.sqlite"))
+def demo_client(demo, tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+    """The demo town as built (with its access results) by the session's ``demo`` fixture."""
+    tmp = tmp_path_factory.mktemp("demo-register")
+    return TestClient(create_app(DEMO, build_dir=demo.build_dir, register_path=tmp / "r.sqlite"))
 
 
 def test_access_coverage_gaps_nearest_and_surface_tiles(demo_client: TestClient) -> None:
@@ -484,3 +477,10 @@ def test_treasure_map_endpoint(demo_client: TestClient) -> None:
     assert re.search(r'<(script|link)[^>]+(src|href)="https?://', html.text) is None  # offline
     assert demo_client.get(url, params={"district": "無い"}).status_code == 404
     assert demo_client.get(url, params={"district": name, "format": "exe"}).status_code == 422
+
+
+def test_gap_features_keep_whole_numbers(demo_client: TestClient) -> None:
+    gaps = demo_client.get("/api/v1/regions/demo/access/gaps", params={"threshold": 250}).json()
+    props = gaps["features"][0]["properties"]
+    assert isinstance(props["rank"], int) and isinstance(props["locations"], int)
+    assert gaps["features"][0]["id"] == 1

@@ -23,19 +23,12 @@ MAX_EXAMPLES = 25
 
 
 @pytest.fixture(scope="module")
-def api_schema(tmp_path_factory: pytest.TempPathFactory):
+def api_schema(demo, tmp_path_factory: pytest.TempPathFactory):
+    """The app on the demo town as built (with access results) by the session's ``demo``."""
     from api import create_app
-    from kennai.access import ACCESS_DIR, run_access_for_build
-    from kennai.config import load_config
-    from kennai.region import build_region
 
-    if not DEMO.is_file():
-        pytest.skip("pipelines/demo.yaml is absent")
     tmp = tmp_path_factory.mktemp("schemathesis")
-    region, _ = build_region(load_config(DEMO), build_dir=tmp / "build")
-    if not (tmp / "build" / ACCESS_DIR / "access.json").is_file():
-        run_access_for_build(region, tmp / "build")
-    app = create_app(DEMO, build_dir=tmp / "build", register_path=tmp / "register.sqlite", token=TOKEN,
+    app = create_app(DEMO, build_dir=demo.build_dir, register_path=tmp / "register.sqlite", token=TOKEN,
                      max_upload_bytes=200_000, web_modules=tmp / "no_node_modules")
     return schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
 

@@ -77,7 +77,10 @@ def to_feature_collection(
     geoms = shapely.set_precision(page.geometry.values, 10 ** -COORD_PRECISION, mode="pointwise")
     geo_json = shapely.to_geojson(geoms)
     features = []
-    for i, (_, row) in enumerate(page[keep].iterrows()):
+    # Records keep each column's own type (iterrows would turn whole numbers into floats
+    # whenever a row mixes ints and floats).
+    records = pd.DataFrame(page[keep]).to_dict("records")
+    for i, row in enumerate(records):
         feature: dict[str, Any] = {
             "type": "Feature",
             "properties": feature_properties(row),

@@ -53,7 +53,7 @@ GPKG = "region.gpkg"
 NETWORK = "network.npz"
 DEM = "dem.tif"
 METADATA = "metadata.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # bump when what a build stores changes (old builds are rebuilt)
 
 Progress = Callable[[str], None]
 
