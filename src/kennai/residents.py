@@ -71,8 +71,7 @@ def snap_to_edges(net: WalkNetwork, xy: np.ndarray, *, max_distance_m: float | N
         return Snap(edge, along, perp, proj)
     tree = tree or shapely.STRtree(net.edge_geometry)
     pts = shapely.points(xy)
-    (pi, ei), dist = tree.query_nearest(pts, max_distance=max_distance_m, return_distance=True,
-                                        all_matches=False)
+    pi, ei, dist = _nearest_edges(net, tree, pts, max_distance_m)
     geoms = net.edge_geometry[ei]
     pos = shapely.line_locate_point(geoms, pts[pi])
     glen = shapely.length(geoms)
@@ -82,6 +81,37 @@ def snap_to_edges(net: WalkNetwork, xy: np.ndarray, *, max_distance_m: float | N
     perp[pi] = dist
     proj[pi] = shapely.get_coordinates(shapely.line_interpolate_point(geoms, pos))
     return Snap(edge, along, perp, proj)
+
+
+#: Radius of the cheap first search for each point's nearest edge (most homes are this close).
+_PROBE_M = 40.0
+
+
+def _nearest_edges(net: WalkNetwork, tree: shapely.STRtree, pts: np.ndarray,
+                   max_distance_m: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(point index, nearest edge, distance) for every point within ``max_distance_m``.
+
+    A ``dwithin`` search in a small radius finds most points' nearest edge at a third of the
+    cost of GEOS's nearest-neighbour search, which is kept for the points it leaves. Ties go
+    to the lower edge index, so results do not depend on the tree's order.
+    """
+    probe = _PROBE_M if max_distance_m is None else min(_PROBE_M, max_distance_m)
+    a, b = tree.query(pts, predicate="dwithin", distance=probe)
+    d = shapely.distance(pts[a], net.edge_geometry[b])
+    order = np.lexsort((b, d, a))
+    a, b, d = a[order], b[order], d[order]
+    first = np.ones(len(a), dtype=bool)
+    first[1:] = a[1:] != a[:-1]
+    pi, ei, dist = a[first], b[first], d[first]
+    if max_distance_m is None or max_distance_m > probe:
+        rest = np.setdiff1d(np.arange(len(pts)), pi, assume_unique=True)
+        if len(rest):
+            (ri, re), rd = tree.query_nearest(pts[rest], max_distance=max_distance_m,
+                                              return_distance=True, all_matches=False)
+            pi = np.concatenate([pi, rest[ri]])
+            ei = np.concatenate([ei, re])
+            dist = np.concatenate([dist, rd])
+    return pi, ei, dist
 
 
 def _edge_points(net: WalkNetwork, spacing_m: float) -> np.ndarray:
