@@ -546,6 +546,8 @@ def test_yaizu_junior_high_splits_exactly_two_elementary_districts(yaizu_element
     assert len(tiny) >= 10 and not tiny["counted"].any()
     s = d["summary"]
     assert s["population_in_split_units"] > 0 and s["patterns"]["C"] == 2
+    # The census total is the units' total plus the people outside every unit (none lost).
+    assert s["population_total"] + s["population_outside_units"] == pytest.approx(139_462, abs=1)
     # 焼津市's census layer has no 65+ count: every 65+ figure is null, not zero.
     assert d["has_population_65plus"] is False and s["population_65plus_in_split_units"] is None
     assert all(p["population_65plus"] is None for p in east.values())

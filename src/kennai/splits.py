@@ -818,6 +818,11 @@ def analyse_splits(
                             tolerances=tolerances)
     areas = _balance(pieces, unit_table, areas, measure)
     summary = _summary(pieces, unit_table, areas, has_population, measure, tolerances)
+    if has_population:
+        # People of the population layer who live in no unit (outside the units' outline):
+        # said, so that a total below the census is not a mystery.
+        outside = float(population["population"].sum()) - float(unit_table["population"].sum())
+        summary["population_outside_units"] = _round(max(outside, 0.0), 1)
     return SplitReport(plan_name=plan_name, units_layer=units_layer, tolerances=tolerances,
                        crs=crs, has_population=has_population, pieces=pieces, units=unit_table,
                        areas=areas, summary=summary, has_population_65plus=has_65)
@@ -1010,10 +1015,14 @@ def _report_blocks(report: SplitReport) -> list[tuple[str, Any]]:
         blocks.append(("p", t(
             f"分断された区域に住む人口: {_num(s['population_in_split_units'])} 人"
             f"（全体 {_num(s['population_total'])} 人の {_pct(s['population_in_split_units_share'])}）。"
-            "人口は国勢調査小地域の人口を面積按分して推計しています。",
+            "人口は国勢調査小地域の人口を面積按分して推計しています。"
+            + (f"区域の外にいる {_num(s['population_outside_units'])} 人は全体に含みません。"
+               if s.get("population_outside_units") else ""),
             f"Population living in split units: {_num(s['population_in_split_units'])} "
             f"({_pct(s['population_in_split_units_share'])} of {_num(s['population_total'])}). "
-            "Population is estimated by area-weighting the census small areas.").get()))
+            "Population is estimated by area-weighting the census small areas."
+            + (f" {_num(s['population_outside_units'])} people outside every unit are not in "
+               "the total." if s.get("population_outside_units") else "")).get()))
     if report.has_population_65plus:
         blocks.append(("p", t(
             f"うち 65 歳以上: {_num(s['population_65plus_in_split_units'])} 人"
