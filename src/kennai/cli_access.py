@@ -11,6 +11,7 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.table import Table
 
 from kennai.cli import ConfigArg, JsonOpt, app, out, print_json, progress_status
@@ -28,15 +29,22 @@ def _print_table(rows: list[dict[str, Any]], title: str) -> None:
 
     labels = list(rows[0]["coverage"]) if rows else []
     straight = list(rows[0]["straight_line_coverage"]) if rows else []
-    table = Table(title=title, show_header=True)
-    for head in (t("区域", "district"), t("人口", "population"), t("65歳以上", "65+"),
-                 t("ネットワーク外", "no network")):
-        table.add_column(head.get(), justify="right" if head.en != "district" else "left")
+    # A light frame: a dozen columns must fit a laptop terminal without cutting names or counts.
+    table = Table(title=title, show_header=True, box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
+    for head in (t("区域", "district"), t("人口", "people"), t("65歳\n以上", "65+"),
+                 t("ネット\nワーク外", "no\nnetwork")):
+        # Names and counts are never cut short; narrow terminals wrap the headers instead.
+        if head.en == "district":
+            table.add_column(head.get(), justify="left", no_wrap=True, min_width=6)
+        else:
+            table.add_column(head.get(), justify="right", no_wrap=True, min_width=6)
     for label in labels:
-        table.add_column(label, justify="right")
+        table.add_column(label, justify="right", no_wrap=True, min_width=4)
     for label in straight:
-        table.add_column(t(f"直線{label}", f"straight {label}").get(), justify="right")
-    table.add_column(t("中央値", "median").get(), justify="right")
+        table.add_column(t(f"直線\n{label}", f"direct\n{label}").get(), justify="right",
+                         no_wrap=True, min_width=4)
+    table.add_column(t("中央値", "median").get(), justify="right", no_wrap=True, min_width=6)
     for k, r in enumerate(rows):
         p65 = "—" if r["population_65plus"] is None else f"{r['population_65plus']:,.0f}"
         med = "—" if r["median_distance_m"] is None else f"{r['median_distance_m']:,.0f} m"
