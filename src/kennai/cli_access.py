@@ -38,9 +38,9 @@ def _print_table(rows: list[dict[str, Any]], title: str) -> None:
         if head.en == "district":
             table.add_column(head.get(), justify="left", no_wrap=True, min_width=6)
         else:
-            table.add_column(head.get(), justify="right", no_wrap=True, min_width=6)
+            table.add_column(head.get(), justify="right", no_wrap=True, min_width=5)
     for label in labels:
-        table.add_column(label, justify="right", no_wrap=True, min_width=4)
+        table.add_column(label, justify="right", no_wrap=True, min_width=max(4, len(label)))
     for label in straight:
         table.add_column(t(f"直線\n{label}", f"direct\n{label}").get(), justify="right",
                          no_wrap=True, min_width=4)
