@@ -12,9 +12,8 @@ from typing import Annotated, Any
 
 import geopandas as gpd
 from fastapi import APIRouter, Header, Query, Response
-from starlette.concurrency import run_in_threadpool
 
-from api.routers.tiles import TileIndex, Zoom, tile_response
+from api.routers.tiles import TileIndex, Zoom, serve_tile
 from api.state import RegionName, ServerState
 from kennai.access import coverage_table, district_gaps, gap_polygons, resolve_polygons
 from kennai.errors import NotFoundError
@@ -116,10 +115,7 @@ def access_router(state: ServerState) -> APIRouter:
                           if_none_match: Annotated[str | None, Header(max_length=1000)] = None
                           ) -> Response:
         surface = state.require_surface(region)
-        data = surface.cached(z, x, y)
-        if data is None:
-            data = await run_in_threadpool(surface.tile, z, x, y)
-        return tile_response(data, etag=f'"{surface.version}"', media_type=PNG_TYPE,
-                             if_none_match=if_none_match)
+        return await serve_tile(surface, z, x, y, etag=f'"{surface.version}"', media_type=PNG_TYPE,
+                                if_none_match=if_none_match)
 
     return router

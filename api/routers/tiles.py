@@ -7,7 +7,7 @@ carries the tile set's version as ETag, and a matching ``If-None-Match`` gets 30
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Header, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -29,6 +29,20 @@ def tile_response(data: bytes, *, etag: str, media_type: str, if_none_match: str
     if not data:
         return Response(status_code=204, headers=headers)
     return Response(data, media_type=media_type, headers=headers)
+
+
+class _TileSource(Protocol):
+    def cached(self, z: int, x: int, y: int) -> bytes | None: ...
+    def tile(self, z: int, x: int, y: int) -> bytes: ...
+
+
+async def serve_tile(source: _TileSource, z: int, x: int, y: int, *, etag: str, media_type: str,
+                     if_none_match: str | None) -> Response:
+    """A cache hit is answered on the event loop; only a miss renders, in the thread pool."""
+    data = source.cached(z, x, y)
+    if data is None:
+        data = await run_in_threadpool(source.tile, z, x, y)
+    return tile_response(data, etag=etag, media_type=media_type, if_none_match=if_none_match)
 
 
 def tiles_router(state: ServerState) -> APIRouter:
@@ -53,9 +67,7 @@ def tiles_router(state: ServerState) -> APIRouter:
                           if_none_match: Annotated[str | None, Header(max_length=1000)] = None
                           ) -> Response:
         state.check_region(region)
-        data = state.tiles.cached(z, x, y)
-        if data is None:
-            data = await run_in_threadpool(state.tiles.tile, z, x, y)
-        return tile_response(data, etag=etag, media_type=MVT_TYPE, if_none_match=if_none_match)
+        return await serve_tile(state.tiles, z, x, y, etag=etag, media_type=MVT_TYPE,
+                                if_none_match=if_none_match)
 
     return router
