@@ -73,6 +73,20 @@ def find_column(columns: list[str], names: tuple[str, ...]) -> str | None:
     return None
 
 
+def _coordinate_column(col: str | None, columns: list[str], label: tuple[str, str],
+                       path: Path) -> str:
+    """The latitude or longitude column ``col``, or the error saying the table has none."""
+    if col is None or col not in columns:
+        raise InputError(
+            t(f"{label[0]}の列が見つかりません（列: {', '.join(columns[:12])}）",
+              f"no {label[1]} column (columns: {', '.join(columns[:12])})"),
+            path=path,
+            hint=t("列名を 緯度/経度 にするか、設定に lat_column / lon_column を書いてください",
+                   "name the columns 緯度/経度 or lat/lon, or set lat_column / lon_column"),
+        )
+    return col
+
+
 def _coords(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
     values = pd.to_numeric(df[col].str.strip().str.replace("，", ".", regex=False), errors="coerce")
     bad = values.isna().to_numpy()
@@ -103,17 +117,10 @@ def points_from_table(
     latitude and longitude must not be swapped (a common mistake in hand-made CSVs).
     """
     columns = list(df.columns)
-    lat_col = lat_column or find_column(columns, LAT_NAMES)
-    lon_col = lon_column or find_column(columns, LON_NAMES)
-    for col, label in ((lat_col, ("緯度", "latitude")), (lon_col, ("経度", "longitude"))):
-        if col is None or col not in columns:
-            raise InputError(
-                t(f"{label[0]}の列が見つかりません（列: {', '.join(columns[:12])}）",
-                  f"no {label[1]} column (columns: {', '.join(columns[:12])})"),
-                path=path,
-                hint=t("列名を 緯度/経度 にするか、設定に lat_column / lon_column を書いてください",
-                       "name the columns 緯度/経度 or lat/lon, or set lat_column / lon_column"),
-            )
+    lat_col = _coordinate_column(lat_column or find_column(columns, LAT_NAMES), columns,
+                                 ("緯度", "latitude"), path)
+    lon_col = _coordinate_column(lon_column or find_column(columns, LON_NAMES), columns,
+                                 ("経度", "longitude"), path)
     lat = _coords(df, lat_col, path)
     lon = _coords(df, lon_col, path)
     in_lat = (lat >= _JP_LAT[0]) & (lat <= _JP_LAT[1])

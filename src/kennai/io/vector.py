@@ -53,9 +53,9 @@ def _shapefile_encoding(path: Path, layer: str | None) -> str | None:
             enc = cpg_encoding(path)
             if enc:
                 return enc
-            dbf = next((p for p in (path.with_suffix(".dbf"), path.with_suffix(".DBF"))
-                        if p.is_file()), None)
-            return dbf_encoding(dbf.read_bytes()) if dbf else None
+            dbf_path = next((p for p in (path.with_suffix(".dbf"), path.with_suffix(".DBF"))
+                             if p.is_file()), None)
+            return dbf_encoding(dbf_path.read_bytes()) if dbf_path else None
     except UnicodeError:
         raise InputError(
             t("属性の文字コードが UTF-8 でも Shift_JIS でもありません",
