@@ -1,170 +1,40 @@
-"""The gathering-place register: places staff find on their walks, in SQLite or PostGIS.
+"""The register's interface: its fields, validation, change log and every query, written once.
 
-Coordinators add, edit and retire places (通いの場) through the API; each change records who
-and when, in one transaction with its entry in the change log, so the register never holds a
-half-made change. Retired places stay in the register (with who/when/why) but leave the map and
-the analysis. The build reads the register as one more places source with
-:func:`register_places`, so access results pick the changes up on the next ``kennai build``.
-
-Two stores share one interface, :class:`PlaceRegister` (validation, the change log and every
-query are written once, in the base class):
-
-* a SQLite file (the default): ``build/<region>.register.sqlite``, beside the build folder
-  (which a rebuild replaces), or the path in ``KENNAI_REGISTER``;
-* PostgreSQL + PostGIS when several people edit: a ``postgresql://`` URL in ``KENNAI_REGISTER``
-  or ``kennai serve --register``. Places are ``geometry(Point, 4326)`` with a GiST index.
-
-Concurrent editors cannot lose an update: every change reads the place it changes under a
-lock held to the commit (``BEGIN IMMEDIATE`` in SQLite, ``SELECT … FOR UPDATE`` in PostgreSQL),
-so a second editor waits, then sees the first one's commit (an edit of a place retired in the
-meantime is refused) and both changes are in the log.
+:class:`PlaceRegister` holds everything both stores share; a store (``kennai.register.sqlite``,
+``kennai.register.postgis``) only says how to connect, how to lock and how a point is stored.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import os
-import sqlite3
-from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, ClassVar
 
 import geopandas as gpd
 import shapely
-from pyproj import CRS
 
-from kennai.config import RegionConfig, default_build_dir
-from kennai.errors import ConfigError, InputError, KennaiError, NotFoundError
+from kennai.errors import InputError, KennaiError, NotFoundError
 from kennai.i18n import t
+from kennai.register.location import RegisterLocation, is_database_url
 
 #: Text fields of the places schema (``kennai.io.layers``) a register entry can set.
 TEXT_FIELDS = ("name", "category", "address", "weekdays", "start_time", "end_time",
                "schedule_note", "description")
 SOURCE_NAME = "register"
-#: Where a register lives: a SQLite file, or a ``postgresql://`` URL (kept as ``str``).
-RegisterLocation = str | Path
-_URL_SCHEMES = ("postgresql://", "postgres://")
 _MAX_TEXT = 2000
 _STAMPS = ("created_at", "created_by", "updated_at", "updated_by", "retired_at", "retired_by",
            "retired_reason")
-_SQLITE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS places (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    place_id TEXT UNIQUE,
-    name TEXT NOT NULL,
-    category TEXT NOT NULL DEFAULT '',
-    address TEXT NOT NULL DEFAULT '',
-    weekdays TEXT NOT NULL DEFAULT '',
-    start_time TEXT NOT NULL DEFAULT '',
-    end_time TEXT NOT NULL DEFAULT '',
-    schedule_note TEXT NOT NULL DEFAULT '',
-    description TEXT NOT NULL DEFAULT '',
-    lon REAL NOT NULL,
-    lat REAL NOT NULL,
-    created_at TEXT NOT NULL,
-    created_by TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    updated_by TEXT NOT NULL,
-    retired_at TEXT,
-    retired_by TEXT,
-    retired_reason TEXT
-);
-CREATE TABLE IF NOT EXISTS place_events (
-    event_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    place_id TEXT NOT NULL,
-    action TEXT NOT NULL,
-    at TEXT NOT NULL,
-    by TEXT NOT NULL,
-    data TEXT NOT NULL
-);
-"""
-_POSTGIS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS places (
-    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    place_id text UNIQUE,
-    name text NOT NULL,
-    category text NOT NULL DEFAULT '',
-    address text NOT NULL DEFAULT '',
-    weekdays text NOT NULL DEFAULT '',
-    start_time text NOT NULL DEFAULT '',
-    end_time text NOT NULL DEFAULT '',
-    schedule_note text NOT NULL DEFAULT '',
-    description text NOT NULL DEFAULT '',
-    geom geometry(Point, 4326) NOT NULL,
-    created_at timestamptz NOT NULL,
-    created_by text NOT NULL,
-    updated_at timestamptz NOT NULL,
-    updated_by text NOT NULL,
-    retired_at timestamptz,
-    retired_by text,
-    retired_reason text
-);
-CREATE INDEX IF NOT EXISTS places_geom_gist ON places USING gist (geom);
-CREATE TABLE IF NOT EXISTS place_events (
-    event_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    place_id text NOT NULL REFERENCES places (place_id),
-    action text NOT NULL,
-    at timestamptz NOT NULL,
-    "by" text NOT NULL,
-    data jsonb NOT NULL
-);
-CREATE INDEX IF NOT EXISTS place_events_place_id ON place_events (place_id, event_id);
-"""
 
 
 class RegisterConflictError(KennaiError):
     """Another editor holds the place too long: the change was not made (try again)."""
 
 
-def is_database_url(location: RegisterLocation) -> bool:
-    """Whether ``location`` names a PostgreSQL database rather than a SQLite file."""
-    return isinstance(location, str) and location.startswith(_URL_SCHEMES)
-
-
-def register_location(text: str | Path) -> RegisterLocation:
-    """A ``--register`` / ``KENNAI_REGISTER`` value as a location: a URL stays text, else a path.
-
-    (``Path`` would fold the ``//`` of a URL, so URLs must never go through it.)
-    """
-    return str(text) if is_database_url(str(text)) else Path(text)
-
-
-def default_register_path(config: RegionConfig, build_dir: Path | None = None
-                          ) -> RegisterLocation:
-    """Where a region's register lives: beside its build folder, or ``KENNAI_REGISTER``."""
-    env = os.environ.get("KENNAI_REGISTER")
-    if env:
-        return register_location(env)
-    build_dir = build_dir or default_build_dir(config)
-    return build_dir.parent / f"{config.name}.register.sqlite"
-
-
-def register_fingerprint(location: RegisterLocation) -> str:
-    """What the build's input hash records for the register: it changes with every change.
-
-    A SQLite file is hashed (``sqlite:<sha256>``; ``none`` when there is no file); a PostgreSQL
-    register gives its revision (the number of changes) and the time of its last change, as
-    ``postgresql:<revision>:<timestamp>``, without reading the places.
-    """
-    if is_database_url(location):
-        return PlaceRegister(location).fingerprint()
-    path = Path(location)
-    if not path.is_file():
-        return "none"
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return f"sqlite:{h.hexdigest()}"
-
-
 def _now() -> str:
+    """The time of a change: UTC, to the second, as ISO text."""
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
@@ -174,23 +44,23 @@ def _text(value: Any) -> Any:
         else value
 
 
-def _redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
+def _row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored row as a plain dict, timestamps as text."""
+    return {k: _text(row[k]) for k in row.keys()}  # noqa: SIM118  (sqlite3.Row is not iterable by key)
 
 
-class PlaceRegister(ABC):
+#: The stores by scheme; each store's class adds itself when it is defined.
+_STORES: dict[str, type[PlaceRegister]] = {}
+
+
+class PlaceRegister:
     """A region's register of gathering places (the interface both stores share).
 
     ``PlaceRegister(location)`` opens the right store, as ``pathlib.Path`` does: a
     :class:`SQLiteRegister` for a path, a :class:`PostGISRegister` for a ``postgresql://`` URL.
-    Subclasses only say how to connect, how to lock and how a point is stored.
+    Subclasses only say how to connect, how to lock and how a point is stored; a store
+    declares the scheme it serves (``class SQLiteRegister(PlaceRegister, scheme="sqlite")``),
+    which is how ``PlaceRegister(location)`` finds it.
 
     Parameters
     ----------
@@ -209,11 +79,18 @@ class PlaceRegister(ABC):
     _assign_point = "lon = ?, lat = ?"
     #: Appended to the read of the place a change is about to change.
     _lock_row = ""
-    _scheme = "sqlite"
+    #: The store's scheme: ``sqlite`` or ``postgresql`` (the fingerprint's prefix).
+    _scheme: ClassVar[str]
+
+    def __init_subclass__(cls, *, scheme: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if scheme is not None:
+            cls._scheme = scheme
+            _STORES[scheme] = cls
 
     def __new__(cls, location: RegisterLocation, **_: Any) -> PlaceRegister:
         if cls is PlaceRegister:
-            cls = PostGISRegister if is_database_url(location) else SQLiteRegister
+            cls = _STORES["postgresql" if is_database_url(location) else "sqlite"]
         return super().__new__(cls)
 
     def __init__(self, location: RegisterLocation, *,
@@ -222,13 +99,13 @@ class PlaceRegister(ABC):
         self.bounds = bounds
 
     # -- what a store provides --------------------------------------------------------------
-    @abstractmethod
     def _connect(self) -> AbstractContextManager[Any]:
         """A connection whose ``execute(sql, params)`` returns mapping rows."""
+        raise NotImplementedError
 
-    @abstractmethod
     def _transaction(self) -> AbstractContextManager[Any]:
         """A write transaction: all of it is committed, or none of it."""
+        raise NotImplementedError
 
     def _sql(self, sql: str) -> str:
         """The store's form of ``sql`` (written with ``?`` placeholders)."""
@@ -416,165 +293,3 @@ class PlaceRegister(ABC):
         geoms = shapely.points([r["lon"] for r in rows], [r["lat"] for r in rows]) if rows else []
         return gpd.GeoDataFrame({c: [r[c] for r in rows] for c in columns}, geometry=list(geoms),
                                 crs="EPSG:4326")
-
-
-class SQLiteRegister(PlaceRegister):
-    """The register in one SQLite file: one writer at a time (``BEGIN IMMEDIATE``)."""
-
-    def __init__(self, location: RegisterLocation, *,
-                 bounds: tuple[float, float, float, float] | None = None) -> None:
-        super().__init__(location, bounds=bounds)
-        self.path = Path(location)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as conn:
-            conn.executescript(_SQLITE_SCHEMA)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        try:
-            yield conn
-        finally:
-            conn.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")  # the write lock, before the read of the place
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-
-
-class PostGISRegister(PlaceRegister):
-    """The register in PostgreSQL + PostGIS, for several editors at once.
-
-    Each call opens its own connection (a register sees a few changes a minute; no pool to
-    size). A change locks the place's row (``SELECT … FOR UPDATE``) until it commits, so a
-    second editor of the same place waits; after ``lock_timeout`` seconds of waiting it gets a
-    :class:`RegisterConflictError` and nothing is changed.
-
-    Parameters
-    ----------
-    location
-        ``postgresql://user[:password]@host[:port]/database`` (libpq URL; ``PG*`` environment
-        variables and ``~/.pgpass`` apply too).
-    bounds
-        As for :class:`PlaceRegister`.
-    lock_timeout
-        Seconds a change waits for another editor's lock on the same place.
-    """
-
-    _select_point = "ST_X(geom) AS lon, ST_Y(geom) AS lat"
-    _insert_point = ("geom", "ST_SetSRID(ST_MakePoint(?, ?), 4326)")
-    _assign_point = "geom = ST_SetSRID(ST_MakePoint(?, ?), 4326)"
-    _lock_row = " FOR UPDATE"
-    _scheme = "postgresql"
-
-    def __init__(self, location: RegisterLocation, *,
-                 bounds: tuple[float, float, float, float] | None = None,
-                 lock_timeout: float = 10.0) -> None:
-        try:
-            import psycopg  # noqa: F401  (an optional dependency: kennai[postgis])
-        except ImportError:
-            raise ConfigError(t("PostgreSQL の登録簿には psycopg が必要です",
-                                "a PostgreSQL register needs psycopg"), path=_redact(str(location)),
-                              hint=t('pip install "kennai[postgis]" を実行してください',
-                                     'run pip install "kennai[postgis]"')) from None
-        super().__init__(_redact(str(location)), bounds=bounds)
-        self._url = str(location)
-        self.lock_timeout = lock_timeout
-        self._create_schema()
-
-    def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s")
-
-    @contextmanager
-    def _connect(self) -> Iterator[Any]:
-        import psycopg
-        from psycopg.rows import dict_row
-
-        try:
-            conn = psycopg.connect(self._url, autocommit=True, row_factory=dict_row,
-                                   connect_timeout=10, application_name="kennai-register")
-        except psycopg.Error as exc:
-            raise ConfigError(t("登録簿のデータベースに接続できません",
-                                "cannot connect to the register's database"),
-                              path=self.location, feature=type(exc).__name__,
-                              hint=t("URL・サーバー・権限を確認してください（"
-                                     f"{str(exc).strip()[:200]}）",
-                                     f"check the URL, the server and the role ({str(exc).strip()[:200]})"
-                                     )) from None
-        with conn:
-            yield conn
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Any]:
-        import psycopg
-
-        with self._connect() as conn:
-            try:
-                with conn.transaction():
-                    conn.execute(f"SET LOCAL lock_timeout = '{int(self.lock_timeout * 1000)}ms'")
-                    yield conn
-            except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
-                raise RegisterConflictError(
-                    t("他の人が同じ場所を変更中のため、変更できませんでした",
-                      "someone else is changing the same place: nothing was changed"),
-                    path=self.location, hint=t("少し待ってからもう一度試してください",
-                                               "wait a moment and try again")) from None
-
-    def _create_schema(self) -> None:
-        import psycopg
-
-        with self._transaction() as conn:
-            # One creator at a time: two servers starting together must not race on the DDL.
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext('kennai.register'))")
-            if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone() is None:
-                try:
-                    conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-                except psycopg.Error as exc:
-                    raise ConfigError(
-                        t("データベースに PostGIS がありません", "the database has no PostGIS"),
-                        path=self.location, feature="postgis",
-                        hint=t("管理者に CREATE EXTENSION postgis を実行してもらってください",
-                               f"ask the administrator to run CREATE EXTENSION postgis ({exc})"),
-                    ) from None
-            conn.execute(_POSTGIS_SCHEMA)
-
-
-def _row(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _text(row[k]) for k in row.keys()}  # noqa: SIM118  (sqlite3.Row is not iterable by key)
-
-
-def register_places(location: RegisterLocation, *, crs: CRS | str | None = None
-                    ) -> gpd.GeoDataFrame:
-    """The register's active places in the places schema, for the build to read as a source.
-
-    Parameters
-    ----------
-    location
-        The register's SQLite file or PostgreSQL URL. A missing file means an empty register
-        (no places), not an error.
-    crs
-        Project to this CRS (default: EPSG:4326, the register's own).
-
-    Returns
-    -------
-    GeoDataFrame
-        ``place_id, name, category, address, weekdays, start_time, end_time, schedule_note,
-        description, source_file`` and point geometry; ``source_file`` is ``register``.
-    """
-    columns = ["place_id", *TEXT_FIELDS]
-    if is_database_url(location) or Path(location).is_file():
-        frame = PlaceRegister(location).to_frame()
-    else:
-        frame = gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs="EPSG:4326")
-    out = gpd.GeoDataFrame(frame[columns].astype(str), geometry=frame.geometry.values,
-                           crs="EPSG:4326")
-    out["source_file"] = SOURCE_NAME
-    return out.to_crs(crs) if crs is not None else out

@@ -1,0 +1,52 @@
+"""The gathering-place register: places staff find on their walks, in SQLite or PostGIS.
+
+Coordinators add, edit and retire places (通いの場) through the API; each change records who
+and when, in one transaction with its entry in the change log, so the register never holds a
+half-made change. Retired places stay in the register (with who/when/why) but leave the map and
+the analysis. The build reads the register as one more places source with
+:func:`register_places`, so access results pick the changes up on the next ``kennai build``.
+
+Two stores share one interface, :class:`PlaceRegister` (validation, the change log and every
+query are written once, in the base class):
+
+* a SQLite file (the default): ``build/<region>.register.sqlite``, beside the build folder
+  (which a rebuild replaces), or the path in ``KENNAI_REGISTER``;
+* PostgreSQL + PostGIS when several people edit: a ``postgresql://`` URL in ``KENNAI_REGISTER``
+  or ``kennai serve --register``. Places are ``geometry(Point, 4326)`` with a GiST index.
+
+Concurrent editors cannot lose an update: every change reads the place it changes under a
+lock held to the commit (``BEGIN IMMEDIATE`` in SQLite, ``SELECT … FOR UPDATE`` in PostgreSQL),
+so a second editor waits, then sees the first one's commit (an edit of a place retired in the
+meantime is refused) and both changes are in the log.
+"""
+
+from kennai.register.base import (
+    SOURCE_NAME,
+    TEXT_FIELDS,
+    PlaceRegister,
+    RegisterConflictError,
+)
+from kennai.register.location import (
+    RegisterLocation,
+    default_register_path,
+    is_database_url,
+    register_location,
+)
+from kennai.register.postgis import PostGISRegister
+from kennai.register.source import register_fingerprint, register_places
+from kennai.register.sqlite import SQLiteRegister
+
+__all__ = [
+    "SOURCE_NAME",
+    "TEXT_FIELDS",
+    "PlaceRegister",
+    "PostGISRegister",
+    "RegisterConflictError",
+    "RegisterLocation",
+    "SQLiteRegister",
+    "default_register_path",
+    "is_database_url",
+    "register_fingerprint",
+    "register_location",
+    "register_places",
+]

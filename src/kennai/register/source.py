@@ -1,0 +1,60 @@
+"""The register as the build sees it: one more places source, and a fingerprint for the hash."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import geopandas as gpd
+from pyproj import CRS
+
+from kennai.register.base import SOURCE_NAME, TEXT_FIELDS, PlaceRegister
+from kennai.register.location import RegisterLocation, is_database_url
+
+
+def register_fingerprint(location: RegisterLocation) -> str:
+    """What the build's input hash records for the register: it changes with every change.
+
+    A SQLite file is hashed (``sqlite:<sha256>``; ``none`` when there is no file); a PostgreSQL
+    register gives its revision (the number of changes) and the time of its last change, as
+    ``postgresql:<revision>:<timestamp>``, without reading the places.
+    """
+    if is_database_url(location):
+        return PlaceRegister(location).fingerprint()
+    path = Path(location)
+    if not path.is_file():
+        return "none"
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return f"sqlite:{h.hexdigest()}"
+
+
+def register_places(location: RegisterLocation, *, crs: CRS | str | None = None
+                    ) -> gpd.GeoDataFrame:
+    """The register's active places in the places schema, for the build to read as a source.
+
+    Parameters
+    ----------
+    location
+        The register's SQLite file or PostgreSQL URL. A missing file means an empty register
+        (no places), not an error.
+    crs
+        Project to this CRS (default: EPSG:4326, the register's own).
+
+    Returns
+    -------
+    GeoDataFrame
+        ``place_id, name, category, address, weekdays, start_time, end_time, schedule_note,
+        description, source_file`` and point geometry; ``source_file`` is ``register``.
+    """
+    columns = ["place_id", *TEXT_FIELDS]
+    if is_database_url(location) or Path(location).is_file():
+        frame = PlaceRegister(location).to_frame()
+    else:
+        frame = gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs="EPSG:4326")
+    out = gpd.GeoDataFrame(frame[columns].astype(str), geometry=frame.geometry.values,
+                           crs="EPSG:4326")
+    out["source_file"] = SOURCE_NAME
+    return out.to_crs(crs) if crs is not None else out
