@@ -16,13 +16,13 @@ Modules
   alternative and the summary.
 - :mod:`.analysis`: :func:`analyse_splits`, :func:`split_report_for_region`,
   :func:`compare_plans`.
-- :mod:`.report`: the report blocks and their renderers (Markdown, HTML).
+- :mod:`.report`: the report blocks and their renderers (Markdown, HTML, terminal).
 - :mod:`.writers`: JSON, CSV, GeoPackage and report files.
 """
 
 from kennai.splits.analysis import analyse_splits, compare_plans, split_report_for_region
 from kennai.splits.model import PlanComparison, SplitReport, SplitTolerances, coverage_warning
-from kennai.splits.report import render_report
+from kennai.splits.report import render_report, render_terminal
 from kennai.splits.writers import pieces_table, write_csv, write_gpkg, write_json, write_report
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "coverage_warning",
     "pieces_table",
     "render_report",
+    "render_terminal",
     "split_report_for_region",
     "write_csv",
     "write_gpkg",

@@ -1,9 +1,11 @@
-"""The readable split report: one list of blocks per result, rendered to Markdown or HTML.
+"""The readable split report: one list of blocks per result, rendered to Markdown, HTML or a terminal.
 
 A result (:class:`~kennai.splits.model.SplitReport` or
 :class:`~kennai.splits.model.PlanComparison`) is first turned into :class:`Block` s, headings,
 paragraphs, warnings and tables of text in the current language, and each renderer only lays
-blocks out: :func:`render_report` writes the full report as Markdown or HTML.
+blocks out: :func:`render_report` writes the full report as Markdown or HTML,
+:func:`render_terminal` gives the short summary the ``kennai`` command prints (rich renderables),
+so the wording of the results lives here alone.
 """
 
 from __future__ import annotations
@@ -13,6 +15,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import Literal, TypeVar
+
+from rich.console import RenderableType
+from rich.markup import escape as escape_markup
+from rich.table import Table
+from rich.text import Text
 
 from kennai.i18n import get_lang, set_lang, t
 from kennai.splits.model import PlanComparison, SplitReport
@@ -192,6 +199,62 @@ def _comparison_blocks(comparison: PlanComparison) -> list[Block]:
     return blocks
 
 
+def _summary_blocks(report: SplitReport) -> list[Block]:
+    """The short summary of one plan for the terminal: headline, the pieces of split units,
+    residents in them, patterns and the coverage warning."""
+    s = report.summary
+    plan, units = report.plan_name, report.units_layer
+    blocks = [Block(
+        "h1", t(f"計画「{plan}」× {units}", f"plan {plan!r} × {units}").get(),
+        tail=t(f": {s['units']} 区域のうち {s['units_split']} 区域が分断（3 つ以上 "
+               f"{s['units_split_3plus']}、実効分断数 {s['effective_splits']:.2f}）",
+               f": {s['units_split']} of {s['units']} units split ({s['units_split_3plus']} "
+               f"three or more ways, effective splits {s['effective_splits']:.2f})").get())]
+    old = report.has_population_65plus
+    if s["units_split"]:
+        header = [t("区域", "unit").get(), t("圏域", "area").get(), t("面積割合", "area share").get(),
+                  t("人口割合", "population share").get(),
+                  *([t("65歳以上の割合", "65+ share").get()] if old else [])]
+        rows = [[u["name"], p["area"], _pct(p["area_share"]), _pct(p.get("population_share")),
+                 *([_pct(p.get("population_65plus_share"))] if old else [])]
+                for u in report.to_dict()["units"] if u["split"] for p in u["pieces"]]
+        blocks.append(Block("table", header=header, rows=rows))
+    if s["population_in_split_units"] is not None:
+        blocks.append(Block("p", t(
+            f"分断された区域の人口 {_num(s['population_in_split_units'])} 人"
+            f"（{_pct(s['population_in_split_units_share'])}）",
+            f"population in split units {_num(s['population_in_split_units'])} "
+            f"({_pct(s['population_in_split_units_share'])})").get()))
+    if s["population_65plus_in_split_units"] is not None:
+        pct = _pct(s["population_65plus_in_split_units_share"])
+        blocks.append(Block("p", t(
+            f"うち 65 歳以上 {_num(s['population_65plus_in_split_units'])} 人（{pct}）",
+            f"of whom aged 65+ {_num(s['population_65plus_in_split_units'])} ({pct})").get()))
+    patterns = " / ".join(f"{k}: {v}" for k, v in s["patterns"].items() if v)
+    blocks.append(Block("p", t(f"圏域のパターン {patterns}、誤差として除いた断片 {s['slivers_ignored']} 件",
+                               f"area patterns {patterns}; {s['slivers_ignored']} slivers ignored"
+                               ).get()))
+    warning = report.coverage_warning()
+    if warning is not None:
+        blocks.append(Block("warning", warning))
+    return blocks
+
+
+def _comparison_summary_blocks(comparison: PlanComparison) -> list[Block]:
+    """The short comparison for the terminal: one row of scores per plan."""
+    units = comparison.units_layer
+    header = [t("計画", "plan").get(), t("圏域", "areas").get(), "A/B/C",
+              t("分断区域", "units split").get(), t("3つ以上", "3+ ways").get(),
+              t("実効分断数", "effective splits").get(),
+              t("分断区域の人口", "pop. in split units").get(), t("うち65歳以上", "of whom 65+").get()]
+    rows = [[r.plan, str(r.areas), f"{r.pattern_A}/{r.pattern_B}/{r.pattern_C}",
+             f"{r.units_split}/{r.units}", str(r.units_split_3plus), f"{r.effective_splits:.2f}",
+             _pct(r.population_in_split_units_share), _pct(r.population_65plus_in_split_units_share)]
+            for r in comparison.table().itertuples(index=False)]
+    return [Block("h1", t(f"{units} の分断の比較", f"splits of {units} compared").get()),
+            Block("table", header=header, rows=rows)]
+
+
 def _markdown(blocks: list[Block]) -> str:
     out = []
     for b in blocks:
@@ -229,6 +292,29 @@ def _html(blocks: list[Block], lang: str) -> str:
             + "\n</body></html>\n")
 
 
+def _terminal(blocks: list[Block]) -> list[RenderableType]:
+    """Blocks as rich renderables: headings a bold :class:`~rich.text.Text` (figures not
+    highlighted), paragraphs and warnings (yellow) markup strings that the console prints with
+    its usual highlighting, tables rich tables.
+
+    Names are not markup-escaped (as the command has always printed them); a warning is.
+    """
+    out: list[RenderableType] = []
+    for b in blocks:
+        if b.kind in ("h1", "h2"):
+            out.append(Text.from_markup(f"[bold]{b.text}[/bold]{b.tail}"))
+        elif b.kind == "p":
+            out.append(b.text)
+        elif b.kind == "warning":
+            out.append(f"[yellow]{escape_markup(b.text)}[/yellow]")
+        else:
+            table = Table(*b.header)
+            for row in b.rows:
+                table.add_row(*row)
+            out.append(table)
+    return out
+
+
 def _in_language(lang: str | None, build: Callable[[], _T]) -> tuple[_T, str]:
     """``build()`` with the user-facing language set to ``lang`` (default: the current one)."""
     previous = get_lang()
@@ -246,3 +332,12 @@ def render_report(result: SplitReport | PlanComparison, *, fmt: Literal["md", "h
     blocks, lang = _in_language(lang, lambda: _report_blocks(result) if isinstance(
         result, SplitReport) else _comparison_blocks(result))
     return _html(blocks, lang) if fmt == "html" else _markdown(blocks)
+
+
+def render_terminal(result: SplitReport | PlanComparison, *,
+                    lang: str | None = None) -> list[RenderableType]:
+    """The short summary ``kennai splits`` / ``kennai plans compare`` print, as rich renderables
+    to pass to ``Console.print`` one by one (current language unless ``lang``)."""
+    blocks, _ = _in_language(lang, lambda: _summary_blocks(result) if isinstance(
+        result, SplitReport) else _comparison_summary_blocks(result))
+    return _terminal(blocks)
