@@ -23,10 +23,7 @@ from kennai.errors import InputError, KennaiError
 from kennai.plans import plan_from_table, read_plan_upload
 from kennai.region import Region
 from kennai.splits import (
-    _OVERLAYS,
     SplitTolerances,
-    _disaggregate,
-    _overlay_for,
     analyse_splits,
     compare_plans,
     pieces_table,
@@ -37,6 +34,7 @@ from kennai.splits import (
     write_json,
     write_report,
 )
+from kennai.splits.overlay import _OVERLAYS, _disaggregate, _overlay_for
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(),
@@ -184,7 +182,7 @@ def test_overlay_is_reused_per_units_layer_and_rebuilt_when_changed() -> None:
 
     def build():
         calls.append(1)
-        from kennai.splits import _Overlay
+        from kennai.splits.overlay import _Overlay
         return _Overlay.build(np.asarray(units.geometry.values), pop)
 
     first = _overlay_for(units, pop, build)
