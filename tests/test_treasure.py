@@ -16,26 +16,21 @@ import shapely
 from pyproj import CRS
 
 from kennai.config import RegionConfig
-from kennai.errors import NotFoundError
+from kennai.errors import NotFoundError, TreasureMapError
 from kennai.maps.basemap import road_class
-from kennai.maps.interactive import render_interactive_html, write_interactive_map
-from kennai.maps.treasure import (
+from kennai.maps.content import (
     OSM_ATTRIBUTION,
-    TreasureMapError,
-    _char_em,
     address_prefix,
     attributions,
     category_styles,
     district_places,
-    japanese_font,
     order_places,
     region_category_styles,
-    render_treasure_map,
-    spread_labels,
-    wrap_text,
-    write_atlas,
-    write_treasure_map,
 )
+from kennai.maps.fonts import japanese_font
+from kennai.maps.interactive import render_interactive_html, write_interactive_map
+from kennai.maps.layout import char_em, spread_labels, wrap_text
+from kennai.maps.treasure import render_treasure_map, write_atlas, write_treasure_map
 from kennai.region import Region
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,7 +84,7 @@ def test_wrap_text_fits_width_keeps_numbers_and_text() -> None:
         lines = wrap_text(text, width)
         assert "".join(lines).replace(" ", "") == text.replace(" ", "")
         for line in lines:
-            assert sum(_char_em(c) for c in line) <= width + 1e-9 or len(line) <= 8
+            assert sum(char_em(c) for c in line) <= width + 1e-9 or len(line) <= 8
     assert "2172-1" in wrap_text("高新田2172-1", 5.5)
     assert not any(line.startswith(("）", "、", "ー")) for line in wrap_text("ああ（いい）、ー" * 4, 5))
 
@@ -322,8 +317,8 @@ def test_yaizu_pdf_page_shows_basemap_outline_and_markers() -> None:
 @pytest.mark.skipif(not (REPO / "data" / "boundaries" / "demo" / "town.osm").exists(),
                     reason="the demo region has not been generated")
 def test_demo_pages_with_coverage_shading_and_osm_basemap() -> None:
+    from kennai.maps.access_block import access_results, place_minutes, walk_area
     from kennai.maps.basemap import load_basemap
-    from kennai.maps.treasure import access_results, place_minutes, walk_area
 
     region = _built("demo.yaml", REPO / "data" / "boundaries" / "demo")
     base = load_basemap(region)
@@ -388,7 +383,7 @@ def test_treasure_map_bytes_for_the_api(tmp_path: Path) -> None:
 @pytest.mark.realdata
 def test_no_network_area_marks_what_the_street_data_do_not_cover() -> None:
     """Yaizu's walk network covers only 800 m around the station: the rest is 'no data'."""
-    from kennai.maps.treasure import access_results, no_network_area
+    from kennai.maps.access_block import access_results, no_network_area
 
     region = _built("yaizu.yaml", SHARED / "yaizu")
     gone = no_network_area(region, access_results(region)).geometry.iloc[0]

@@ -38,8 +38,10 @@ def maps_router(state: ServerState) -> APIRouter:
         walk_minutes: Annotated[float | None, Query(gt=0, le=60, description=(
             "この分数で歩ける範囲を塗る (shade the area within this walk; needs access results)"))] = None,
     ) -> Response:
+        from kennai.maps.access_block import no_network_area, walk_area
+        from kennai.maps.content import walk_label
         from kennai.maps.interactive import render_interactive_html
-        from kennai.maps.treasure import no_network_area, treasure_map_bytes, walk_area, walk_label
+        from kennai.maps.treasure import treasure_map_bytes
 
         reg = state.check_region(region)
         shade = unserved = None

@@ -42,7 +42,7 @@ def treasure_map(
         "--all", help="全区域を 1 つの PDF に (one page per district in one PDF)")] = False,
 ) -> None:
     """宝物マップ（番号付きの場所と一覧表）を作る (print a district's treasure map)."""
-    from kennai.maps import interactive, treasure
+    from kennai.maps import access_block, content, interactive, treasure
     from kennai.region import build_region
 
     if not all_districts and not district:
@@ -59,20 +59,20 @@ def treasure_map(
     results = None
     if coverage or is_html:
         try:
-            results = treasure.access_results(region)
+            results = access_block.access_results(region)
         except KennaiError:
             if coverage:
                 raise
     options: dict = {"categories": _split(categories)}
     if coverage:
-        options["shade"] = treasure.walk_area(region, results, minutes=minutes)
-        options["shade_label"] = treasure.walk_label(minutes)
-        options["unserved"] = treasure.no_network_area(region, results)
+        options["shade"] = access_block.walk_area(region, results, minutes=minutes)
+        options["shade_label"] = content.walk_label(minutes)
+        options["unserved"] = access_block.no_network_area(region, results)
     if all_districts:
         path = treasure.write_atlas(region, output, layer=layer, paper=paper,
                                     orientation=orientation, title=title, **options)
     elif is_html:
-        mins = (treasure.district_place_minutes(region, results, layer=layer, district=district)
+        mins = (access_block.district_place_minutes(region, results, layer=layer, district=district)
                 if results is not None else None)
         path = interactive.write_interactive_map(region, output, layer=layer, district=district,
                                                  title=title, minutes=mins, **options)
