@@ -17,7 +17,7 @@ import datetime as dt
 import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import geopandas as gpd
 import matplotlib as mpl
@@ -61,8 +61,9 @@ from kennai.maps.layout import (
 )
 from kennai.region import Region
 
+PrintFormat = Literal["pdf", "png", "svg"]
 #: Output formats by file suffix.
-FORMATS = {".pdf": "pdf", ".png": "png", ".svg": "svg"}
+FORMATS: dict[str, PrintFormat] = {".pdf": "pdf", ".png": "png", ".svg": "svg"}
 
 #: Marker area factors so that every shape holds its number like the circle does.
 _MARKER_SCALE = {"o": 1.0, "s": 0.85, "D": 1.25, "h": 1.1, "H": 1.1, "8": 1.05}
@@ -224,7 +225,7 @@ def _draw_map(fig: Figure, page: Page, *, districts: gpd.GeoDataFrame, row: int,
         _polys(ax, shade.geometry.values, facecolor=_SHADE, edgecolor="none", alpha=0.28, zorder=4)
     has_unserved = unserved is not None and not unserved.empty and \
         shapely.intersects(shapely.union_all(unserved.geometry.values), shape)
-    if has_unserved:
+    if has_unserved and unserved is not None:
         _polys(ax, unserved.geometry.values, facecolor="none", edgecolor=_UNSERVED, hatch="////",
                linewidth=0, zorder=4.2)
     # Fade everything outside the district (the neighbours stay visible, but pale).
@@ -406,7 +407,7 @@ def render_treasure_map(
 # Writing files
 
 
-def output_format(path: Path) -> str:
+def output_format(path: Path) -> PrintFormat:
     """The file format from the output name's suffix (pdf, png, svg)."""
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
