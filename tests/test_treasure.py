@@ -17,7 +17,6 @@ from pyproj import CRS
 
 from kennai.config import RegionConfig
 from kennai.errors import NotFoundError, TreasureMapError
-from kennai.maps.basemap import road_class
 from kennai.maps.content import (
     OSM_ATTRIBUTION,
     address_prefix,
@@ -32,6 +31,7 @@ from kennai.maps.interactive import render_interactive_html, write_interactive_m
 from kennai.maps.layout import char_em, spread_labels, wrap_text
 from kennai.maps.treasure import render_treasure_map, write_atlas, write_treasure_map
 from kennai.region import Region
+from kennai.roads import road_class
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -98,6 +98,9 @@ def test_address_prefix_and_styles() -> None:
     assert len({(s.colour, s.marker) for s in styles.values()}) == 3
     assert road_class(np.array(["primary", "residential", "footway", "tertiary"])).tolist() == [
         "major", "minor", "path", "medium"]
+    # One table for the tiles and the print maps, in OSM's hierarchy; unknown values are streets.
+    assert road_class(["secondary", "secondary_link", "connector", None, "steps"]).tolist() == [
+        "major", "major", "minor", "minor", "path"]
 
 
 def test_map_request_checks_itself_and_reads_the_format_from_the_file_name() -> None:

@@ -37,6 +37,7 @@ from kennai.maps.content import (
     schedule_text,
 )
 from kennai.region import Region
+from kennai.roads import DRAW_ORDER
 
 VENDOR = Path(__file__).resolve().parent / "vendor" / "leaflet"
 _EXTERNAL = re.compile(r"""<(?:script|link|img)\b[^>]*(?:src|href)\s*=\s*["']?(?:https?:)?//""",
@@ -51,6 +52,12 @@ _SHAPE_CSS = {  # marker shape on the printed map → CSS of the number badge
     "8": "clip-path:polygon(30% 0,70% 0,100% 30%,100% 70%,70% 100%,30% 100%,0 70%,0 30%);",
     "^": "clip-path:polygon(50% 0,100% 100%,0 100%);",
     "v": "clip-path:polygon(0 0,100% 0,50% 100%);",
+}
+_ROAD_STYLE = {  # class: (width in px, fill colour, casing colour)
+    "major": (5, "#F7C98B", "#C98D4A"),
+    "medium": (4, "#FCEBB0", "#C9B06A"),
+    "minor": (3, "#FFFFFF", "#B8B2A7"),
+    "path": (1, "#9A9183", None),
 }
 _PAGE_CSS = """
 .leaflet-container{background:#ffffff;font-family:"IPAexGothic","Noto Sans CJK JP",sans-serif;}
@@ -111,8 +118,7 @@ def _add_basemap(m: folium.Map, base: Basemap, crs: Any) -> None:
         (base.coastline.geometry.values, {"color": "#5B9BC8", "weight": 2}),
     ]
     cls = base.roads["cls"].to_numpy()
-    roads = (("path", 1, "#9A9183", None), ("minor", 3, "#FFFFFF", "#B8B2A7"),
-             ("medium", 4, "#FCEBB0", "#C9B06A"), ("major", 5, "#F7C98B", "#C98D4A"))
+    roads = [(name, *_ROAD_STYLE[name]) for name in DRAW_ORDER]
     for name, weight, _fill, casing in roads:
         if casing:
             layers.append((base.roads.geometry.values[cls == name],

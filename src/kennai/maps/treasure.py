@@ -60,6 +60,7 @@ from kennai.maps.layout import (
     wrap_text,
 )
 from kennai.region import Region
+from kennai.roads import DRAW_ORDER
 
 PrintFormat = Literal["pdf", "png", "svg"]
 #: Output formats by file suffix.
@@ -132,7 +133,7 @@ def _draw_basemap(ax: Axes, base: Basemap) -> None:
     _lines(ax, base.coastline.geometry.values, colors="#5B9BC8", linewidths=1.2, zorder=2.3)
     cls = base.roads["cls"].to_numpy()
     geoms = base.roads.geometry.values
-    for order, name in enumerate(("path", "minor", "medium", "major")):
+    for order, name in enumerate(DRAW_ORDER):
         casing, fill, width, dashed = _ROAD_STYLE[name]
         sel = geoms[cls == name]
         if casing:
