@@ -12,7 +12,8 @@ import pytest
 import shapely
 
 from kennai.errors import NotFoundError
-from kennai.tiles import EXTENT, TileLayer, TileSet, check_tile, encode_tile, road_class
+from kennai.roads import road_class
+from kennai.tiles import EXTENT, TileLayer, TileSet, check_tile, encode_tile
 
 LON, LAT = 138.28, 34.845
 
@@ -101,7 +102,7 @@ def test_tilejson_lists_layers_and_bounds() -> None:
 
 def test_road_classes() -> None:
     classes = road_class(pd.Series(["primary", "residential", "footway", None]))
-    assert classes.tolist() == ["major", "minor", "path", "path"]
+    assert classes.tolist() == ["major", "minor", "path", "minor"]
 
 
 def test_pmtiles_export_matches_served_tiles(tmp_path: Path) -> None:

@@ -16,27 +16,22 @@ import shapely
 from pyproj import CRS
 
 from kennai.config import RegionConfig
-from kennai.errors import NotFoundError
-from kennai.maps.basemap import road_class
-from kennai.maps.interactive import render_interactive_html, write_interactive_map
-from kennai.maps.treasure import (
+from kennai.errors import NotFoundError, TreasureMapError
+from kennai.maps.content import (
     OSM_ATTRIBUTION,
-    TreasureMapError,
-    _char_em,
     address_prefix,
     attributions,
     category_styles,
     district_places,
-    japanese_font,
     order_places,
     region_category_styles,
-    render_treasure_map,
-    spread_labels,
-    wrap_text,
-    write_atlas,
-    write_treasure_map,
 )
+from kennai.maps.fonts import japanese_font
+from kennai.maps.interactive import render_interactive_html, write_interactive_map
+from kennai.maps.layout import char_em, spread_labels, wrap_text
+from kennai.maps.treasure import render_treasure_map, write_atlas, write_treasure_map
 from kennai.region import Region
+from kennai.roads import road_class
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -89,7 +84,7 @@ def test_wrap_text_fits_width_keeps_numbers_and_text() -> None:
         lines = wrap_text(text, width)
         assert "".join(lines).replace(" ", "") == text.replace(" ", "")
         for line in lines:
-            assert sum(_char_em(c) for c in line) <= width + 1e-9 or len(line) <= 8
+            assert sum(char_em(c) for c in line) <= width + 1e-9 or len(line) <= 8
     assert "2172-1" in wrap_text("高新田2172-1", 5.5)
     assert not any(line.startswith(("）", "、", "ー")) for line in wrap_text("ああ（いい）、ー" * 4, 5))
 
@@ -103,6 +98,29 @@ def test_address_prefix_and_styles() -> None:
     assert len({(s.colour, s.marker) for s in styles.values()}) == 3
     assert road_class(np.array(["primary", "residential", "footway", "tertiary"])).tolist() == [
         "major", "minor", "path", "medium"]
+    # One table for the tiles and the print maps, in OSM's hierarchy; unknown values are streets.
+    assert road_class(["secondary", "secondary_link", "connector", None, "steps"]).tolist() == [
+        "major", "major", "minor", "minor", "path"]
+
+
+def test_map_request_checks_itself_and_reads_the_format_from_the_file_name() -> None:
+    from kennai.maps.request import TreasureMapRequest, file_format
+
+    assert [file_format(Path(f"a.{s}")) for s in ("pdf", "PNG", "svg", "html", "htm")] == [
+        "pdf", "png", "svg", "html", "html"]
+    assert file_format(Path("all.pdf"), atlas=True) == "pdf"
+    for name, atlas in (("a.jpg", False), ("all.html", True), ("all.png", True)):
+        with pytest.raises(TreasureMapError):
+            file_format(Path(name), atlas=atlas)
+    req = TreasureMapRequest(district="東小学校", fmt="html", walk_minutes=10)
+    assert req.needs_access and req.uses_access
+    assert not TreasureMapRequest(district="東小学校").uses_access
+    assert TreasureMapRequest(district="東小学校", fmt="html").uses_access
+    for bad in ({}, {"district": "東", "fmt": "gif"}, {"all_districts": True, "fmt": "svg"},
+                {"district": "東", "paper": "B5"}, {"district": "東", "orientation": "up"},
+                {"district": "東", "walk_minutes": 0}):
+        with pytest.raises(TreasureMapError):
+            TreasureMapRequest(**bad)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- a small region
@@ -322,8 +340,8 @@ def test_yaizu_pdf_page_shows_basemap_outline_and_markers() -> None:
 @pytest.mark.skipif(not (REPO / "data" / "boundaries" / "demo" / "town.osm").exists(),
                     reason="the demo region has not been generated")
 def test_demo_pages_with_coverage_shading_and_osm_basemap() -> None:
+    from kennai.maps.access_block import access_results, place_minutes, walk_area
     from kennai.maps.basemap import load_basemap
-    from kennai.maps.treasure import access_results, place_minutes, walk_area
 
     region = _built("demo.yaml", REPO / "data" / "boundaries" / "demo")
     base = load_basemap(region)
@@ -373,6 +391,85 @@ def test_cli_treasure_map(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert res.exit_code != 0 and not (tmp_path / "all.html").exists()
 
 
+@pytest.mark.realdata
+@pytest.mark.skipif(not (REPO / "data" / "boundaries" / "demo" / "town.osm").exists(),
+                    reason="the demo region has not been generated")
+def test_cli_interactive_map_with_coverage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--coverage -o x.html``: the shaded walking area and the popup times, no crash."""
+    from typer.testing import CliRunner
+
+    from kennai.cli import _register_commands, app
+
+    _register_commands()
+    monkeypatch.chdir(REPO)
+    region = _built("demo.yaml", REPO / "data" / "boundaries" / "demo")
+    name = region.layer("elementary")["name"].iloc[0]
+    out = tmp_path / "x.html"
+    res = CliRunner().invoke(app, ["treasure-map", "pipelines/demo.yaml", "--layer", "elementary",
+                                   "--district", name, "--coverage", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    page = out.read_text(encoding="utf-8")
+    listed = district_places(region, layer="elementary", district=name)
+    assert page.count("data-kennai-number=") == len(listed)
+    assert '"fillColor": "#4DAF4A", "fillOpacity": 0.28' in page, "the walking area is shaded"
+    assert "分（中央値）" in page, "the popups give walking times"
+    assert not re.search(r"<(script|link)[^>]+(src|href)=[\"']?(https?:)?//", page)
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not (REPO / "data" / "boundaries" / "demo" / "town.osm").exists(),
+                    reason="the demo region has not been generated")
+def test_cli_and_api_make_the_same_request_and_options(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The two doors translate the same input into the same request, hence the same map."""
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from api import create_app
+    from kennai.cli import _register_commands, app
+    from kennai.maps import request as map_request
+
+    _register_commands()
+    monkeypatch.chdir(REPO)
+    region = _built("demo.yaml", REPO / "data" / "boundaries" / "demo")
+    name = region.layer("elementary")["name"].iloc[1]
+    seen: list[tuple[map_request.TreasureMapRequest, map_request.MapOptions]] = []
+
+    def record(_region: Region, request: map_request.TreasureMapRequest,
+               options: map_request.MapOptions, *, path: Path | None = None) -> bytes | Path:
+        seen.append((request, options))
+        return Path(path) if path is not None else b"map"
+
+    monkeypatch.setattr(map_request, "render_map", record)
+    client = TestClient(create_app(REPO / "pipelines" / "demo.yaml", build_dir=region.build_dir,
+                                   register_path=tmp_path / "r.sqlite"))
+    runner = CliRunner()
+    for fmt, walk in (("pdf", 10.0), ("png", None), ("html", 5.0), ("html", None)):
+        args = ["treasure-map", "pipelines/demo.yaml", "--district", name, "--paper", "A3",
+                "-o", str(tmp_path / f"page.{fmt}")]
+        if walk is not None:
+            args += ["--coverage", "--minutes", f"{walk:g}"]
+        res = runner.invoke(app, args)
+        assert res.exit_code == 0, res.output
+        params: dict[str, str | float] = {"district": name, "format": fmt, "paper": "A3"}
+        if walk is not None:
+            params["walk_minutes"] = walk
+        assert client.get("/api/v1/regions/demo/treasure-map", params=params).status_code == 200
+        (cli_req, cli_opt), (api_req, api_opt) = seen[-2:]
+        assert cli_req == api_req
+        assert cli_req.fmt == fmt and cli_req.walk_minutes == walk
+        assert cli_opt.shade_label == api_opt.shade_label
+        assert cli_opt.minutes == api_opt.minutes
+        assert (cli_opt.minutes is not None) == (fmt == "html")
+        for a, b in ((cli_opt.shade, api_opt.shade), (cli_opt.unserved, api_opt.unserved)):
+            assert (a is None) == (b is None)
+            if a is not None and b is not None:
+                assert a.crs == b.crs and a.geometry.iloc[0].equals(b.geometry.iloc[0])
+        assert (cli_opt.shade is not None) == (walk is not None)
+        assert (cli_opt.unserved is not None) == (walk is not None and fmt != "html")
+    assert len(seen) == 8
+
+
 @needs_font
 def test_treasure_map_bytes_for_the_api(tmp_path: Path) -> None:
     from kennai.maps.treasure import treasure_map_bytes
@@ -388,7 +485,7 @@ def test_treasure_map_bytes_for_the_api(tmp_path: Path) -> None:
 @pytest.mark.realdata
 def test_no_network_area_marks_what_the_street_data_do_not_cover() -> None:
     """Yaizu's walk network covers only 800 m around the station: the rest is 'no data'."""
-    from kennai.maps.treasure import access_results, no_network_area
+    from kennai.maps.access_block import access_results, no_network_area
 
     region = _built("yaizu.yaml", SHARED / "yaizu")
     gone = no_network_area(region, access_results(region)).geometry.iloc[0]

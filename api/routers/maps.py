@@ -38,24 +38,15 @@ def maps_router(state: ServerState) -> APIRouter:
         walk_minutes: Annotated[float | None, Query(gt=0, le=60, description=(
             "この分数で歩ける範囲を塗る (shade the area within this walk; needs access results)"))] = None,
     ) -> Response:
-        from kennai.maps.interactive import render_interactive_html
-        from kennai.maps.treasure import no_network_area, treasure_map_bytes, walk_area, walk_label
+        from kennai.maps.request import TreasureMapRequest, map_options, render_map
 
         reg = state.check_region(region)
-        shade = unserved = None
-        if walk_minutes is not None:
-            results = state.require_access(region)
-            shade = walk_area(reg, results, minutes=walk_minutes)
-            unserved = no_network_area(reg, results)
-        label = walk_label(walk_minutes)
+        request = TreasureMapRequest(layer=layer, district=district, fmt=format, paper=paper,
+                                     orientation=orientation, walk_minutes=walk_minutes)
+        results = state.require_access(region) if request.needs_access else state.access
+        options = map_options(reg, request, results=results)
         with lock:
-            if format == "html":
-                body = render_interactive_html(reg, layer=layer, district=district, shade=shade,
-                                               shade_label=label).encode("utf-8")
-            else:
-                body = treasure_map_bytes(reg, layer=layer, district=district, fmt=format,
-                                          paper=paper, orientation=orientation, shade=shade,
-                                          shade_label=label, unserved=unserved)
+            body = render_map(reg, request, options)
         filename = quote(f"{district}の宝物マップ.{format}")
         return Response(body, media_type=MEDIA_TYPES[format], headers={
             "Content-Disposition": f"inline; filename*=UTF-8''{filename}",

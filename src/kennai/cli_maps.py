@@ -9,15 +9,14 @@ import typer
 
 from kennai.cli import ConfigArg, app, say
 from kennai.config import load_config
-from kennai.errors import KennaiError
 from kennai.i18n import t
 
 
-def _split(values: list[str] | None) -> list[str] | None:
-    """``--categories A,B --categories C`` → [A, B, C] (、 separates too)."""
+def _split(values: list[str] | None) -> tuple[str, ...] | None:
+    """``--categories A,B --categories C`` → (A, B, C) (、 separates too)."""
     if not values:
         return None
-    out = [v.strip() for raw in values for v in raw.replace("、", ",").split(",") if v.strip()]
+    out = tuple(v.strip() for raw in values for v in raw.replace("、", ",").split(",") if v.strip())
     return out or None
 
 
@@ -42,42 +41,20 @@ def treasure_map(
         "--all", help="全区域を 1 つの PDF に (one page per district in one PDF)")] = False,
 ) -> None:
     """宝物マップ（番号付きの場所と一覧表）を作る (print a district's treasure map)."""
-    from kennai.maps import interactive, treasure
+    from kennai.maps.request import (
+        TreasureMapRequest,
+        access_for,
+        file_format,
+        map_options,
+        render_map,
+    )
     from kennai.region import build_region
 
-    if not all_districts and not district:
-        raise KennaiError(t("--district か --all を指定してください", "give --district or --all"),
-                          feature="--district", hint=t("例: --district 焼津東小学校",
-                                                       "e.g. --district 焼津東小学校"))
+    request = TreasureMapRequest(
+        layer=layer, district=district, all_districts=all_districts,
+        fmt=file_format(output, atlas=all_districts), paper=paper, orientation=orientation,
+        categories=_split(categories), walk_minutes=minutes if coverage else None, title=title)
     region, _ = build_region(load_config(config))
-    is_html = output.suffix.lower() in (".html", ".htm")
-    if is_html and all_districts:
-        raise KennaiError(t("--all は PDF にだけ使えます", "--all writes a PDF only"), path=output,
-                          hint=t("-o に .pdf を指定してください", "give -o a .pdf"))
-    if not is_html:
-        treasure.output_format(output)
-    results = None
-    if coverage or is_html:
-        try:
-            results = treasure.access_results(region)
-        except KennaiError:
-            if coverage:
-                raise
-    options: dict = {"categories": _split(categories)}
-    if coverage:
-        options["shade"] = treasure.walk_area(region, results, minutes=minutes)
-        options["shade_label"] = treasure.walk_label(minutes)
-        options["unserved"] = treasure.no_network_area(region, results)
-    if all_districts:
-        path = treasure.write_atlas(region, output, layer=layer, paper=paper,
-                                    orientation=orientation, title=title, **options)
-    elif is_html:
-        mins = (treasure.district_place_minutes(region, results, layer=layer, district=district)
-                if results is not None else None)
-        path = interactive.write_interactive_map(region, output, layer=layer, district=district,
-                                                 title=title, minutes=mins, **options)
-    else:
-        path = treasure.write_treasure_map(region, output, layer=layer, district=district,
-                                           paper=paper, orientation=orientation, title=title,
-                                           **options)
+    options = map_options(region, request, results=access_for(region, request))
+    path = render_map(region, request, options, path=output)
     say(t(f"書き出しました: {path}", f"written: {path}"))

@@ -100,3 +100,7 @@ class NotFoundError(KennaiError):
     """A layer, district, plan or place that was asked for does not exist."""
 
     exit_code = 3
+
+
+class TreasureMapError(KennaiError):
+    """A treasure map cannot be made as asked (bad option, no Japanese font, bad output name)."""

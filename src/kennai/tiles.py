@@ -28,6 +28,7 @@ from kennai.atomic import atomic_path
 from kennai.errors import EmptyLayerError, InputError, NotFoundError
 from kennai.geojson import _plain
 from kennai.i18n import t
+from kennai.roads import road_class
 
 #: Tile grid size (MVT default) and the clip buffer in grid units (of 4096).
 EXTENT = 4096
@@ -35,13 +36,6 @@ BUFFER = 64
 MAX_ZOOM = 22
 #: Half a pixel of a 512-px tile in grid units: finer detail is invisible.
 _SIMPLIFY_GRID_UNITS = EXTENT / 512 / 2
-#: OSM highway values grouped into basemap road classes.
-_ROAD_CLASSES = {
-    "major": {"motorway", "trunk", "primary", "secondary", "motorway_link", "trunk_link",
-              "primary_link", "secondary_link"},
-    "minor": {"tertiary", "tertiary_link", "unclassified", "residential", "living_street",
-              "service", "road"},
-}
 
 
 @dataclass
@@ -339,15 +333,6 @@ def export_pmtiles(tiles: TileSet, path: Path, *, minzoom: int = 0, maxzoom: int
 def _write_atomic(path: Path, data: bytes) -> None:
     with atomic_path(path, mkdir=True) as tmp:
         tmp.write_bytes(data)
-
-
-def road_class(highway: pd.Series) -> pd.Series:
-    """OSM ``highway`` values → basemap classes ``major``/``minor``/``path``."""
-    values = highway.fillna("").astype(str)
-    out = pd.Series("path", index=highway.index, dtype=object)
-    for cls, tags in _ROAD_CLASSES.items():
-        out[values.isin(tags)] = cls
-    return out
 
 
 def region_tile_layers(region: Any) -> list[TileLayer]:

@@ -52,7 +52,7 @@ def _check_file(path: Path) -> None:
                          hint=t("設定の path を確認してください", "check the path in the config"))
 
 
-def _osm_error(path: Path, exc: Exception) -> InputError:
+def osm_error(path: Path, exc: Exception) -> InputError:
     detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return InputError(t(f"OSM ファイルとして読めません（{detail}）",
                         f"not a readable OSM file ({detail})"), path=path,
@@ -101,7 +101,7 @@ def read_walk_ways(path: str | Path) -> OSMWays:
             highway.append(way.tags.get("highway"))
             names.append(way.tags.get("name", ""))
     except (RuntimeError, osmium.InvalidLocationError) as exc:
-        raise _osm_error(path, exc) from None
+        raise osm_error(path, exc) from None
     if len(offsets) == 1:
         raise EmptyLayerError(t("歩ける道（highway）が 1 本もありません",
                                 "no walkable ways (highway=*) in the file"), path=path,
@@ -128,7 +128,7 @@ def _areas(path: Path, key: str) -> tuple[list[bytes], list[dict[str, str]]]:
                 continue  # broken ring in the source data; osmium could not assemble it
             tags.append({k: v for k, v in area.tags if k in {key, "name", "amenity", "building"}})
     except RuntimeError as exc:
-        raise _osm_error(path, exc) from None
+        raise osm_error(path, exc) from None
     return geoms, tags
 
 
@@ -187,7 +187,7 @@ def read_osm_places(src: Source) -> gpd.GeoDataFrame:
                          "category": cat, "address": area.tags.get("addr:full", "")})
             xy.append((pt.x, pt.y))
     except RuntimeError as exc:
-        raise _osm_error(path, exc) from None
+        raise osm_error(path, exc) from None
     if not rows:
         tags_text = ", ".join(f"{k}={'|'.join(v)}" for k, v in wanted.items())
         raise EmptyLayerError(t(f"条件（{tags_text}）に合う地点がありません",

@@ -9,36 +9,25 @@ read from one (read with pyosmium in the style of :mod:`kennai.io.osm`).
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import geopandas as gpd
 import numpy as np
 import osmium
 import shapely
 
-from kennai.io.osm import _osm_error
+from kennai.io.osm import osm_error
 from kennai.region import Region
+from kennai.roads import road_class
 
-#: Road classes drawn on the map, from the widest to the narrowest.
-ROAD_CLASSES = ("major", "medium", "minor", "path")
-_ROAD_CLASS = {
-    **dict.fromkeys(("motorway", "motorway_link", "trunk", "trunk_link", "primary",
-                     "primary_link"), "major"),
-    **dict.fromkeys(("secondary", "secondary_link", "tertiary", "tertiary_link"), "medium"),
-    **dict.fromkeys(("footway", "path", "pedestrian", "steps", "track", "cycleway", "bridleway",
-                     "corridor", "crossing", "sidewalk"), "path"),
-}
 _RAIL = frozenset({"rail", "light_rail", "subway", "tram", "narrow_gauge", "monorail"})
 _WATERWAY_LINES = frozenset({"river", "stream", "canal", "drain", "ditch"})
 _OSM_SUFFIXES = (".pbf", ".osm", ".osm.xml")
 
 _EMPTY_LINES = ("geometry",)
-
-
-def road_class(highway: np.ndarray) -> np.ndarray:
-    """Map OSM ``highway`` values to the drawn classes (anything unknown is a minor street)."""
-    return np.array([_ROAD_CLASS.get(str(h), "minor") for h in highway], dtype=object)
 
 
 def is_osm_path(path: Path) -> bool:
@@ -50,7 +39,7 @@ def is_osm_path(path: Path) -> bool:
 class Basemap:
     """Background layers in the region's CRS (each may be empty).
 
-    ``roads`` has a ``cls`` column (one of :data:`ROAD_CLASSES`); ``towns`` has ``name``.
+    ``roads`` has a ``cls`` column (one of :data:`kennai.roads.ROAD_CLASSES`); ``towns`` has ``name``.
     ``osm`` says whether any layer came from OpenStreetMap (for the attribution).
     """
 
@@ -101,7 +90,8 @@ def _read_osm_features_cached(path: str, _mtime_ns: int) -> tuple[gpd.GeoDataFra
               .with_locations()
               .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
               .with_filter(osmium.filter.KeyFilter("railway", "waterway", "natural")))
-        for way in fp:
+        for obj in fp:
+            way = cast(osmium.osm.Way, obj)
             tags = way.tags
             rw, ww, nat = tags.get("railway"), tags.get("waterway"), tags.get("natural")
             target = (rail if rw in _RAIL else waterways if ww in _WATERWAY_LINES
@@ -110,12 +100,13 @@ def _read_osm_features_cached(path: str, _mtime_ns: int) -> tuple[gpd.GeoDataFra
                 continue
             line = _way_line(way)
             if line is not None:
-                target.append((rw or ww or nat, line))
+                target.append((rw or ww or nat or "", line))
         wkb = osmium.geom.WKBFactory()
         water: list[tuple[str, bytes]] = []
-        for area in (osmium.FileProcessor(path)
-                     .with_areas(osmium.filter.KeyFilter("natural", "waterway", "landuse", "water"))
-                     .with_filter(osmium.filter.EntityFilter(osmium.osm.AREA))):
+        for obj in (osmium.FileProcessor(path)
+                    .with_areas(osmium.filter.KeyFilter("natural", "waterway", "landuse", "water"))
+                    .with_filter(osmium.filter.EntityFilter(osmium.osm.AREA))):
+            area = cast(osmium.osm.Area, obj)
             tags = area.tags
             if not (tags.get("natural") == "water" or tags.get("waterway") == "riverbank"
                     or tags.get("landuse") in {"reservoir", "basin"} or "water" in tags):
@@ -125,9 +116,9 @@ def _read_osm_features_cached(path: str, _mtime_ns: int) -> tuple[gpd.GeoDataFra
             except RuntimeError:
                 continue  # a broken ring in the source; osmium could not assemble it
     except (RuntimeError, osmium.InvalidLocationError) as exc:
-        raise _osm_error(Path(path), exc) from None
+        raise osm_error(Path(path), exc) from None
 
-    def frame(rows: list[tuple[str, object]], wkb_geoms: bool = False) -> gpd.GeoDataFrame:
+    def frame(rows: Sequence[tuple[str, object]], wkb_geoms: bool = False) -> gpd.GeoDataFrame:
         geoms = [g for _, g in rows]
         geom = shapely.from_wkb(geoms) if wkb_geoms else np.asarray(geoms, dtype=object)
         return gpd.GeoDataFrame({"kind": [k for k, _ in rows]},

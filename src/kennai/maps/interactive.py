@@ -1,6 +1,6 @@
 """The treasure map's interactive twin: one self-contained folium HTML page that works offline.
 
-Same district, same numbers (:func:`~kennai.maps.treasure.district_places`), same marker colours
+Same district, same numbers (:func:`~kennai.maps.content.district_places`), same marker colours
 and shapes as the printed page; popups give the name, category, schedule, address and, when
 access results exist, the walking time from the district's residents. Leaflet's JS and CSS are
 inlined from the copy shipped in ``maps/vendor/leaflet`` (BSD-2) and the basemap is drawn from
@@ -15,28 +15,29 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import folium
 import geopandas as gpd
 import numpy as np
 import shapely
-from branca.element import MacroElement
+from branca.element import Figure, MacroElement
 from jinja2 import Template
 
+from kennai.atomic import atomic_path
 from kennai.maps.basemap import Basemap, load_basemap
-from kennai.maps.treasure import (
+from kennai.maps.content import (
     CategoryStyle,
-    _as_shade,
-    _clean,
-    _district_row,
-    atomic_write,
+    as_shade,
     attributions,
+    clean_text,
     district_places,
+    district_row,
     region_category_styles,
     schedule_text,
 )
 from kennai.region import Region
+from kennai.roads import DRAW_ORDER
 
 VENDOR = Path(__file__).resolve().parent / "vendor" / "leaflet"
 _EXTERNAL = re.compile(r"""<(?:script|link|img)\b[^>]*(?:src|href)\s*=\s*["']?(?:https?:)?//""",
@@ -51,6 +52,12 @@ _SHAPE_CSS = {  # marker shape on the printed map → CSS of the number badge
     "8": "clip-path:polygon(30% 0,70% 0,100% 30%,100% 70%,70% 100%,30% 100%,0 70%,0 30%);",
     "^": "clip-path:polygon(50% 0,100% 100%,0 100%);",
     "v": "clip-path:polygon(0 0,100% 0,50% 100%);",
+}
+_ROAD_STYLE = {  # class: (width in px, fill colour, casing colour)
+    "major": (5, "#F7C98B", "#C98D4A"),
+    "medium": (4, "#FCEBB0", "#C9B06A"),
+    "minor": (3, "#FFFFFF", "#B8B2A7"),
+    "path": (1, "#9A9183", None),
 }
 _PAGE_CSS = """
 .leaflet-container{background:#ffffff;font-family:"IPAexGothic","Noto Sans CJK JP",sans-serif;}
@@ -111,8 +118,7 @@ def _add_basemap(m: folium.Map, base: Basemap, crs: Any) -> None:
         (base.coastline.geometry.values, {"color": "#5B9BC8", "weight": 2}),
     ]
     cls = base.roads["cls"].to_numpy()
-    roads = (("path", 1, "#9A9183", None), ("minor", 3, "#FFFFFF", "#B8B2A7"),
-             ("medium", 4, "#FCEBB0", "#C9B06A"), ("major", 5, "#F7C98B", "#C98D4A"))
+    roads = [(name, *_ROAD_STYLE[name]) for name in DRAW_ORDER]
     for name, weight, _fill, casing in roads:
         if casing:
             layers.append((base.roads.geometry.values[cls == name],
@@ -150,10 +156,10 @@ def _marker_html(number: int, style: CategoryStyle) -> str:
 
 
 def _popup_html(place: Mapping[str, Any], minutes: float | None, layer_title: str) -> str:
-    rows = [f"<b>{place['number']}. {html.escape(_clean(place['name']))}</b>",
-            html.escape(_clean(place["category"]))]
-    for label, value in (("曜日・時間", schedule_text(place)), ("住所", _clean(place.get("address"))),
-                         ("内容", _clean(place.get("description")))):
+    rows = [f"<b>{place['number']}. {html.escape(clean_text(place['name']))}</b>",
+            html.escape(clean_text(place["category"]))]
+    for label, value in (("曜日・時間", schedule_text(place)), ("住所", clean_text(place.get("address"))),
+                         ("内容", clean_text(place.get("description")))):
         if value:
             rows.append(f"{label}: {html.escape(value)}")
     if minutes is not None and np.isfinite(minutes):
@@ -179,9 +185,9 @@ def interactive_map(
     ----------
     minutes
         Walking time (minutes) per ``place_id`` shown in the popups, e.g. from
-        :func:`~kennai.maps.treasure.place_minutes`.
+        :func:`~kennai.maps.access_block.place_minutes`.
     """
-    districts, row = _district_row(region, layer, district)
+    districts, row = district_row(region, layer, district)
     places = district_places(region, layer=layer, district=district, categories=categories)
     styles = region_category_styles(region)
     base = basemap if basemap is not None else load_basemap(region)
@@ -198,7 +204,7 @@ def interactive_map(
     m.default_js = []   # folium links Leaflet, jQuery and Bootstrap from CDNs: inline instead
     m.default_css = []
     js, css = _leaflet_assets()
-    root = m.get_root()
+    root = cast(Figure, m.get_root())
     root.header.add_child(folium.Element(f"<style>{css}\n{_PAGE_CSS}</style>"), name="kn_css")
     root.header.add_child(folium.Element(f"<script>{js}</script>"), name="kn_leaflet")
     m.fit_bounds([[lo_lat, lo_lon], [hi_lat, hi_lon]])
@@ -208,7 +214,7 @@ def interactive_map(
                                               "fillColor": "#F6F3EC", "fillOpacity": 1},
                    interactive=False, control=False).add_to(m)
     _add_basemap(m, base.clip(view), crs)
-    shade_gdf = _as_shade(shade, region)
+    shade_gdf = as_shade(shade, region)
     if shade_gdf is not None and not shade_gdf.empty:
         folium.GeoJson(_geojson(list(shade_gdf.geometry.values), crs), name=shade_label,
                        style_function=lambda _f: {"color": "#4DAF4A", "weight": 0,
@@ -238,11 +244,11 @@ def interactive_map(
             [lat, lon], icon=folium.DivIcon(html=_marker_html(place["number"], style),
                                             icon_size=(26, 26), icon_anchor=(13, 13),
                                             class_name="kn-marker"),
-            tooltip=f"{place['number']}. {_clean(place['name'])}")
+            tooltip=f"{place['number']}. {clean_text(place['name'])}")
         marker.add_to(m)
         _BindPopup(_popup_html(place, mins, layer_title)).add_to(marker)
         items.append(f'<li onclick="{marker.get_name()}.openPopup()"><b style="color:'
-                     f'{style.colour}">{place["number"]}</b>{html.escape(_clean(place["name"]))}</li>')
+                     f'{style.colour}">{place["number"]}</b>{html.escape(clean_text(place["name"]))}</li>')
     credits = " ／ ".join(html.escape(c) for c in attributions(region, base))
     heading = html.escape(title or f"{district}の宝物マップ")
     panel = (f'<div class="kn-panel" id="kn-panel"><h1>{heading}</h1>'
@@ -265,4 +271,6 @@ def render_interactive_html(region: Region, **options: Any) -> str:
 def write_interactive_map(region: Region, path: str | Path, **options: Any) -> Path:
     """Write the interactive map as one self-contained HTML file (atomically)."""
     page = render_interactive_html(region, **options)
-    return atomic_write(Path(path), lambda tmp: tmp.write_text(page, encoding="utf-8"))
+    with atomic_path(path) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return Path(path)

@@ -5,52 +5,67 @@ from the region's own data (neighbours faded), numbered markers styled by catego
 a list whose numbers match the markers (ordered along a short tour so that neighbours on the map
 are neighbours in the list), optional shading of a walking-time area, a scale bar, a north
 arrow, the date and the attribution of every source. Text is Japanese in an embedded font.
+
+This module draws the page and writes it (PDF/PNG/SVG, or an atlas of every district in one
+PDF); what the page shows comes from :mod:`kennai.maps.content`, where things go from
+:mod:`kennai.maps.layout`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import os
-import re
-import unicodedata
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+import io
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import geopandas as gpd
 import matplotlib as mpl
 import numpy as np
-import pandas as pd
 import shapely
+from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection, PatchCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, PathPatch, Rectangle
 from matplotlib.path import Path as MplPath
-from matplotlib.patheffects import withStroke
 
 from kennai.atomic import atomic_path
-from kennai.config import POLYGON_KINDS
-from kennai.errors import KennaiError, NotFoundError
+from kennai.errors import TreasureMapError
 from kennai.i18n import t
-from kennai.maps.basemap import Basemap, is_osm_path, load_basemap
+from kennai.maps.basemap import Basemap, load_basemap
+from kennai.maps.content import (
+    CategoryStyle,
+    as_shade,
+    attributions,
+    district_places,
+    district_row,
+    list_rows,
+    region_category_styles,
+)
+from kennai.maps.fonts import bold, font_rc, japanese_font
+from kennai.maps.layout import (
+    LIST_COLUMNS,
+    PT_MM,
+    Orientation,
+    Page,
+    Paper,
+    column_widths,
+    format_metres,
+    layout_list,
+    map_view,
+    nice_length,
+    page_layout,
+    spread_labels,
+    wrap_text,
+)
 from kennai.region import Region
+from kennai.roads import DRAW_ORDER
 
-Paper = Literal["A4", "A3"]
-Orientation = Literal["landscape", "portrait"]
-
-#: Paper sizes in millimetres, landscape (width, height).
-PAPER_MM: dict[str, tuple[float, float]] = {"A4": (297.0, 210.0), "A3": (420.0, 297.0)}
+PrintFormat = Literal["pdf", "png", "svg"]
 #: Output formats by file suffix.
-FORMATS = {".pdf": "pdf", ".png": "png", ".svg": "svg"}
-OSM_ATTRIBUTION = "© OpenStreetMap contributors"
+FORMATS: dict[str, PrintFormat] = {".pdf": "pdf", ".png": "png", ".svg": "svg"}
 
-# Okabe–Ito colours (readable for colour-blind readers) and shapes that hold a number.
-_COLOURS = ("#D55E00", "#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#7A5195",
-            "#8C6D31", "#4D4D4D")
-_MARKERS = ("o", "s", "D", "h", "H", "8", "o", "s", "D")
 #: Marker area factors so that every shape holds its number like the circle does.
 _MARKER_SCALE = {"o": 1.0, "s": 0.85, "D": 1.25, "h": 1.1, "H": 1.1, "8": 1.05}
 _LAND = "#F6F3EC"
@@ -63,350 +78,6 @@ _ROAD_STYLE = {  # class: (casing colour, fill colour, width in pt, dashed)
     "minor": ("#B8B2A7", "#FFFFFF", 1.3, False),
     "path": (None, "#9A9183", 0.5, True),
 }
-_FONT_NAMES = ("IPAexGothic", "IPAGothic", "IPAPGothic", "VL Gothic", "TakaoGothic",
-               "Noto Sans CJK JP", "Noto Sans JP", "Source Han Sans JP")
-_FONT_FILES = ("ipaexg.ttf", "ipag.ttf", "ipagp.ttf", "VL-Gothic-Regular.ttf", "TakaoGothic.ttf",
-               "NotoSansCJK-Regular.ttc", "NotoSansJP-Regular.otf", "SourceHanSansJP-Regular.otf")
-_PT_MM = 25.4 / 72.0
-
-
-class TreasureMapError(KennaiError):
-    """A treasure map cannot be made as asked (bad option, no Japanese font, bad output name)."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Fonts
-
-
-@dataclass(frozen=True)
-class JapaneseFont:
-    """The Japanese font used for every text of a page: its family name and file."""
-
-    name: str
-    path: Path
-
-    @property
-    def truetype(self) -> bool:
-        """TrueType outlines embed as Type 42 (CID) in PDF; CFF/collections go as Type 3."""
-        return self.path.suffix.lower() == ".ttf"
-
-
-@functools.cache
-def japanese_font() -> JapaneseFont:
-    """Find an installed Japanese font (``KENNAI_FONT`` may name a file to use instead).
-
-    Raises
-    ------
-    TreasureMapError
-        When none is installed (see ``scripts/setup_system.sh``).
-    """
-    from matplotlib import font_manager as fm
-
-    override = os.environ.get("KENNAI_FONT")
-    if override:
-        path = Path(override)
-        if not path.is_file():
-            raise TreasureMapError(t("KENNAI_FONT のフォントファイルがありません",
-                                     "the font file in KENNAI_FONT does not exist"), path=path,
-                                   hint=t("TrueType (.ttf) の日本語フォントを指定してください",
-                                          "name a Japanese TrueType (.ttf) font"))
-        fm.fontManager.addfont(str(path))
-        return JapaneseFont(fm.FontProperties(fname=str(path)).get_name(), path)
-    by_name: dict[str, str] = {}
-    for entry in fm.fontManager.ttflist:
-        by_name.setdefault(entry.name, entry.fname)
-    for name in _FONT_NAMES:
-        if name in by_name and Path(by_name[name]).is_file():
-            return JapaneseFont(name, Path(by_name[name]))
-    # matplotlib's font cache can predate the font's installation: look at the files once.
-    files = {Path(f).name: f for f in fm.findSystemFonts()}
-    for fname in _FONT_FILES:
-        if fname in files:
-            fm.fontManager.addfont(files[fname])
-            return JapaneseFont(fm.FontProperties(fname=files[fname]).get_name(),
-                                Path(files[fname]))
-    raise TreasureMapError(t("日本語フォントが見つかりません", "no Japanese font is installed"),
-                           hint=t("scripts/setup_system.sh を実行してください"
-                                  "（apt-get install -y fonts-ipaexfont-gothic）",
-                                  "run scripts/setup_system.sh "
-                                  "(apt-get install -y fonts-ipaexfont-gothic)"))
-
-
-@functools.cache
-def _has_bold(name: str) -> bool:
-    from matplotlib import font_manager as fm
-
-    return any(f.name == name and int(f.weight) >= 600 for f in fm.fontManager.ttflist
-               if isinstance(f.weight, int | float))
-
-
-def _bold(colour: str, size: float) -> dict[str, Any]:
-    """Bold text options: the bold face when the font has one, else a thin outline stroke."""
-    if _has_bold(japanese_font().name):
-        return {"fontweight": "bold"}
-    return {"path_effects": [withStroke(linewidth=max(size * 0.045, 0.25), foreground=colour)]}
-
-
-def font_rc(font: JapaneseFont | None = None) -> dict[str, Any]:
-    """matplotlib settings that draw and embed every text in the Japanese font."""
-    font = font or japanese_font()
-    return {"font.family": [font.name], "axes.unicode_minus": False,
-            "pdf.fonttype": 42 if font.truetype else 3, "svg.fonttype": "path",
-            "pdf.compression": 6}
-
-
-# ---------------------------------------------------------------------------------------------
-# Which places, in which order, with which style
-
-
-def _district_row(region: Region, layer: str, district: str) -> tuple[gpd.GeoDataFrame, int]:
-    if layer not in POLYGON_KINDS:
-        raise NotFoundError(t(f"「{layer}」は区域のレイヤではありません",
-                              f"{layer!r} is not a district layer"), feature=layer,
-                            hint=t(f"{' / '.join(POLYGON_KINDS)} のどれかを指定してください",
-                                   f"use one of {', '.join(POLYGON_KINDS)}"))
-    districts = region.layer(layer)
-    hits = np.flatnonzero(districts["name"].to_numpy() == district)
-    if not len(hits):
-        names = "、".join(districts["name"].astype(str).tolist())
-        raise NotFoundError(t(f"区域「{district}」は {layer} にありません",
-                              f"no district {district!r} in {layer}"), feature=district,
-                            hint=t(f"あるもの: {names}", f"there are: {names}"))
-    return districts, int(hits[0])
-
-
-def order_places(xy: np.ndarray) -> np.ndarray:
-    """An order of points along a short open tour, starting at the north-west.
-
-    A nearest-neighbour tour improved by 2-opt: points close on the map get close numbers, so a
-    reader finds No. 4 next to No. 3.
-    """
-    n = len(xy)
-    if n <= 1:
-        return np.arange(n)
-    xy = np.asarray(xy, dtype=float)
-    dist = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
-    start = int(np.argmin(xy[:, 0] - xy[:, 1]))
-    tour = [start]
-    free = np.ones(n, dtype=bool)
-    free[start] = False
-    for _ in range(n - 1):
-        d = np.where(free, dist[tour[-1]], np.inf)
-        nxt = int(np.argmin(d))
-        tour.append(nxt)
-        free[nxt] = False
-    path = np.asarray(tour)
-    for _ in range(20):  # 2-opt on an open path (the first point stays first)
-        improved = False
-        for i in range(1, n - 1):
-            for j in range(i + 1, n):
-                a, b = path[i - 1], path[i]
-                c = path[j]
-                d_old = dist[a, b] + (dist[c, path[j + 1]] if j + 1 < n else 0.0)
-                d_new = dist[a, c] + (dist[b, path[j + 1]] if j + 1 < n else 0.0)
-                if d_new < d_old - 1e-9:
-                    path[i:j + 1] = path[i:j + 1][::-1]
-                    improved = True
-        if not improved:
-            break
-    return path
-
-
-def district_places(region: Region, *, layer: str, district: str,
-                    categories: Sequence[str] | None = None) -> gpd.GeoDataFrame:
-    """The places inside a district, numbered 1… in map order (column ``number``).
-
-    Parameters
-    ----------
-    categories
-        Keep only these categories (all when ``None``).
-
-    Raises
-    ------
-    NotFoundError
-        For an unknown layer, district or category.
-    """
-    districts, row = _district_row(region, layer, district)
-    places = region.layer("places")
-    if categories:
-        known = list(dict.fromkeys(places["category"].astype(str)))
-        unknown = [c for c in categories if c not in known]
-        if unknown:
-            raise NotFoundError(t(f"種別「{'、'.join(unknown)}」の場所はありません",
-                                  f"no places of category {', '.join(unknown)}"),
-                                feature="categories",
-                                hint=t(f"あるもの: {'、'.join(known)}", f"there are: {', '.join(known)}"))
-        places = places[places["category"].isin(list(categories))]
-    shape = districts.geometry.iloc[row]
-    inside = places[shapely.covered_by(places.geometry.values, shape)]
-    inside = inside.sort_values("place_id", kind="stable")
-    order = order_places(shapely.get_coordinates(inside.geometry.values))
-    out = inside.iloc[order].reset_index(drop=True)
-    out.insert(0, "number", np.arange(1, len(out) + 1))
-    return out
-
-
-@dataclass(frozen=True)
-class CategoryStyle:
-    """How a category's markers look: fill colour, marker shape and number colour."""
-
-    colour: str
-    marker: str
-    text_colour: str
-
-
-def _text_on(colour: str) -> str:
-    r, g, b = mpl.colors.to_rgb(colour)
-    return "#1A1A1A" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.55 else "#FFFFFF"
-
-
-def category_styles(categories: Sequence[str]) -> dict[str, CategoryStyle]:
-    """A style per category, in the given order (use the region's order to keep pages alike)."""
-    styles = {}
-    for i, cat in enumerate(dict.fromkeys(categories)):
-        colour = _COLOURS[i % len(_COLOURS)]
-        styles[cat] = CategoryStyle(colour, _MARKERS[i % len(_MARKERS)], _text_on(colour))
-    return styles
-
-
-def region_category_styles(region: Region) -> dict[str, CategoryStyle]:
-    """Styles for every category of the region's places (same colours on every page)."""
-    return category_styles(region.layer("places")["category"].astype(str).tolist())
-
-
-def _clean(value: Any) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return ""
-    return str(value).strip()
-
-
-def schedule_text(place: Mapping[str, Any]) -> str:
-    """Day and time of a place in one line: 曜日, 開始～終了, and the free-text note."""
-    days = _clean(place.get("weekdays"))
-    start, end = _clean(place.get("start_time")), _clean(place.get("end_time"))
-    hours = f"{start}～{end}" if start or end else ""
-    return " ".join(x for x in (days, hours, _clean(place.get("schedule_note"))) if x)
-
-
-def address_prefix(addresses: Sequence[str]) -> str:
-    """The common 都道府県＋市区町村 part of addresses, to print once in the list header."""
-    addrs = [a for a in addresses if a]
-    if not addrs:
-        return ""
-    common = addrs[0]
-    for a in addrs[1:]:
-        n = next((i for i, (x, y) in enumerate(zip(common, a, strict=False)) if x != y),
-                 min(len(common), len(a)))
-        common = common[:n]
-    m = re.match(r"^(.*?(?:都|道|府|県)?.*?[市区町村])", common)
-    if not m:
-        return ""
-    prefix = m.group(1)
-    # Keep the municipality whole: stop after the last 市/区/町/村 that ends the shared part.
-    cut = max(prefix.rfind(c) for c in "市区町村")
-    return prefix[:cut + 1] if all(len(a) > cut + 1 for a in addrs) else ""
-
-
-# ---------------------------------------------------------------------------------------------
-# Layout helpers
-
-
-def _char_em(ch: str) -> float:
-    return 1.0 if unicodedata.east_asian_width(ch) in ("W", "F", "A") else 0.56
-
-
-_WORD_CHARS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-.:/()@"
-_NO_LINE_START = set("、。，．・：；？！）」』】〕ー～ぁぃぅぇぉっゃゅょァィゥェォッャュョ,.:;)!?")
-
-
-def wrap_text(text: str, width_em: float) -> list[str]:
-    """Break text into lines of at most ``width_em`` ems (Japanese breaks between characters).
-
-    Spaces are preferred break points; a line never starts with closing punctuation (禁則).
-    """
-    lines: list[str] = []
-    for para in str(text).splitlines() or [""]:
-        line, width = "", 0.0
-        for ch in para:
-            w = _char_em(ch)
-            if width + w > width_em and line:
-                cut = line.rfind(" ")
-                run = len(line) - len(line.rstrip(_WORD_CHARS))  # a number like 2172-1
-                if ch in _NO_LINE_START or ch in _WORD_CHARS:
-                    k = run if 0 < run < len(line) else int(ch in _NO_LINE_START and len(line) > 1)
-                    while 0 < k < len(line) and line[-k] in _NO_LINE_START:
-                        k += 1  # 「）、」 run: carry them all with the character before
-                    if k >= len(line):
-                        k = 0  # nothing sensible to carry: break here
-                    carry, line = line[len(line) - k:], line[:len(line) - k]
-                elif cut > len(line) // 2:
-                    carry, line = line[cut + 1:], line[:cut]
-                else:
-                    carry = ""
-                lines.append(line.rstrip())
-                line = carry
-                width = sum(_char_em(c) for c in line)
-                if ch == " " and not line:
-                    continue
-            line += ch
-            width += w
-        lines.append(line.rstrip())
-    return lines
-
-
-def spread_labels(anchors: np.ndarray, *, min_distance: float,
-                  bounds: tuple[float, float, float, float] | None = None,
-                  iterations: int = 400) -> np.ndarray:
-    """Positions for markers near their anchors such that no two are closer than ``min_distance``.
-
-    Overlapping markers are pushed apart pairwise (coincident ones in fixed directions, so the
-    result is deterministic); markers that need not move stay on their place.
-    """
-    p = np.asarray(anchors, dtype=float).copy()
-    n = len(p)
-    if n < 2:
-        return p
-    idx = np.arange(n)
-    lo_i, hi_i = np.minimum.outer(idx, idx), np.greater.outer(idx, idx)
-    golden = np.pi * (3 - np.sqrt(5))
-    fallback = np.stack([np.cos(golden * lo_i), np.sin(golden * lo_i)], axis=-1)
-    fallback = np.where(hi_i[..., None], fallback, -fallback)
-    for _ in range(iterations):
-        d = p[:, None, :] - p[None, :, :]
-        dist = np.hypot(d[..., 0], d[..., 1])
-        np.fill_diagonal(dist, np.inf)
-        overlap = dist < min_distance * 0.999
-        if not overlap.any():
-            break
-        unit = np.where((dist > 1e-9)[..., None], d / np.where(dist > 1e-9, dist, 1)[..., None],
-                        fallback)
-        push = np.where(overlap, (min_distance - np.where(np.isinf(dist), 0, dist)) * 0.5, 0.0)
-        p += 0.6 * (unit * push[..., None]).sum(axis=1)
-        if bounds is not None:
-            p[:, 0] = np.clip(p[:, 0], bounds[0], bounds[2])
-            p[:, 1] = np.clip(p[:, 1], bounds[1], bounds[3])
-    return p
-
-
-def _nice_length(target: float) -> float:
-    exp = 10 ** np.floor(np.log10(target))
-    return float(max(m * exp for m in (1, 2, 2.5, 5, 10) if m * exp <= target))
-
-
-def _fmt_m(metres: float) -> str:
-    return f"{metres / 1000:g} km" if metres >= 1000 else f"{metres:g} m"
-
-
-def attributions(region: Region, basemap: Basemap | None = None) -> list[str]:
-    """Every source to credit: the config's list, each layer's own, and OSM when used."""
-    cfg = region.config
-    items = list(cfg.attribution)
-    items += [lc.attribution for lc in cfg.layers.values() if lc.attribution]
-    uses_osm = (basemap.osm if basemap is not None else False) or any(
-        is_osm_path(Path(s.path)) for lc in cfg.layers.values() for s in lc.sources)
-    if uses_osm and not any("openstreetmap" in a.lower() for a in items):
-        items.append(OSM_ATTRIBUTION)
-    return list(dict.fromkeys(items))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -428,13 +99,13 @@ def _polygon_path(geom: shapely.Geometry) -> MplPath | None:
     return MplPath(np.concatenate(verts), np.concatenate(codes))
 
 
-def _polys(ax: Any, geoms: Sequence[shapely.Geometry], **kw: Any) -> None:
+def _polys(ax: Axes, geoms: Sequence[shapely.Geometry], **kw: Any) -> None:
     paths = [p for p in (_polygon_path(g) for g in geoms) if p is not None]
     if paths:
         ax.add_collection(PatchCollection([PathPatch(p) for p in paths], **kw))
 
 
-def _lines(ax: Any, geoms: Sequence[shapely.Geometry], **kw: Any) -> None:
+def _lines(ax: Axes, geoms: Sequence[shapely.Geometry], **kw: Any) -> None:
     geoms = [g for g in geoms if g is not None and not g.is_empty]
     if not geoms:
         return
@@ -446,55 +117,7 @@ def _lines(ax: Any, geoms: Sequence[shapely.Geometry], **kw: Any) -> None:
     ax.add_collection(LineCollection(np.split(coords, splits), **kw))
 
 
-@dataclass(frozen=True)
-class _Page:
-    """Page geometry in millimetres: figure size and the map, list and header boxes."""
-
-    width: float
-    height: float
-    map_box: tuple[float, float, float, float]   # left, bottom, width, height
-    list_box: tuple[float, float, float, float]
-
-
-def _page(paper: str, orientation: str) -> _Page:
-    if paper not in PAPER_MM:
-        raise TreasureMapError(t(f"用紙「{paper}」は使えません", f"unknown paper size {paper!r}"),
-                               feature="paper", hint=t("A4 か A3 を指定してください", "use A4 or A3"))
-    if orientation not in ("landscape", "portrait"):
-        raise TreasureMapError(t(f"向き「{orientation}」は使えません",
-                                 f"unknown orientation {orientation!r}"), feature="orientation",
-                               hint=t("landscape か portrait を指定してください",
-                                      "use landscape or portrait"))
-    w, h = PAPER_MM[paper]
-    if orientation == "portrait":
-        w, h = h, w
-    margin, header, footer, gap = 10.0, 22.0, 14.0, 6.0
-    inner_w, inner_h = w - 2 * margin, h - header - footer
-    bottom = footer
-    if orientation == "landscape":
-        map_w = inner_w * 0.60
-        return _Page(w, h, (margin, bottom, map_w, inner_h),
-                     (margin + map_w + gap, bottom, inner_w - map_w - gap, inner_h))
-    map_h = inner_h * 0.60
-    return _Page(w, h, (margin, bottom + inner_h - map_h, inner_w, map_h),
-                 (margin, bottom, inner_w, inner_h - map_h - gap))
-
-
-def _view(shape: shapely.Geometry, box_mm: tuple[float, float, float, float]
-          ) -> tuple[float, float, float, float]:
-    """The map extent holding ``shape`` with a margin, in the map box's aspect ratio."""
-    minx, miny, maxx, maxy = shape.bounds
-    cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
-    w, h = max(maxx - minx, 50.0) * 1.10, max(maxy - miny, 50.0) * 1.10
-    aspect = box_mm[2] / box_mm[3]
-    if w / h < aspect:
-        w = h * aspect
-    else:
-        h = w / aspect
-    return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
-
-
-def _draw_basemap(ax: Any, base: Basemap) -> None:
+def _draw_basemap(ax: Axes, base: Basemap) -> None:
     _polys(ax, base.water.geometry.values, facecolor="#B9D7EA", edgecolor="none", zorder=1.5)
     _polys(ax, base.buildings.geometry.values, facecolor="#DDD6CB", edgecolor="#C9C0B2",
            linewidth=0.2, zorder=1.8)
@@ -510,7 +133,7 @@ def _draw_basemap(ax: Any, base: Basemap) -> None:
     _lines(ax, base.coastline.geometry.values, colors="#5B9BC8", linewidths=1.2, zorder=2.3)
     cls = base.roads["cls"].to_numpy()
     geoms = base.roads.geometry.values
-    for order, name in enumerate(("path", "minor", "medium", "major")):
+    for order, name in enumerate(DRAW_ORDER):
         casing, fill, width, dashed = _ROAD_STYLE[name]
         sel = geoms[cls == name]
         if casing:
@@ -523,9 +146,9 @@ def _draw_basemap(ax: Any, base: Basemap) -> None:
            linestyles=(0, (4, 4)), zorder=3.05)
 
 
-def _draw_scale_and_north(ax: Any, view: tuple[float, float, float, float], m_per_mm: float) -> None:
+def _draw_scale_and_north(ax: Axes, view: tuple[float, float, float, float], m_per_mm: float) -> None:
     minx, miny, maxx, _ = view
-    length = _nice_length((maxx - minx) * 0.22)
+    length = nice_length((maxx - minx) * 0.22)
     bar_h = 1.4 * m_per_mm
     x0 = maxx - 8 * m_per_mm - length
     y0 = miny + 7 * m_per_mm
@@ -537,7 +160,7 @@ def _draw_scale_and_north(ax: Any, view: tuple[float, float, float, float], m_pe
                                facecolor="#222222" if k % 2 == 0 else "white",
                                edgecolor="#222222", linewidth=0.6, zorder=12))
     for frac in (0.0, 0.5, 1.0):
-        label = _fmt_m(length * frac) if frac else "0"
+        label = format_metres(length * frac) if frac else "0"
         ax.text(x0 + length * frac, y0 - 0.8 * m_per_mm, label, ha="center", va="top",
                 fontsize=6.5, zorder=12)
     ax.add_patch(Rectangle((0.93, 0.845), 0.05, 0.135, transform=ax.transAxes, facecolor="white",
@@ -547,10 +170,10 @@ def _draw_scale_and_north(ax: Any, view: tuple[float, float, float, float], m_pe
                 arrowprops={"arrowstyle": "-|>,head_width=0.5,head_length=1.0", "lw": 1.6,
                             "color": "#222222"}, zorder=12)
     ax.text(0.955, 0.87, "N", transform=ax.transAxes, ha="center", va="top", fontsize=10,
-            zorder=12, **_bold("#222222", 10))
+            zorder=12, **bold("#222222", 10))
 
 
-def _draw_markers(ax: Any, places: gpd.GeoDataFrame, styles: Mapping[str, CategoryStyle],
+def _draw_markers(ax: Axes, places: gpd.GeoDataFrame, styles: Mapping[str, CategoryStyle],
                   view: tuple[float, float, float, float], m_per_mm: float,
                   diameter_mm: float) -> None:
     if places.empty:
@@ -560,7 +183,7 @@ def _draw_markers(ax: Any, places: gpd.GeoDataFrame, styles: Mapping[str, Catego
     inner = (view[0] + r, view[1] + r, view[2] - r, view[3] - r)
     pos = spread_labels(anchors, min_distance=diameter_mm * 1.12 * m_per_mm, bounds=inner)
     moved = np.hypot(*(pos - anchors).T) > 0.3 * diameter_mm * m_per_mm
-    size = (diameter_mm / _PT_MM) ** 2
+    size = (diameter_mm / PT_MM) ** 2
     for i, place in enumerate(places.itertuples(index=False)):
         style = styles[str(place.category)]
         if moved[i]:
@@ -573,10 +196,10 @@ def _draw_markers(ax: Any, places: gpd.GeoDataFrame, styles: Mapping[str, Catego
                    edgecolors="white", linewidths=1.2, zorder=9)
         ax.text(pos[i, 0], pos[i, 1], str(place.number), ha="center", va="center_baseline",
                 fontsize=diameter_mm * 1.45 if place.number < 10 else diameter_mm * 1.25,
-                color=style.text_colour, zorder=10, **_bold(style.text_colour, diameter_mm * 1.4))
+                color=style.text_colour, zorder=10, **bold(style.text_colour, diameter_mm * 1.4))
 
 
-def _draw_map(fig: Figure, page: _Page, *, districts: gpd.GeoDataFrame, row: int,
+def _draw_map(fig: Figure, page: Page, *, districts: gpd.GeoDataFrame, row: int,
               places: gpd.GeoDataFrame, styles: Mapping[str, CategoryStyle], base: Basemap,
               shade: gpd.GeoDataFrame | None, shade_label: str,
               unserved: gpd.GeoDataFrame | None, layer_title: str) -> None:
@@ -584,7 +207,7 @@ def _draw_map(fig: Figure, page: _Page, *, districts: gpd.GeoDataFrame, row: int
     ax = fig.add_axes((box[0] / page.width, box[1] / page.height, box[2] / page.width,
                        box[3] / page.height))
     shape = districts.geometry.iloc[row]
-    view = _view(shape, box)
+    view = map_view(shape, box)
     m_per_mm = (view[2] - view[0]) / box[2]
     ax.set_xlim(view[0], view[2])
     ax.set_ylim(view[1], view[3])
@@ -603,7 +226,7 @@ def _draw_map(fig: Figure, page: _Page, *, districts: gpd.GeoDataFrame, row: int
         _polys(ax, shade.geometry.values, facecolor=_SHADE, edgecolor="none", alpha=0.28, zorder=4)
     has_unserved = unserved is not None and not unserved.empty and \
         shapely.intersects(shapely.union_all(unserved.geometry.values), shape)
-    if has_unserved:
+    if has_unserved and unserved is not None:
         _polys(ax, unserved.geometry.values, facecolor="none", edgecolor=_UNSERVED, hatch="////",
                linewidth=0, zorder=4.2)
     # Fade everything outside the district (the neighbours stay visible, but pale).
@@ -649,45 +272,7 @@ def _draw_map(fig: Figure, page: _Page, *, districts: gpd.GeoDataFrame, row: int
                 bbox={"facecolor": "white", "edgecolor": "#999999", "alpha": 0.9})
 
 
-_COLUMNS = ("No.", "名称", "種別", "曜日・時間", "住所")
-
-
-def _column_widths(rows: list[list[str]], total_mm: float) -> list[float]:
-    """Column widths (mm): No. fixed, the text columns by how long their content is."""
-    no = max(7.0, 0.07 * total_mm)
-    natural = np.array([max([sum(_char_em(c) for c in r[i]) for r in rows] + [len(_COLUMNS[i])])
-                        for i in range(1, len(_COLUMNS))], dtype=float)
-    weight = np.clip(natural, 4.0, 22.0) ** 0.75
-    share = np.maximum(weight / weight.sum(), 0.14)
-    return [no, *((total_mm - no) * share / share.sum()).tolist()]
-
-
-def _list_rows(places: gpd.GeoDataFrame, prefix: str) -> list[list[str]]:
-    rows = []
-    for p in places.to_dict("records"):
-        addr = _clean(p.get("address"))
-        if prefix and addr.startswith(prefix):
-            addr = addr[len(prefix):]
-        rows.append([str(p["number"]), _clean(p["name"]), _clean(p["category"]), schedule_text(p),
-                     addr])
-    return rows
-
-
-def _layout_list(rows: list[list[str]], widths_mm: list[float], height_mm: float
-                 ) -> tuple[float, list[list[list[str]]]]:
-    """The largest font size (pt) at which all wrapped rows fit, and the wrapped cells."""
-    for size in np.arange(8.5, 3.9, -0.5):
-        em = size * _PT_MM
-        wrapped = [[wrap_text(cell, (w - 2.0) / em) for cell, w in zip(r, widths_mm, strict=True)]
-                   for r in rows]
-        lines = sum(max(len(c) for c in r) for r in wrapped)
-        total = (lines * 1.3 + len(rows) * 0.9 + 2.2) * em + 6.0  # 6 mm for the note below
-        if total <= height_mm:
-            return float(size), wrapped
-    return 4.0, wrapped
-
-
-def _draw_list(fig: Figure, page: _Page, places: gpd.GeoDataFrame,
+def _draw_list(fig: Figure, page: Page, places: gpd.GeoDataFrame,
                styles: Mapping[str, CategoryStyle]) -> None:
     box = page.list_box
     ax = fig.add_axes((box[0] / page.width, box[1] / page.height, box[2] / page.width,
@@ -695,20 +280,19 @@ def _draw_list(fig: Figure, page: _Page, places: gpd.GeoDataFrame,
     ax.set_xlim(0, box[2])
     ax.set_ylim(box[3], 0)
     ax.axis("off")
-    prefix = address_prefix([_clean(a) for a in places.get("address", pd.Series(dtype=str))])
-    rows = _list_rows(places, prefix)
-    widths = _column_widths(rows, box[2])
+    rows, prefix = list_rows(places)
+    widths = column_widths(rows, box[2])
     lefts = np.concatenate([[0.0], np.cumsum(widths)[:-1]])
-    size, wrapped = _layout_list(rows, widths, box[3])
-    em = size * _PT_MM
+    size, wrapped = layout_list(rows, widths, box[3])
+    em = size * PT_MM
     line_h, pad = em * 1.3, em * 0.45
     head_h = em * 2.2
     ax.add_patch(Rectangle((0, 0), box[2], head_h, facecolor="#3B3B3B", edgecolor="none"))
-    headers = list(_COLUMNS)
+    headers = list(LIST_COLUMNS)
     for (x, w), head in zip(zip(lefts, widths, strict=True), headers, strict=True):
         head_lines = wrap_text(head, (w - 2.0) / em)
         ax.text(x + 1.0, head_h / 2, "\n".join(head_lines[:2]), va="center", ha="left",
-                fontsize=size, color="white", linespacing=1.0, **_bold("white", size))
+                fontsize=size, color="white", linespacing=1.0, **bold("white", size))
     y = head_h
     for i, (place, cells) in enumerate(zip(places.to_dict("records"), wrapped, strict=True)):
         n_lines = max(len(c) for c in cells)
@@ -717,12 +301,12 @@ def _draw_list(fig: Figure, page: _Page, places: gpd.GeoDataFrame,
             ax.add_patch(Rectangle((0, y), box[2], h, facecolor="#F1EEE7", edgecolor="none"))
         style = styles[str(place["category"])]
         cx, cy = lefts[0] + widths[0] / 2, y + pad + line_h / 2
-        ax.scatter([cx], [cy], s=(em * 1.75 / _PT_MM) ** 2 * min(_MARKER_SCALE[style.marker], 1.1),
+        ax.scatter([cx], [cy], s=(em * 1.75 / PT_MM) ** 2 * min(_MARKER_SCALE[style.marker], 1.1),
                    marker=style.marker,
                    color=style.colour, edgecolors="white", linewidths=0.6, zorder=3)
         ax.text(cx, cy, cells[0][0], ha="center", va="center_baseline", fontsize=size * 0.9,
-                color=style.text_colour, zorder=4, **_bold(style.text_colour, size))
-        for col in range(1, len(_COLUMNS)):
+                color=style.text_colour, zorder=4, **bold(style.text_colour, size))
+        for col in range(1, len(LIST_COLUMNS)):
             ax.text(lefts[col] + 1.0, y + pad, "\n".join(cells[col]), ha="left", va="top",
                     fontsize=size, linespacing=1.3 * 0.83, color="#1A1A1A")
         y += h
@@ -741,11 +325,11 @@ def _draw_list(fig: Figure, page: _Page, places: gpd.GeoDataFrame,
                 color="#8C8273")
 
 
-def _draw_header_footer(fig: Figure, page: _Page, *, title: str, subtitle: str,
+def _draw_header_footer(fig: Figure, page: Page, *, title: str, subtitle: str,
                         date: dt.date, credits: list[str]) -> None:
     top = 1 - 9.5 / page.height
     fig.text(10 / page.width, top, title, fontsize=22 if page.width > 250 else 19,
-             va="center", ha="left", color="#222222", **_bold("#222222", 20))
+             va="center", ha="left", color="#222222", **bold("#222222", 20))
     fig.text(1 - 10 / page.width, top, subtitle, fontsize=9, va="center", ha="right",
              color="#444444")
     fig.add_artist(Line2D([10 / page.width, 1 - 10 / page.width],
@@ -753,24 +337,10 @@ def _draw_header_footer(fig: Figure, page: _Page, *, title: str, subtitle: str,
     date_text = (f"作成日 {date.year}年{date.month}月{date.day}日 ・ kennai で作成"
                  "（背景図も地域のデータから作成）")
     credit = "クレジット：" + " ／ ".join(credits) if credits else ""
-    width_em = (page.width - 20) / (6.0 * _PT_MM)
+    width_em = (page.width - 20) / (6.0 * PT_MM)
     lines = [date_text, *wrap_text(credit, width_em)] if credit else [date_text]
     fig.text(10 / page.width, 10.5 / page.height, "\n".join(lines[:3]), fontsize=6.0,
              va="top", ha="left", color="#444444", linespacing=1.35)
-
-
-def _as_shade(shade: gpd.GeoDataFrame | gpd.GeoSeries | None, region: Region
-              ) -> gpd.GeoDataFrame | None:
-    if shade is None:
-        return None
-    if isinstance(shade, gpd.GeoSeries):
-        shade = gpd.GeoDataFrame(geometry=shade)
-    if shade.crs is None:
-        raise TreasureMapError(t("塗る範囲に CRS がありません", "the area to shade has no CRS"),
-                               feature="shade", hint=t("CRS を付けて渡してください",
-                                                       "give it a CRS"))
-    shade = shade.to_crs(region.crs)
-    return shade[shade.geom_type.isin(["Polygon", "MultiPolygon"])]
 
 
 def render_treasure_map(
@@ -799,7 +369,7 @@ def render_treasure_map(
     shade
         Polygons to shade (e.g. the area within a walking time), in any CRS.
     unserved
-        Polygons drawn hatched as "no network data" (see :func:`no_network_area`).
+        Polygons drawn hatched as "no network data" (see :func:`~kennai.maps.access_block.no_network_area`).
     title
         The page title (default 「<district>の宝物マップ」).
     basemap
@@ -810,8 +380,8 @@ def render_treasure_map(
     NotFoundError, TreasureMapError
         For an unknown layer, district or category, bad paper options or no Japanese font.
     """
-    page = _page(paper, orientation)
-    districts, row = _district_row(region, layer, district)
+    page = page_layout(paper, orientation)
+    districts, row = district_row(region, layer, district)
     places = district_places(region, layer=layer, district=district, categories=categories)
     styles = region_category_styles(region)
     base = basemap if basemap is not None else load_basemap(region)
@@ -824,8 +394,8 @@ def render_treasure_map(
         fig = Figure(figsize=(page.width / 25.4, page.height / 25.4))
         fig.set_facecolor("white")
         _draw_map(fig, page, districts=districts, row=row, places=places, styles=styles,
-                  base=base, shade=_as_shade(shade, region), shade_label=shade_label,
-                  unserved=_as_shade(unserved, region), layer_title=layer_title)
+                  base=base, shade=as_shade(shade, region), shade_label=shade_label,
+                  unserved=as_shade(unserved, region), layer_title=layer_title)
         _draw_list(fig, page, places, styles)
         subtitle = (f"{region.config.title}　{layer_title}「{district}」　"
                     f"通いの場・集いの場 {len(places)} か所")
@@ -838,7 +408,7 @@ def render_treasure_map(
 # Writing files
 
 
-def output_format(path: Path) -> str:
+def output_format(path: Path) -> PrintFormat:
     """The file format from the output name's suffix (pdf, png, svg)."""
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
@@ -847,13 +417,6 @@ def output_format(path: Path) -> str:
                                hint=t(".pdf / .png / .svg（対話地図は .html）を指定してください",
                                       "use .pdf, .png or .svg (.html for the interactive map)"))
     return fmt
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
-    """Run ``write(tmp)`` and move the result onto ``path`` (never a half-written file)."""
-    with atomic_path(path) as tmp:
-        write(tmp)
-    return Path(path)
 
 
 def _metadata(fmt: str, title: str) -> dict[str, Any]:
@@ -874,19 +437,14 @@ def write_treasure_map(region: Region, path: str | Path, *, layer: str, district
     fmt = output_format(path)
     fig = render_treasure_map(region, layer=layer, district=district, **options)
     title = options.get("title") or f"{district}の宝物マップ"
-
-    def _save(tmp: Path) -> None:
-        with mpl.rc_context(font_rc()):
-            fig.savefig(tmp, format=fmt, dpi=dpi, metadata=_metadata(fmt, title))
-
-    return atomic_write(path, _save)
+    with atomic_path(path) as tmp, mpl.rc_context(font_rc()):
+        fig.savefig(tmp, format=fmt, dpi=dpi, metadata=_metadata(fmt, title))
+    return path
 
 
 def treasure_map_bytes(region: Region, *, layer: str, district: str, fmt: str = "pdf",
                        dpi: int = 200, **options: Any) -> bytes:
     """One district's page as PDF/PNG/SVG bytes (for the API's ``GET …/treasure-map``)."""
-    import io
-
     if fmt not in FORMATS.values():
         raise TreasureMapError(t(f"形式「{fmt}」は使えません", f"unsupported format {fmt!r}"),
                                feature="format", hint=t("pdf / png / svg を指定してください",
@@ -899,6 +457,23 @@ def treasure_map_bytes(region: Region, *, layer: str, district: str, fmt: str = 
     return buf.getvalue()
 
 
+def _save_atlas(region: Region, target: Path | IO[bytes], *, layer: str,
+                districts: Sequence[str] | None, title: str | None, options: dict[str, Any]
+                ) -> None:
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    names = list(districts) if districts is not None else \
+        region.layer(layer)["name"].astype(str).tolist()
+    options.setdefault("basemap", load_basemap(region))
+    with mpl.rc_context(font_rc()), PdfPages(target, metadata={
+            "Title": f"{region.config.title} 宝物マップ", "Creator": "kennai"}) as pdf:
+        for name in names:
+            page_title = title.format(district=name) if title else None
+            fig = render_treasure_map(region, layer=layer, district=name, title=page_title,
+                                      **options)
+            pdf.savefig(fig)
+
+
 def write_atlas(region: Region, path: str | Path, *, layer: str,
                 districts: Sequence[str] | None = None, title: str | None = None,
                 **options: Any) -> Path:
@@ -906,124 +481,18 @@ def write_atlas(region: Region, path: str | Path, *, layer: str,
 
     ``title`` may contain ``{district}``; ``options`` are those of :func:`render_treasure_map`.
     """
-    from matplotlib.backends.backend_pdf import PdfPages
-
     path = Path(path)
     if output_format(path) != "pdf":
         raise TreasureMapError(t("全区域の地図帳は PDF にだけ書けます", "an atlas can only be a PDF"),
                                path=path, hint=t("-o に .pdf を指定してください", "give -o a .pdf"))
-    names = list(districts) if districts is not None else \
-        region.layer(layer)["name"].astype(str).tolist()
-    options.setdefault("basemap", load_basemap(region))
-
-    def _save(tmp: Path) -> None:
-        with mpl.rc_context(font_rc()), PdfPages(tmp, metadata={
-                "Title": f"{region.config.title} 宝物マップ", "Creator": "kennai"}) as pdf:
-            for name in names:
-                page_title = title.format(district=name) if title else None
-                fig = render_treasure_map(region, layer=layer, district=name, title=page_title,
-                                          **options)
-                pdf.savefig(fig)
-
-    return atomic_write(path, _save)
+    with atomic_path(path) as tmp:
+        _save_atlas(region, tmp, layer=layer, districts=districts, title=title, options=options)
+    return path
 
 
-# ---------------------------------------------------------------------------------------------
-# Access results → the shading and the walking times shown on the maps
-
-
-def access_results(region: Region) -> Any:
-    """The region's access results: stored ones from the build when current, else computed."""
-    from kennai.access import AccessOptions, results_for
-
-    return results_for(region, AccessOptions())
-
-
-def _surface_grid(region: Region, results: Any) -> tuple[np.ndarray, Any, Any]:
-    """Access's walking-minutes surface (stored, or computed on the fly) as an array."""
-    import tempfile
-
-    import rasterio
-
-    from kennai.access import write_surface
-
-    with tempfile.TemporaryDirectory() as tmpdir:
-        surface = results.surface_path
-        if surface is None or not Path(surface).is_file():
-            surface = write_surface(region, results, Path(tmpdir) / "surface.tif")
-        with rasterio.open(surface) as ds:
-            return ds.read(1), ds.transform, ds.crs
-
-
-def _polygonise(mask: np.ndarray, transform: Any, crs: Any, region: Region) -> shapely.Geometry:
-    """The cells of ``mask`` as one (slightly smoothed) polygon in the region's CRS."""
-    import rasterio.features
-
-    polys = [shapely.geometry.shape(g) for g, v in rasterio.features.shapes(
-        mask.astype(np.uint8), mask=mask, transform=transform) if v == 1]
-    res = abs(transform.a)
-    area = shapely.union_all(polys).buffer(res * 0.5).buffer(-res * 0.5) if polys else \
-        shapely.MultiPolygon()
-    return gpd.GeoSeries([area], crs=crs.to_wkt()).to_crs(region.crs).iloc[0]
-
-
-def walk_area(region: Region, results: Any, *, minutes: float) -> gpd.GeoDataFrame:
-    """The area within ``minutes`` walk of a place, polygonised from access's walking-time surface.
-
-    Parameters
-    ----------
-    results
-        :class:`kennai.access.AccessResults`; its stored surface is used, or one is computed.
-    """
-    if minutes <= 0:
-        raise TreasureMapError(t("分数は正の数にしてください", "minutes must be positive"),
-                               feature="minutes", hint=t("例: --minutes 10", "e.g. --minutes 10"))
-    grid, transform, crs = _surface_grid(region, results)
-    area = _polygonise(np.isfinite(grid) & (grid <= minutes), transform, crs, region)
-    return gpd.GeoDataFrame({"minutes": [float(minutes)]}, geometry=[area], crs=region.crs)
-
-
-def no_network_area(region: Region, results: Any) -> gpd.GeoDataFrame:
-    """Where the region has no walking times at all (no street network data there).
-
-    Shown hatched beside the walking-time shading, so that an unshaded area is never read as
-    "far from every place" when the data simply do not cover it.
-    """
-    grid, transform, crs = _surface_grid(region, results)
-    served = _polygonise(np.isfinite(grid), transform, crs, region)
-    return gpd.GeoDataFrame(geometry=[shapely.difference(region.outline, served)], crs=region.crs)
-
-
-def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
-    order = np.argsort(values)
-    cum = np.cumsum(weights[order])
-    return float(values[order][np.searchsorted(cum, cum[-1] / 2.0)])
-
-
-def walk_label(minutes: float | None) -> str:
-    """The legend label of the shaded walking area (「徒歩10分圏」)."""
-    return f"徒歩{minutes:g}分圏" if minutes is not None else "徒歩圏"
-
-
-def district_place_minutes(region: Region, results: Any, *, layer: str, district: str
-                           ) -> dict[str, float]:
-    """:func:`place_minutes` for a district given by layer and name (NotFoundError if unknown)."""
-    districts, row = _district_row(region, layer, district)
-    return place_minutes(results, districts.geometry.iloc[row])
-
-
-def place_minutes(results: Any, shape: shapely.Geometry) -> dict[str, float]:
-    """Per place, the median walking time (minutes, weighted by population) of the residents
-    inside ``shape`` whose nearest place it is — what the popups show."""
-    res = results.residents
-    t_min = res["time_min"].to_numpy(float)
-    pop = res["population"].to_numpy(float)
-    keep = (shapely.covered_by(res.geometry.values, shape) & (res["status"] == "ok").to_numpy()
-            & np.isfinite(t_min) & (pop > 0))
-    ids = res["place_id"].astype(str).to_numpy()[keep]
-    out = {}
-    for pid in np.unique(ids):
-        sel = ids == pid
-        if pid:
-            out[str(pid)] = round(_weighted_median(t_min[keep][sel], pop[keep][sel]), 1)
-    return out
+def atlas_bytes(region: Region, *, layer: str, districts: Sequence[str] | None = None,
+                title: str | None = None, **options: Any) -> bytes:
+    """The atlas of :func:`write_atlas` as PDF bytes."""
+    buf = io.BytesIO()
+    _save_atlas(region, buf, layer=layer, districts=districts, title=title, options=options)
+    return buf.getvalue()

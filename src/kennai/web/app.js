@@ -147,7 +147,7 @@ function style(region, categories, sourceLayers, legend) {
       layer("roads-path", "roads", "line", "roads", { "line-color": "#ffffff", "line-width": 1 },
             { filter: ["==", ["get", "class"], "path"] }),
       layer("roads-minor", "roads", "line", "roads", { "line-color": "#ffffff", "line-width": 2 },
-            { filter: ["==", ["get", "class"], "minor"] }),
+            { filter: ["in", ["get", "class"], ["literal", ["medium", "minor"]]] }),
       layer("roads-major", "roads", "line", "roads", { "line-color": "#f9c74f", "line-width": 3 },
             { filter: ["==", ["get", "class"], "major"] }),
       layer("neighbourhood-line", "neighbourhood", "line", "neighbourhood",
