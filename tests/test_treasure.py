@@ -262,8 +262,8 @@ def test_interactive_page_shows_markers_offline_in_chromium(tmp_path: Path) -> N
 
 
 def _built(config: str, data_dir: Path) -> Region:
+    from kennai.build import build_region
     from kennai.config import load_config
-    from kennai.region import build_region
 
     if not data_dir.exists():
         pytest.skip(f"{data_dir} is absent")

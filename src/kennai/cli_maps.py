@@ -42,8 +42,8 @@ def treasure_map(
         "--all", help="全区域を 1 つの PDF に (one page per district in one PDF)")] = False,
 ) -> None:
     """宝物マップ（番号付きの場所と一覧表）を作る (print a district's treasure map)."""
+    from kennai.build import build_region
     from kennai.maps import interactive, treasure
-    from kennai.region import build_region
 
     if not all_districts and not district:
         raise KennaiError(t("--district か --all を指定してください", "give --district or --all"),
