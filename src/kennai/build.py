@@ -24,7 +24,7 @@ import rasterio
 from pyproj import CRS
 
 from kennai import __version__
-from kennai.access import run_access_for_build
+from kennai.access.pipeline import run_access_for_build
 from kennai.atomic import atomic_dir
 from kennai.checks import (
     TILING_KINDS,
