@@ -38,8 +38,9 @@ def maps_router(state: ServerState) -> APIRouter:
         walk_minutes: Annotated[float | None, Query(gt=0, le=60, description=(
             "この分数で歩ける範囲を塗る (shade the area within this walk; needs access results)"))] = None,
     ) -> Response:
+        from kennai.access.surface import no_network_area, walk_area
         from kennai.maps.interactive import render_interactive_html
-        from kennai.maps.treasure import no_network_area, treasure_map_bytes, walk_area, walk_label
+        from kennai.maps.treasure import treasure_map_bytes, walk_label
 
         reg = state.check_region(region)
         shade = unserved = None

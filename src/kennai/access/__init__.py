@@ -5,7 +5,7 @@ One multi-source Dijkstra per graph answers the question for everybody at once
 and places. Results are summarised per district (:mod:`~kennai.access.coverage`), drawn as
 ranked gap polygons (:mod:`~kennai.access.gaps`), used to suggest new sites
 (:mod:`~kennai.access.sites`, greedy maximal coverage) and rendered as a COG of walking minutes
-(:mod:`~kennai.access.surface`). A build stores them
+with the walking areas the maps draw (:mod:`~kennai.access.surface`). A build stores them
 (:mod:`~kennai.access.pipeline`, :mod:`~kennai.access.store`); :class:`PointRouter` answers
 clicks. Residents outside the network's extent are reported as "no network", never as "not
 covered".
@@ -15,7 +15,7 @@ This package re-exports the public API of its modules.
 
 from kennai.access.compute import compute_access, results_for, select_places
 from kennai.access.coverage import OUTSIDE_NAME, coverage_frame, coverage_table
-from kennai.access.districts import polygon_layers, resolve_polygons
+from kennai.access.districts import district_geometry, polygon_layers, resolve_polygons
 from kennai.access.gaps import DistrictGaps, district_gaps, gap_polygons
 from kennai.access.options import DEFAULT_THRESHOLDS, AccessOptions, Threshold, parse_threshold
 from kennai.access.pipeline import analyse, run_access_for_build
@@ -35,7 +35,14 @@ from kennai.access.routing import (
 )
 from kennai.access.sites import coverage_matrix, greedy_sites, suggest_sites
 from kennai.access.store import ACCESS_DIR, load_access, save_access
-from kennai.access.surface import write_surface
+from kennai.access.surface import (
+    access_results,
+    district_place_minutes,
+    no_network_area,
+    place_minutes,
+    walk_area,
+    write_surface,
+)
 
 __all__ = [
     "ACCESS_DIR",
@@ -48,6 +55,7 @@ __all__ = [
     "NodeCosts",
     "PointRouter",
     "Threshold",
+    "access_results",
     "analyse",
     "anchors",
     "compute_access",
@@ -56,13 +64,17 @@ __all__ = [
     "coverage_matrix",
     "coverage_table",
     "district_gaps",
+    "district_geometry",
+    "district_place_minutes",
     "gap_polygons",
     "greedy_sites",
     "load_access",
     "nearest_places",
     "network_extent",
+    "no_network_area",
     "node_costs",
     "parse_threshold",
+    "place_minutes",
     "point_costs",
     "polygon_layers",
     "region_network",
@@ -72,6 +84,7 @@ __all__ = [
     "save_access",
     "select_places",
     "suggest_sites",
+    "walk_area",
     "walk_graphs",
     "write_surface",
 ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
+import shapely
 
 from kennai.config import POLYGON_KINDS
 from kennai.errors import NotFoundError
@@ -31,3 +33,23 @@ def resolve_polygons(region: Region, by: str) -> tuple[str, gpd.GeoDataFrame]:
                         feature=by, hint=t("小学校区なら elementary、計画ならその名前を指定してください",
                                            "use e.g. elementary, or a plan's name"))
 
+
+def district_geometry(region: Region, *, layer: str, district: str) -> shapely.Geometry:
+    """The polygon of the first district named ``district`` in the district layer ``layer``.
+
+    Raises :class:`NotFoundError` when ``layer`` is not a district layer or has no district of
+    that name.
+    """
+    if layer not in POLYGON_KINDS:
+        raise NotFoundError(t(f"「{layer}」は区域のレイヤではありません",
+                              f"{layer!r} is not a district layer"), feature=layer,
+                            hint=t(f"{' / '.join(POLYGON_KINDS)} のどれかを指定してください",
+                                   f"use one of {', '.join(POLYGON_KINDS)}"))
+    districts = region.layer(layer)
+    hits = np.flatnonzero(districts["name"].to_numpy() == district)
+    if not len(hits):
+        names = "、".join(districts["name"].astype(str).tolist())
+        raise NotFoundError(t(f"区域「{district}」は {layer} にありません",
+                              f"no district {district!r} in {layer}"), feature=district,
+                            hint=t(f"あるもの: {names}", f"there are: {names}"))
+    return districts.geometry.iloc[int(hits[0])]

@@ -31,6 +31,13 @@ from matplotlib.patches import Patch, PathPatch, Rectangle
 from matplotlib.path import Path as MplPath
 from matplotlib.patheffects import withStroke
 
+from kennai.access.surface import (  # noqa: F401  (the maps' access analysis, used through this module)
+    access_results,
+    district_place_minutes,
+    no_network_area,
+    place_minutes,
+    walk_area,
+)
 from kennai.atomic import atomic_path
 from kennai.config import POLYGON_KINDS
 from kennai.errors import KennaiError, NotFoundError
@@ -932,98 +939,6 @@ def write_atlas(region: Region, path: str | Path, *, layer: str,
 # Access results → the shading and the walking times shown on the maps
 
 
-def access_results(region: Region) -> Any:
-    """The region's access results: stored ones from the build when current, else computed."""
-    from kennai.access import AccessOptions, results_for
-
-    return results_for(region, AccessOptions())
-
-
-def _surface_grid(region: Region, results: Any) -> tuple[np.ndarray, Any, Any]:
-    """Access's walking-minutes surface (stored, or computed on the fly) as an array."""
-    import tempfile
-
-    import rasterio
-
-    from kennai.access import write_surface
-
-    with tempfile.TemporaryDirectory() as tmpdir:
-        surface = results.surface_path
-        if surface is None or not Path(surface).is_file():
-            surface = write_surface(region, results, Path(tmpdir) / "surface.tif")
-        with rasterio.open(surface) as ds:
-            return ds.read(1), ds.transform, ds.crs
-
-
-def _polygonise(mask: np.ndarray, transform: Any, crs: Any, region: Region) -> shapely.Geometry:
-    """The cells of ``mask`` as one (slightly smoothed) polygon in the region's CRS."""
-    import rasterio.features
-
-    polys = [shapely.geometry.shape(g) for g, v in rasterio.features.shapes(
-        mask.astype(np.uint8), mask=mask, transform=transform) if v == 1]
-    res = abs(transform.a)
-    area = shapely.union_all(polys).buffer(res * 0.5).buffer(-res * 0.5) if polys else \
-        shapely.MultiPolygon()
-    return gpd.GeoSeries([area], crs=crs.to_wkt()).to_crs(region.crs).iloc[0]
-
-
-def walk_area(region: Region, results: Any, *, minutes: float) -> gpd.GeoDataFrame:
-    """The area within ``minutes`` walk of a place, polygonised from access's walking-time surface.
-
-    Parameters
-    ----------
-    results
-        :class:`kennai.access.AccessResults`; its stored surface is used, or one is computed.
-    """
-    if minutes <= 0:
-        raise TreasureMapError(t("分数は正の数にしてください", "minutes must be positive"),
-                               feature="minutes", hint=t("例: --minutes 10", "e.g. --minutes 10"))
-    grid, transform, crs = _surface_grid(region, results)
-    area = _polygonise(np.isfinite(grid) & (grid <= minutes), transform, crs, region)
-    return gpd.GeoDataFrame({"minutes": [float(minutes)]}, geometry=[area], crs=region.crs)
-
-
-def no_network_area(region: Region, results: Any) -> gpd.GeoDataFrame:
-    """Where the region has no walking times at all (no street network data there).
-
-    Shown hatched beside the walking-time shading, so that an unshaded area is never read as
-    "far from every place" when the data simply do not cover it.
-    """
-    grid, transform, crs = _surface_grid(region, results)
-    served = _polygonise(np.isfinite(grid), transform, crs, region)
-    return gpd.GeoDataFrame(geometry=[shapely.difference(region.outline, served)], crs=region.crs)
-
-
-def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
-    order = np.argsort(values)
-    cum = np.cumsum(weights[order])
-    return float(values[order][np.searchsorted(cum, cum[-1] / 2.0)])
-
-
 def walk_label(minutes: float | None) -> str:
     """The legend label of the shaded walking area (「徒歩10分圏」)."""
     return f"徒歩{minutes:g}分圏" if minutes is not None else "徒歩圏"
-
-
-def district_place_minutes(region: Region, results: Any, *, layer: str, district: str
-                           ) -> dict[str, float]:
-    """:func:`place_minutes` for a district given by layer and name (NotFoundError if unknown)."""
-    districts, row = _district_row(region, layer, district)
-    return place_minutes(results, districts.geometry.iloc[row])
-
-
-def place_minutes(results: Any, shape: shapely.Geometry) -> dict[str, float]:
-    """Per place, the median walking time (minutes, weighted by population) of the residents
-    inside ``shape`` whose nearest place it is — what the popups show."""
-    res = results.residents
-    t_min = res["time_min"].to_numpy(float)
-    pop = res["population"].to_numpy(float)
-    keep = (shapely.covered_by(res.geometry.values, shape) & (res["status"] == "ok").to_numpy()
-            & np.isfinite(t_min) & (pop > 0))
-    ids = res["place_id"].astype(str).to_numpy()[keep]
-    out = {}
-    for pid in np.unique(ids):
-        sel = ids == pid
-        if pid:
-            out[str(pid)] = round(_weighted_median(t_min[keep][sel], pop[keep][sel]), 1)
-    return out
