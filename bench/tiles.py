@@ -152,8 +152,8 @@ def main() -> None:
     if not 1 <= args.connections <= 256 or args.seconds <= 0 or args.seconds > 3600:
         raise SystemExit("--connections must be 1–256 and --seconds 0–3600")
 
+    from kennai.build import build_region
     from kennai.config import load_config
-    from kennai.region import build_region
     from kennai.tiles import TileSet, region_tile_layers
 
     cfg = load_config(args.config)

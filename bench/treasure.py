@@ -19,10 +19,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from kennai.build import build_region  # noqa: E402
 from kennai.config import load_config  # noqa: E402
 from kennai.maps.content import district_places  # noqa: E402
 from kennai.maps.treasure import write_atlas, write_treasure_map  # noqa: E402
-from kennai.region import build_region  # noqa: E402
 
 TARGET_S = 3.0
 

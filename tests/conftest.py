@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from kennai.build import build_region
 from kennai.config import RegionConfig, load_config
-from kennai.region import Region, build_region
+from kennai.region import Region
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"

@@ -461,8 +461,8 @@ def ishigaki(tmp_path_factory):
     """Ishigaki built from its PBF (no districts: region-wide)."""
     if not ISHIGAKI.is_file():
         pytest.skip(f"Ishigaki PBF not found at {ISHIGAKI}")
+    from kennai.build import build_region
     from kennai.config import load_config
-    from kennai.region import build_region
 
     cfg = load_config(ROOT / "pipelines" / "ishigaki.yaml")
     region, _ = build_region(cfg, build_dir=tmp_path_factory.mktemp("ishigaki") / "ishigaki")
@@ -610,8 +610,8 @@ def test_run_access_for_build_round_trip_and_cli_json(yaizu, monkeypatch, tmp_pa
 @pytest.mark.realdata
 @needs_yaizu
 def test_yaizu_rosenka_network_snapped(tmp_path):
+    from kennai.build import build_region
     from kennai.config import load_config
-    from kennai.region import build_region
 
     cfg = load_config(ROOT / "pipelines" / "yaizu_rosenka.yaml")
     region, _ = build_region(cfg, build_dir=tmp_path / "yr")

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from kennai.access import load_access
+from kennai.build import build_region
 from kennai.config import load_config
-from kennai.region import build_region
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 YAIZU = Path(__file__).resolve().parents[1] / "pipelines" / "yaizu.yaml"

@@ -78,8 +78,8 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     """Build Yaizu into a temp folder and serve it."""
     if not (DATA / "yaizu").is_dir():
         pytest.skip("needs ../shared/data/yaizu (real data)")
+    from kennai.build import build_region
     from kennai.config import load_config
-    from kennai.region import build_region
 
     tmp = tmp_path_factory.mktemp("serve")
     build_region(load_config(ROOT / "pipelines" / "yaizu.yaml"), build_dir=tmp / "b")
@@ -90,8 +90,8 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 def demo_server(tmp_path_factory: pytest.TempPathFactory):
     """Build the demo town with its access results and serve it."""
     from kennai.access import ACCESS_DIR, run_access_for_build
+    from kennai.build import build_region
     from kennai.config import load_config
-    from kennai.region import build_region
 
     config = ROOT / "pipelines" / "demo.yaml"
     tmp = tmp_path_factory.mktemp("demo")

@@ -13,10 +13,11 @@ import pytest
 import shapely
 import yaml
 
+from kennai.build import build_region
 from kennai.config import load_config
 from kennai.crs import choose_crs
 from kennai.errors import CheckError, ConfigError, InputError
-from kennai.region import Region, build_region, open_region
+from kennai.region import Region, open_region
 from tests.conftest import PIPELINES, ROOT, needs_shared
 
 

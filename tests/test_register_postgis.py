@@ -275,8 +275,8 @@ def test_the_api_serves_a_postgis_register_across_restarts(location: str, tmp_pa
 def _region_hashes_the_register() -> bool:
     import inspect
 
-    from kennai import region
-    return "register_fingerprint" in inspect.getsource(region.input_hashes)
+    from kennai.build import input_hashes
+    return "register_fingerprint" in inspect.getsource(input_hashes)
 
 
 @pytest.mark.skipif(not _region_hashes_the_register(),
@@ -286,8 +286,8 @@ def test_a_build_reads_the_postgis_register_and_rebuilds_on_change(
         location: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from test_api import write_tiny_region
 
+    from kennai.build import build_region
     from kennai.config import load_config
-    from kennai.region import build_region
 
     monkeypatch.setenv("KENNAI_REGISTER", location)
     config, build_dir = write_tiny_region(tmp_path / "tiny")

@@ -280,8 +280,8 @@ def test_interactive_page_shows_markers_offline_in_chromium(tmp_path: Path) -> N
 
 
 def _built(config: str, data_dir: Path) -> Region:
+    from kennai.build import build_region
     from kennai.config import load_config
-    from kennai.region import build_region
 
     if not data_dir.exists():
         pytest.skip(f"{data_dir} is absent")
@@ -340,7 +340,7 @@ def test_yaizu_pdf_page_shows_basemap_outline_and_markers() -> None:
 @pytest.mark.skipif(not (REPO / "data" / "boundaries" / "demo" / "town.osm").exists(),
                     reason="the demo region has not been generated")
 def test_demo_pages_with_coverage_shading_and_osm_basemap() -> None:
-    from kennai.maps.access_block import access_results, place_minutes, walk_area
+    from kennai.access.surface import access_results, place_minutes, walk_area
     from kennai.maps.basemap import load_basemap
 
     region = _built("demo.yaml", REPO / "data" / "boundaries" / "demo")
@@ -485,7 +485,7 @@ def test_treasure_map_bytes_for_the_api(tmp_path: Path) -> None:
 @pytest.mark.realdata
 def test_no_network_area_marks_what_the_street_data_do_not_cover() -> None:
     """Yaizu's walk network covers only 800 m around the station: the rest is 'no data'."""
-    from kennai.maps.access_block import access_results, no_network_area
+    from kennai.access.surface import access_results, no_network_area
 
     region = _built("yaizu.yaml", SHARED / "yaizu")
     gone = no_network_area(region, access_results(region)).geometry.iloc[0]

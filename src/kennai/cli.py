@@ -122,7 +122,7 @@ def build(
     as_json: JsonOpt = False,
 ) -> None:
     """地域を読み込み・検査して build/<地域>/ に保存 (read, check and store a region)."""
-    from kennai.region import build_region
+    from kennai.build import build_region
 
     cfg = load_config(config)
     with progress_status(not as_json) as progress:
@@ -139,7 +139,7 @@ def build(
 @app.command()
 def info(config: ConfigArg, as_json: JsonOpt = False) -> None:
     """地域のレイヤ・件数・CRS・チェック結果を表示 (layers, counts, CRS, check report)."""
-    from kennai.region import build_region
+    from kennai.build import build_region
 
     cfg = load_config(config)
     with progress_status(not as_json) as progress:

@@ -85,7 +85,7 @@ def access(
         resolve_polygons,
         results_for,
     )
-    from kennai.region import build_region
+    from kennai.build import build_region
 
     if as_json and as_csv:
         raise ConfigError(t("--json と --csv は同時に使えません", "--json and --csv exclude each other"),

@@ -41,6 +41,7 @@ def treasure_map(
         "--all", help="全区域を 1 つの PDF に (one page per district in one PDF)")] = False,
 ) -> None:
     """宝物マップ（番号付きの場所と一覧表）を作る (print a district's treasure map)."""
+    from kennai.build import build_region
     from kennai.maps.request import (
         TreasureMapRequest,
         access_for,
@@ -48,7 +49,6 @@ def treasure_map(
         map_options,
         render_map,
     )
-    from kennai.region import build_region
 
     request = TreasureMapRequest(
         layer=layer, district=district, all_districts=all_districts,

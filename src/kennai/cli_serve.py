@@ -27,7 +27,7 @@ def serve(
     """API・タイル・ウェブ地図を配信 (serve the API, vector tiles and the web map)."""
     import uvicorn
 
-    from kennai.region import build_region
+    from kennai.build import build_region
     from kennai.register import register_location
 
     cfg = load_config(config)
@@ -58,8 +58,8 @@ def export_tiles(
 ) -> None:
     """ベクトルタイルを PMTiles に書き出す (export the served vector tiles to one PMTiles file)."""
     from api.app import tile_set_for
+    from kennai.build import build_region
     from kennai.errors import InputError
-    from kennai.region import build_region
     from kennai.tiles import export_pmtiles
 
     if output.suffix.lower() != ".pmtiles":

@@ -36,7 +36,7 @@ MinPopOpt = Annotated[float, typer.Option(
 
 
 def _region(config: Path, quiet: bool) -> Region:
-    from kennai.region import build_region
+    from kennai.build import build_region
 
     with progress_status(not quiet) as progress:
         region, _ = build_region(load_config(config), progress=progress)

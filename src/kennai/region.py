@@ -1,107 +1,36 @@
-"""The Region: a municipality's checked layers in its analysis CRS, built once and reloaded.
+"""The Region: a municipality's checked layers in its analysis CRS, reopened from its build.
 
-:func:`build_region` reads every input named by the config, checks it, projects it and writes
-``build/<region>/`` atomically: ``region.gpkg`` (every layer and plan), ``network.npz`` (the walk
-network as arrays, fast to reload), ``dem.tif`` when the region has one, and ``metadata.json``
-(inputs and their hashes, CRS, versions, the check report). A second build with unchanged inputs
-reuses the result. :func:`open_region` reloads a build lazily for the CLI, the API and maps.
+A build folder ``build/<region>/`` holds ``region.gpkg`` (every layer and plan), ``network.npz``
+(the walk network as arrays, fast to reload), ``dem.tif`` when the region has one, and
+``metadata.json`` (inputs and their hashes, CRS, versions, the check report);
+:mod:`kennai.build` writes it. :func:`open_region` reopens it for the CLI, the API and the maps,
+and the layers load lazily, on first use. Nothing here writes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
-import pandas as pd
 import pyogrio
-import rasterio
 import shapely
 from pyproj import CRS
 
-from kennai import __version__
-from kennai.access import run_access_for_build
-from kennai.atomic import atomic_dir
-from kennai.checks import (
-    TILING_KINDS,
-    Finding,
-    check_duplicate_names,
-    check_points_inside,
-    check_tiling,
-    repair_geometries,
-    summarise,
-)
+from kennai.checks import Finding, summarise
 from kennai.config import POLYGON_KINDS, RegionConfig, default_build_dir
-from kennai.crs import choose_crs
-from kennai.errors import BuildNotFoundError, CheckError, InputError, NotFoundError
-from kennai.i18n import t
-from kennai.io.layers import read_buildings, read_districts, read_points, read_population
-from kennai.network import WalkNetwork, read_network
-from kennai.plans import read_plan
-from kennai.register import default_register_path, register_fingerprint, register_places
+from kennai.errors import BuildNotFoundError, NotFoundError
+from kennai.i18n import Text, t
+from kennai.network import WalkNetwork
 
+#: The files of a build folder.
 GPKG = "region.gpkg"
 NETWORK = "network.npz"
 DEM = "dem.tif"
 METADATA = "metadata.json"
-FORMAT_VERSION = 2  # bump when what a build stores changes (old builds are rebuilt)
-
-Progress = Callable[[str], None]
-
-
-def _noop(_: str) -> None:
-    return None
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def input_hashes(config: RegionConfig, build_dir: Path | None = None) -> list[dict[str, Any]]:
-    """Path, size and sha256 of every input file, and the place register's fingerprint."""
-    seen: dict[Path, dict[str, Any]] = {}
-    for p in config.input_files():
-        if p in seen or not p.is_file():
-            continue
-        seen[p] = {"path": str(p), "bytes": p.stat().st_size, "sha256": _sha256(p)}
-    register = register_fingerprint(default_register_path(config, build_dir))
-    return [*seen.values(), {"register": register}]
-
-
-def _versions() -> dict[str, str]:
-    out = {"kennai": __version__}
-    for pkg in ("geopandas", "shapely", "pyproj", "pyogrio", "osmium", "rasterio", "numpy",
-                "scipy"):
-        try:
-            out[pkg] = importlib_metadata.version(pkg)
-        except importlib_metadata.PackageNotFoundError:
-            continue
-    out["gdal"] = pyogrio.__gdal_version_string__
-    return out
-
-
-def _prefecture(frames: list[pd.DataFrame]) -> int | None:
-    """JIS prefecture code found in the data (e-Stat PREF, 国土数値情報 or 推奨データセット codes)."""
-    for df in frames:
-        for col in ("PREF", "A27_001", "A32_001", "都道府県コード又は市区町村コード", "市区町村コード"):
-            if col in df.columns:
-                codes = pd.to_numeric(df[col].astype(str).str[:2], errors="coerce").dropna()
-                if len(codes) and codes.nunique() == 1 and 1 <= codes.iloc[0] <= 47:
-                    return int(codes.iloc[0])
-    return None
 
 
 @dataclass
@@ -213,258 +142,6 @@ class Region:
         }
 
 
-def _read_layers(config: RegionConfig, progress: Progress, register: Path | None
-                 ) -> dict[str, gpd.GeoDataFrame]:
-    """Read every vector layer in its own CRS (projection comes after the CRS is chosen)."""
-    layers: dict[str, gpd.GeoDataFrame] = {}
-    for kind, layer_cfg in config.layers.items():
-        if kind in ("network", "dem"):
-            continue
-        progress(kind)
-        parts = []
-        for src in layer_cfg.sources:
-            if kind in POLYGON_KINDS:
-                parts.append(read_districts(src, kind))
-            elif kind == "population":
-                parts.append(read_population(src))
-            elif kind in ("places", "candidates"):
-                parts.append(read_points(src, kind))
-            elif kind == "buildings":
-                parts.append(read_buildings(src))
-        layers[kind] = _concat(parts)
-    # Places staff added through the API (the register) are places like any other.
-    registered = register_places(register or default_register_path(config))
-    if len(registered):
-        layers["places"] = _concat([*([layers["places"]] if "places" in layers else []),
-                                    registered])
-    return layers
-
-
-def _concat(parts: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
-    crs = parts[0].crs
-    gdf = pd.concat([p.to_crs(crs) for p in parts], ignore_index=True)
-    return gpd.GeoDataFrame(gdf, geometry="geometry", crs=crs)
-
-
-def _check_layers(layers: dict[str, gpd.GeoDataFrame], config: RegionConfig
-                  ) -> tuple[dict[str, gpd.GeoDataFrame], list[Finding]]:
-    findings: list[Finding] = []
-    for kind in list(layers):
-        gdf = layers[kind]
-        if gdf.geom_type.isin(["Polygon", "MultiPolygon"]).any():
-            gdf, fixed = repair_geometries(gdf, kind)
-            findings += fixed
-        if kind in POLYGON_KINDS:
-            findings += check_duplicate_names(gdf, kind, level="error")
-        elif kind in ("places", "candidates"):
-            findings += check_duplicate_names(gdf, kind, level="warning")
-            dup_ids = gdf["place_id"][gdf["place_id"].duplicated()]
-            for pid in dup_ids.unique():
-                findings.append(Finding("error", "duplicate_id", kind,
-                                        t("ID が重複しています", "duplicate id"), feature=pid))
-        if kind in TILING_KINDS:
-            findings += check_tiling(gdf, kind, tolerance_m2=config.tiling_tolerance_m2)
-        layers[kind] = gdf
-    return layers, findings
-
-
-def _stop_on_errors(findings: list[Finding], config: RegionConfig) -> None:
-    """Raise the first ``error`` finding as a :class:`CheckError` (nothing is written then)."""
-    errors = [f for f in findings if f.level == "error"]
-    if not errors:
-        return
-    first = errors[0]
-    raise CheckError(first.message, feature=": ".join(
-        x for x in (first.layer, first.feature) if x),
-        path=next((s.path for s in config.layers[first.layer].sources), None)
-        if first.layer in config.layers else config.path,
-        hint=t("入力を直してから build し直してください（他に "
-               f"{len(errors) - 1} 件のエラー）",
-               f"fix the input and build again ({len(errors) - 1} more error(s))"))
-
-
-def load_region(config: RegionConfig, *, progress: Progress = _noop,
-                register: Path | None = None) -> tuple[Region, WalkNetwork | None]:
-    """Read, check and project every layer of a region (without writing anything).
-
-    ``register`` is the SQLite place register whose active places join the places layer
-    (default: :func:`kennai.register.default_register_path`).
-    """
-    layers = _read_layers(config, progress, register)
-    findings: list[Finding] = []
-    lonlat = [g.to_crs("EPSG:4326").total_bounds for g in layers.values()]
-    net_src = config.layers["network"].sources[0] if "network" in config.layers else None
-    if lonlat:
-        b = np.vstack(lonlat)
-        bounds = (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
-    elif net_src is not None:
-        from kennai.crs import utm_zone
-
-        # No vector layer to place the region: read the network once in UTM to find it.
-        probe = read_network(net_src, utm_zone(135.0, 35.0))
-        xy = probe.nodes_frame().to_crs("EPSG:4326").total_bounds
-        bounds = tuple(xy)
-    else:
-        raise InputError(t("レイヤが 1 つもありません", "the config has no layers"),
-                         path=config.path, hint=t("layers を書いてください", "add layers"))
-    prefecture = config.prefecture or _prefecture(list(layers.values()))
-    crs = choose_crs(config.crs, bounds, prefecture=prefecture)
-    layers = {k: v.to_crs(crs) for k, v in layers.items()}
-    layers, checked = _check_layers(layers, config)
-    findings += checked
-    # A broken layer (e.g. duplicate district names) is the real cause of any plan error that
-    # would follow from it: say so first.
-    _stop_on_errors(findings, config)
-    findings.insert(0, Finding("info", "crs", "region",
-                               t(f"分析用 CRS: {crs.name} (EPSG:{crs.to_epsg()})",
-                                 f"analysis CRS: {crs.name} (EPSG:{crs.to_epsg()})")))
-    region = Region(config, crs, findings, {}, _layers=layers)
-    network = None
-    if net_src is not None:
-        progress("network")
-        network = read_network(net_src, crs)
-        summary = network.summary()
-        if summary["largest_component_length_share"] < 0.9:
-            findings.append(Finding(
-                "warning", "network_fragmented", "network",
-                t(f"ネットワークが {summary['components']} 個に分かれ、最大の部分は延長の "
-                  f"{summary['largest_component_length_share']:.0%} です",
-                  f"the network has {summary['components']} parts; the largest holds "
-                  f"{summary['largest_component_length_share']:.0%} of its length")))
-    region._network = network
-    if any(k in layers for k in POLYGON_KINDS):
-        for kind in ("places", "candidates"):
-            if kind in layers:
-                findings += check_points_inside(layers[kind], region.outline, kind)
-    for plan in config.plans:
-        progress(f"plan:{plan.name}")
-        gdf, plan_findings = read_plan(plan, layers, crs)
-        gdf, fixed = repair_geometries(gdf, f"plan:{plan.name}")
-        region._plans[plan.name] = gdf
-        findings += plan_findings + fixed
-    return region, network
-
-
-def _check_dem(config: RegionConfig, crs: CRS) -> dict[str, Any] | None:
-    if "dem" not in config.layers:
-        return None
-    path = config.layers["dem"].sources[0].path
-    try:
-        with rasterio.open(path) as ds:
-            if ds.crs is None:
-                raise InputError(t("標高ラスタに CRS がありません", "the DEM has no CRS"), path=path,
-                                 hint=t("GeoTIFF に CRS を付けてください",
-                                        "give the GeoTIFF a CRS"))
-            return {"source": path.name, "crs": ds.crs.to_string(), "width": ds.width,
-                    "height": ds.height, "res": list(ds.res), "nodata": ds.nodata}
-    except rasterio.errors.RasterioIOError:
-        raise InputError(t("標高ラスタとして読めません", "not a readable raster"), path=path,
-                         hint=t("GeoTIFF を指定してください", "give a GeoTIFF")) from None
-
-
-def _is_current(build_dir: Path, config: RegionConfig, hashes: list[dict[str, Any]]) -> bool:
-    meta_path = build_dir / METADATA
-    if not meta_path.is_file():
-        return False
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return False
-    return (meta.get("format") == FORMAT_VERSION and meta.get("kennai") == __version__
-            and meta.get("config_digest") == config.digest() and meta.get("inputs") == hashes)
-
-
-def build_region(
-    config: RegionConfig,
-    *,
-    build_dir: Path | None = None,
-    force: bool = False,
-    progress: Progress = _noop,
-) -> tuple[Region, bool]:
-    """Build a region into ``build/<region>/`` (or reuse an up-to-date build).
-
-    Returns
-    -------
-    (Region, bool)
-        The region (reopened from the build) and whether it was rebuilt.
-
-    Raises
-    ------
-    KennaiError
-        On any bad input; nothing is written then.
-    """
-    build_dir = build_dir or default_build_dir(config)
-    hashes = input_hashes(config, build_dir)
-    if not force and _is_current(build_dir, config, hashes):
-        return open_region(config, build_dir=build_dir), False
-    started = time.perf_counter()
-    region, network = load_region(config, progress=progress,
-                                  register=default_register_path(config, build_dir))
-    _stop_on_errors(region.findings, config)
-    dem = _check_dem(config, region.crs)
-    progress("write")
-    with atomic_dir(build_dir) as tmp:
-        gpkg = tmp / GPKG
-        layer_meta: dict[str, Any] = {}
-        for kind, gdf in region._layers.items():
-            gdf.to_file(gpkg, layer=kind, driver="GPKG", engine="pyogrio")
-            layer_meta[kind] = {
-                "count": len(gdf),
-                "sources": [s.path.name for s in config.layers[kind].sources],
-                "title": config.layers[kind].title,
-                "geometry": sorted(gdf.geom_type.unique().tolist()),
-            }
-            if kind == "population":
-                layer_meta[kind]["population"] = float(gdf["population"].sum())
-                p65 = gdf["population_65plus"]
-                layer_meta[kind]["population_65plus"] = (None if p65.isna().all()
-                                                         else float(p65.sum()))
-        plan_meta: dict[str, Any] = {}
-        for plan in config.plans:
-            gdf = region._plans[plan.name]
-            gdf.to_file(gpkg, layer=f"plan__{plan.name}", driver="GPKG", engine="pyogrio")
-            plan_meta[plan.name] = {"title": plan.title, "areas": len(gdf),
-                                    "names": gdf["name"].tolist()}
-        net_meta = None
-        if network is not None:
-            network.save(tmp / NETWORK)
-            network.edges_frame().to_file(gpkg, layer="network_edges", driver="GPKG",
-                                          engine="pyogrio")
-            net_meta = network.summary()
-        if dem is not None:
-            shutil.copyfile(config.layers["dem"].sources[0].path, tmp / DEM)
-        meta = {
-            "format": FORMAT_VERSION,
-            "kennai": __version__,
-            "region": config.name,
-            "title": config.title,
-            "config": str(config.path) if config.path else None,
-            "config_digest": config.digest(),
-            "inputs": hashes,
-            "crs": {"epsg": region.crs.to_epsg(), "name": region.crs.name},
-            "layers": layer_meta,
-            "plans": plan_meta,
-            "network": net_meta,
-            "dem": dem,
-            "versions": _versions(),
-            "findings": [f.to_dict() for f in region.findings],
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        _write_metadata(tmp, meta)
-        # Build once, serve many: the default access results are part of the build, computed
-        # on the region as reopened from the folder being written.
-        progress("access")
-        meta["access"] = run_access_for_build(open_region(config, build_dir=tmp), tmp,
-                                              progress=progress)
-        meta["build_seconds"] = round(time.perf_counter() - started, 3)
-        _write_metadata(tmp, meta)
-    return open_region(config, build_dir=build_dir), True
-
-
-def _write_metadata(folder: Path, meta: dict[str, Any]) -> None:
-    (folder / METADATA).write_text(json.dumps(meta, ensure_ascii=False, indent=2, default=str),
-                                   encoding="utf-8")
-
 
 def open_region(config: RegionConfig, *, build_dir: Path | None = None) -> Region:
     """Reopen a built region (layers load lazily)."""
@@ -477,8 +154,6 @@ def open_region(config: RegionConfig, *, build_dir: Path | None = None) -> Regio
             hint=t(f"先に kennai build {config.path} を実行してください",
                    f"run kennai build {config.path} first"))
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    from kennai.i18n import Text
-
     findings = [Finding(f["level"], f["code"], f["layer"], Text(f["message_ja"], f["message"]),
                         f.get("feature"), f.get("source")) for f in meta["findings"]]
     return Region(config, CRS.from_epsg(meta["crs"]["epsg"]), findings, meta,

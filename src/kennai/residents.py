@@ -18,6 +18,7 @@ import pandas as pd
 import shapely
 
 from kennai.errors import EmptyLayerError
+from kennai.geometry import polygonal
 from kennai.i18n import t
 from kennai.network import WalkNetwork
 
@@ -147,18 +148,6 @@ def _spread(units: gpd.GeoDataFrame, points: gpd.GeoDataFrame, weight: np.ndarra
     return rows, missing
 
 
-def _polygonal(geoms: np.ndarray) -> np.ndarray:
-    """The polygonal part of each geometry as a MultiPolygon (empty where there is none):
-    overlays can leave stray lines and points beside the polygons."""
-    parts, idx = shapely.get_parts(geoms, return_index=True)
-    keep = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)
-    out = np.full(len(geoms), None, dtype=object)
-    if keep.any():
-        out = shapely.multipolygons(parts[keep], indices=idx[keep], out=out)
-    out[shapely.is_missing(out)] = shapely.MultiPolygon()
-    return out
-
-
 def _area_grid(units: gpd.GeoDataFrame, *, spacing_m: float, source: str,
                max_cells_per_unit: int = 200_000) -> pd.DataFrame:
     """Spread each unit's people over its area, for units with no building or street to hold them.
@@ -168,7 +157,7 @@ def _area_grid(units: gpd.GeoDataFrame, *, spacing_m: float, source: str,
     area. Counts per district then follow areal weighting to a cell's precision, every polygon
     part gets at least one point, and the unit's total is kept exactly.
     """
-    geoms = _polygonal(units.geometry.values)
+    geoms = polygonal(units.geometry.values)
     has = shapely.area(geoms) > 0
     # A unit with people but no area (a degenerate polygon) keeps them at a point of its own.
     flat = np.flatnonzero(~has)

@@ -185,7 +185,7 @@ def interactive_map(
     ----------
     minutes
         Walking time (minutes) per ``place_id`` shown in the popups, e.g. from
-        :func:`~kennai.maps.access_block.place_minutes`.
+        :func:`~kennai.access.surface.place_minutes`.
     """
     districts, row = district_row(region, layer, district)
     places = district_places(region, layer=layer, district=district, categories=categories)

@@ -16,14 +16,14 @@ from typing import Any, Literal, overload
 import geopandas as gpd
 
 from kennai.access import AccessResults
-from kennai.errors import KennaiError, TreasureMapError
-from kennai.i18n import t
-from kennai.maps.access_block import (
+from kennai.access.surface import (
     access_results,
     district_place_minutes,
     no_network_area,
     walk_area,
 )
+from kennai.errors import KennaiError, TreasureMapError
+from kennai.i18n import t
 from kennai.maps.content import walk_label
 from kennai.maps.interactive import render_interactive_html, write_interactive_map
 from kennai.maps.layout import page_layout

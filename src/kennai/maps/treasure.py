@@ -369,7 +369,7 @@ def render_treasure_map(
     shade
         Polygons to shade (e.g. the area within a walking time), in any CRS.
     unserved
-        Polygons drawn hatched as "no network data" (see :func:`~kennai.maps.access_block.no_network_area`).
+        Polygons drawn hatched as "no network data" (see :func:`~kennai.access.surface.no_network_area`).
     title
         The page title (default 「<district>の宝物マップ」).
     basemap

@@ -1,0 +1,90 @@
+"""Walkable access: for every resident location, the walk to the nearest gathering place.
+
+One multi-source Dijkstra per graph answers the question for everybody at once
+(:mod:`~kennai.access.routing`); :mod:`~kennai.access.compute` runs it on a region's residents
+and places. Results are summarised per district (:mod:`~kennai.access.coverage`), drawn as
+ranked gap polygons (:mod:`~kennai.access.gaps`), used to suggest new sites
+(:mod:`~kennai.access.sites`, greedy maximal coverage) and rendered as a COG of walking minutes
+with the walking areas the maps draw (:mod:`~kennai.access.surface`). A build stores them
+(:mod:`~kennai.access.pipeline`, :mod:`~kennai.access.store`); :class:`PointRouter` answers
+clicks. Residents outside the network's extent are reported as "no network", never as "not
+covered".
+
+This package re-exports the public API of its modules.
+"""
+
+from kennai.access.compute import compute_access, results_for, select_places
+from kennai.access.coverage import OUTSIDE_NAME, coverage_frame, coverage_table
+from kennai.access.districts import district_geometry, polygon_layers, resolve_polygons
+from kennai.access.gaps import DistrictGaps, district_gaps, gap_polygons
+from kennai.access.options import DEFAULT_THRESHOLDS, AccessOptions, Threshold, parse_threshold
+from kennai.access.pipeline import analyse, run_access_for_build
+from kennai.access.results import AccessResults
+from kennai.access.router import PointRouter
+from kennai.access.routing import (
+    Anchors,
+    NodeCosts,
+    anchors,
+    cost_scale,
+    nearest_places,
+    network_extent,
+    node_costs,
+    point_costs,
+    region_network,
+    walk_graphs,
+)
+from kennai.access.sites import coverage_matrix, greedy_sites, suggest_sites
+from kennai.access.store import ACCESS_DIR, load_access, save_access
+from kennai.access.surface import (
+    access_results,
+    district_place_minutes,
+    no_network_area,
+    place_minutes,
+    walk_area,
+    write_surface,
+)
+
+__all__ = [
+    "ACCESS_DIR",
+    "DEFAULT_THRESHOLDS",
+    "OUTSIDE_NAME",
+    "AccessOptions",
+    "AccessResults",
+    "Anchors",
+    "DistrictGaps",
+    "NodeCosts",
+    "PointRouter",
+    "Threshold",
+    "access_results",
+    "analyse",
+    "anchors",
+    "compute_access",
+    "cost_scale",
+    "coverage_frame",
+    "coverage_matrix",
+    "coverage_table",
+    "district_gaps",
+    "district_geometry",
+    "district_place_minutes",
+    "gap_polygons",
+    "greedy_sites",
+    "load_access",
+    "nearest_places",
+    "network_extent",
+    "no_network_area",
+    "node_costs",
+    "parse_threshold",
+    "place_minutes",
+    "point_costs",
+    "polygon_layers",
+    "region_network",
+    "resolve_polygons",
+    "results_for",
+    "run_access_for_build",
+    "save_access",
+    "select_places",
+    "suggest_sites",
+    "walk_area",
+    "walk_graphs",
+    "write_surface",
+]

@@ -1,0 +1,55 @@
+"""The polygons access results are summarised by: a region's district layers and its plans."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from kennai.config import POLYGON_KINDS
+from kennai.errors import NotFoundError
+from kennai.i18n import t
+from kennai.region import Region
+
+
+def polygon_layers(region: Region) -> dict[str, gpd.GeoDataFrame]:
+    """Every district layer and plan of a region, keyed ``layer:<kind>`` / ``plan:<name>``."""
+    out = {f"layer:{k}": region.layer(k) for k in POLYGON_KINDS if region.has_layer(k)}
+    out |= {f"plan:{p}": region.plan(p) for p in region.plan_names}
+    return out
+
+
+def resolve_polygons(region: Region, by: str) -> tuple[str, gpd.GeoDataFrame]:
+    """A ``--by`` value (layer kind, plan name, ``plan:<name>``) → its key and polygons."""
+    name = by.removeprefix("layer:")
+    if name in POLYGON_KINDS and region.has_layer(name):
+        return f"layer:{name}", region.layer(name)
+    plan = name.removeprefix("plan:")
+    if plan in region.plan_names:
+        return f"plan:{plan}", region.plan(plan)
+    known = [k for k in POLYGON_KINDS if region.has_layer(k)] + [f"plan:{p}" for p in region.plan_names]
+    raise NotFoundError(t(f"区域「{by}」はありません（あるもの: {', '.join(known) or 'なし'}）",
+                          f"no district layer or plan {by!r} (there are: {', '.join(known) or 'none'})"),
+                        feature=by, hint=t("小学校区なら elementary、計画ならその名前を指定してください",
+                                           "use e.g. elementary, or a plan's name"))
+
+
+def district_geometry(region: Region, *, layer: str, district: str) -> shapely.Geometry:
+    """The polygon of the first district named ``district`` in the district layer ``layer``.
+
+    Raises :class:`NotFoundError` when ``layer`` is not a district layer or has no district of
+    that name.
+    """
+    if layer not in POLYGON_KINDS:
+        raise NotFoundError(t(f"「{layer}」は区域のレイヤではありません",
+                              f"{layer!r} is not a district layer"), feature=layer,
+                            hint=t(f"{' / '.join(POLYGON_KINDS)} のどれかを指定してください",
+                                   f"use one of {', '.join(POLYGON_KINDS)}"))
+    districts = region.layer(layer)
+    hits = np.flatnonzero(districts["name"].to_numpy() == district)
+    if not len(hits):
+        names = "、".join(districts["name"].astype(str).tolist())
+        raise NotFoundError(t(f"区域「{district}」は {layer} にありません",
+                              f"no district {district!r} in {layer}"), feature=district,
+                            hint=t(f"あるもの: {names}", f"there are: {names}"))
+    return districts.geometry.iloc[int(hits[0])]
