@@ -471,7 +471,7 @@ def cli_build(config: Path, build_root: Path) -> dict[str, Any]:
     then the reload of the built region in a fresh process (imports excluded)."""
     env = _env(build_root)
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "kennai.cli", "build", str(config), "--force",
+    proc = subprocess.run([sys.executable, "-m", "kennai", "build", str(config), "--force",
                            "--json"], env=env, capture_output=True, text=True, check=False)
     dt = time.perf_counter() - t0
     if proc.returncode != 0:

@@ -183,6 +183,18 @@ def test_cli_info_json_yaizu(tmp_path: Path) -> None:
                for f in report["findings"])
 
 
+def test_cli_info_writes_nothing_on_a_fresh_build_root(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "root"
+    monkeypatch.setenv("KENNAI_BUILD_ROOT", str(root))
+    res = _kennai("info", str(PIPELINES / "demo.yaml"), "--json", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["layers"]["elementary"]["count"] == 4 and report["build_dir"] is None
+    assert not root.exists() or not any(root.iterdir())
+    assert list(tmp_path.iterdir()) == ([root] if root.exists() else [])
+
+
 def test_register_places_join_the_build_and_trigger_a_rebuild(tmp_path: Path) -> None:
     from kennai.register import PlaceRegister, default_register_path
 

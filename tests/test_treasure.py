@@ -355,9 +355,8 @@ def test_demo_pages_with_coverage_shading_and_osm_basemap() -> None:
 def test_cli_treasure_map(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from kennai.cli import _register_commands, app
+    from kennai.cli import app
 
-    _register_commands()
     monkeypatch.chdir(REPO)
     region = _built("demo.yaml", REPO / "data" / "boundaries" / "demo")
     name = region.layer("elementary")["name"].iloc[1]

@@ -1,4 +1,4 @@
-"""`kennai` commands for maps (registered on the app from kennai.cli)."""
+"""`kennai` commands for maps (registered on kennai.cli.app)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kennai.cli import ConfigArg, app, say
-from kennai.config import load_config
+from kennai.cli.app import ConfigArg, app, open_region, say
 from kennai.errors import KennaiError
 from kennai.i18n import t
 
@@ -43,13 +42,12 @@ def treasure_map(
 ) -> None:
     """宝物マップ（番号付きの場所と一覧表）を作る (print a district's treasure map)."""
     from kennai.maps import interactive, treasure
-    from kennai.region import build_region
 
     if not all_districts and not district:
         raise KennaiError(t("--district か --all を指定してください", "give --district or --all"),
                           feature="--district", hint=t("例: --district 焼津東小学校",
                                                        "e.g. --district 焼津東小学校"))
-    region, _ = build_region(load_config(config))
+    region = open_region(config, build=True, quiet=True)
     is_html = output.suffix.lower() in (".html", ".htm")
     if is_html and all_districts:
         raise KennaiError(t("--all は PDF にだけ使えます", "--all writes a PDF only"), path=output,

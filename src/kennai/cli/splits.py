@@ -12,8 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from kennai.cli import ConfigArg, JsonOpt, app, out, print_json, progress_status, say
-from kennai.config import load_config
+from kennai.cli.app import ConfigArg, JsonOpt, app, open_region, out, print_json, say
 from kennai.i18n import t
 
 if TYPE_CHECKING:
@@ -37,11 +36,7 @@ MinPopOpt = Annotated[float, typer.Option(
 
 
 def _region(config: Path, quiet: bool) -> Region:
-    from kennai.region import build_region
-
-    with progress_status(not quiet) as progress:
-        region, _ = build_region(load_config(config), progress=progress)
-    return region
+    return open_region(config, build=True, quiet=quiet)
 
 
 def _tolerances(min_share: float, min_area: float, min_population: float) -> SplitTolerances:
