@@ -59,7 +59,8 @@ from scipy.sparse.csgraph import dijkstra
 
 from kennai.access import anchors, node_costs, point_costs
 from kennai.graph import build_graph
-from kennai.network import WalkNetwork, network_from_osm
+from kennai.io.network import network_from_osm
+from kennai.network import WalkNetwork
 from kennai.residents import _edge_points, snap_to_edges
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -45,7 +45,8 @@ from kennai.crs import choose_crs
 from kennai.errors import BuildNotFoundError, CheckError, InputError, NotFoundError
 from kennai.i18n import t
 from kennai.io.layers import read_buildings, read_districts, read_points, read_population
-from kennai.network import WalkNetwork, read_network
+from kennai.io.network import read_network
+from kennai.network import WalkNetwork
 from kennai.plans import read_plan
 from kennai.register import default_register_path, register_fingerprint, register_places
 
