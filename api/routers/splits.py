@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Path, Query, Request, UploadFile
 
-from api.state import ApiError, RegionName, ServerState
+from api.state import RegionName, ServerState
+from kennai.errors import ApiError
 from kennai.geojson import to_feature_collection
 from kennai.i18n import t
 from kennai.plans import read_plan_upload

@@ -40,7 +40,7 @@ import shapely
 from pyproj import CRS
 
 from kennai.config import RegionConfig, default_build_dir
-from kennai.errors import ConfigError, InputError, KennaiError, NotFoundError
+from kennai.errors import ConfigError, InputError, NotFoundError, RegisterConflictError
 from kennai.i18n import t
 
 #: Text fields of the places schema (``kennai.io.layers``) a register entry can set.
@@ -116,10 +116,6 @@ CREATE TABLE IF NOT EXISTS place_events (
 );
 CREATE INDEX IF NOT EXISTS place_events_place_id ON place_events (place_id, event_id);
 """
-
-
-class RegisterConflictError(KennaiError):
-    """Another editor holds the place too long: the change was not made (try again)."""
 
 
 def is_database_url(location: RegisterLocation) -> bool:
