@@ -87,7 +87,8 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     errors stay under ``detail``."""
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
-    first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": ""}
+    first: dict[str, Any] = errors[0] if errors else {"loc": (), "msg": "invalid request",
+                                                        "type": ""}
     where = _where(first.get("loc", ()))
     ctx = {k: str(v) for k, v in (first.get("ctx") or {}).items()}
     try:
