@@ -9,7 +9,13 @@ it can be piped.
 
 from __future__ import annotations
 
-from kennai.cli import access, build, maps, serve, splits  # noqa: F401  (they register commands)
+# Each feature module registers its commands on the app; `kennai --help` lists them in this order.
+from kennai.cli import build  # noqa: F401
+
+# isort: split
+from kennai.cli import access, maps, serve, splits  # noqa: F401
+
+# isort: split
 from kennai.cli.app import app, err
 from kennai.errors import KennaiError
 
