@@ -1,4 +1,4 @@
-# kennai: the two commands of the README are `make demo` and `make test`.
+# kennai: the two commands of the README are `make demo` and `make test`; CI runs `make lint` first.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -24,6 +24,7 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check src api tests bench
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf build .pytest_cache

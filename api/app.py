@@ -28,21 +28,15 @@ from api.routers.register import register_router
 from api.routers.splits import splits_router
 from api.routers.tiles import tiles_router
 from api.routers.web import mount_web
-from api.state import DEFAULT_MAX_UPLOAD_BYTES, ApiError, ServerState
+from api.state import DEFAULT_MAX_UPLOAD_BYTES, ServerState
 from kennai import __version__
 from kennai.access import ACCESS_DIR, AccessResults, load_access
 from kennai.config import load_config
-from kennai.errors import BuildNotFoundError, KennaiError, NotFoundError
+from kennai.errors import ApiError, KennaiError, http_status
 from kennai.i18n import Text, t
 from kennai.raster_tiles import SurfaceTiles
 from kennai.region import Region, open_region
-from kennai.register import (
-    PlaceRegister,
-    RegisterConflictError,
-    RegisterLocation,
-    default_register_path,
-    register_location,
-)
+from kennai.register import PlaceRegister, RegisterLocation, default_register_path, register_location
 from kennai.tiles import TileSet, access_tile_layers, region_tile_layers
 
 API_PREFIX = "/api/v1"
@@ -50,22 +44,10 @@ API_PREFIX = "/api/v1"
 DEFAULT_WEB_MODULES = Path(__file__).resolve().parents[1] / "web" / "node_modules"
 
 
-def _status(exc: KennaiError) -> int:
-    if isinstance(exc, ApiError):
-        return exc.status_code
-    if isinstance(exc, NotFoundError):
-        return 404
-    if isinstance(exc, BuildNotFoundError):
-        return 503
-    if isinstance(exc, RegisterConflictError):
-        return 409
-    return 422
-
-
 async def _kennai_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, KennaiError)
     headers = exc.headers if isinstance(exc, ApiError) else None
-    return JSONResponse(exc.to_dict(), status_code=_status(exc), headers=headers)
+    return JSONResponse(exc.to_dict(), status_code=http_status(exc), headers=headers)
 
 
 def _error_body(error: str, message: Text, *, hint: Text | None = None,
@@ -105,7 +87,8 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     errors stay under ``detail``."""
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
-    first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": ""}
+    first: dict[str, Any] = errors[0] if errors else {"loc": (), "msg": "invalid request",
+                                                        "type": ""}
     where = _where(first.get("loc", ()))
     ctx = {k: str(v) for k, v in (first.get("ctx") or {}).items()}
     try:

@@ -13,8 +13,8 @@ from fastapi import Path as PathParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kennai.access import AccessResults, PointRouter
-from kennai.errors import KennaiError, NotFoundError
-from kennai.i18n import Text, t
+from kennai.errors import ApiError, NotFoundError
+from kennai.i18n import t
 from kennai.raster_tiles import SurfaceTiles
 from kennai.region import Region
 from kennai.register import PlaceRegister
@@ -22,24 +22,6 @@ from kennai.tiles import TileSet
 
 #: Default upload limit: a city's district shapefile is well under this.
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-
-
-class ApiError(KennaiError):
-    """A refusal by the server itself (no token, upload too large) with its HTTP status.
-
-    The app answers it like every other :class:`KennaiError`: the same flat JSON body, in
-    Japanese and English, so a client reads every error one way.
-    """
-
-    def __init__(self, status_code: int, error: str, message: Text, *, hint: Text | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.status_code = status_code
-        self.error = error
-        self.headers = headers
-
-    def to_dict(self) -> dict[str, str | None]:
-        return super().to_dict() | {"error": self.error}
 
 
 @dataclass

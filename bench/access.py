@@ -59,7 +59,8 @@ from scipy.sparse.csgraph import dijkstra
 
 from kennai.access import anchors, node_costs, point_costs
 from kennai.graph import build_graph
-from kennai.network import WalkNetwork, network_from_osm
+from kennai.io.network import network_from_osm
+from kennai.network import WalkNetwork
 from kennai.residents import _edge_points, snap_to_edges
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -471,7 +472,7 @@ def cli_build(config: Path, build_root: Path) -> dict[str, Any]:
     then the reload of the built region in a fresh process (imports excluded)."""
     env = _env(build_root)
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "kennai.cli", "build", str(config), "--force",
+    proc = subprocess.run([sys.executable, "-m", "kennai", "build", str(config), "--force",
                            "--json"], env=env, capture_output=True, text=True, check=False)
     dt = time.perf_counter() - t0
     if proc.returncode != 0:

@@ -580,9 +580,8 @@ def test_run_access_for_build_round_trip_and_cli_json(yaizu, monkeypatch, tmp_pa
     # The CLI reuses the stored results when the routing options match.
     from typer.testing import CliRunner
 
-    from kennai.cli import _register_commands, app
+    from kennai.cli import app
 
-    _register_commands()
     monkeypatch.setenv("KENNAI_BUILD_ROOT", str(yaizu.build_dir.parent))
     out = CliRunner().invoke(app, ["access", str(ROOT / "pipelines" / "yaizu.yaml"), "--by",
                                    "elementary", "--json", "--threshold", "500",

@@ -446,9 +446,8 @@ def test_export_tiles_cli(tiny: tuple[Path, Path], tmp_path: Path, monkeypatch: 
     from pmtiles.reader import MmapSource, Reader
     from typer.testing import CliRunner
 
-    from kennai.cli import _register_commands, app
+    from kennai.cli import app
 
-    _register_commands()
     monkeypatch.chdir(tmp_path)  # the command builds into build/<region> under the working dir
     monkeypatch.delenv("KENNAI_BUILD_ROOT", raising=False)  # … unless this points elsewhere
     out = tmp_path / "tiny.pmtiles"

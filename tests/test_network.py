@@ -11,8 +11,8 @@ import shapely
 from pyproj import CRS
 
 from kennai.graph import build_graph
-from kennai.network import network_from_lines
-from kennai.network_snap import snap_line_ends
+from kennai.io.network import network_from_lines
+from kennai.io.network_snap import snap_line_ends
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 ROSENKA = SHARED / "yaizu" / "network" / "rosenka_street_segments_2024.gpkg"

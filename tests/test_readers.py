@@ -16,10 +16,10 @@ from kennai.config import Source
 from kennai.errors import CRSError, EmptyLayerError, InputError
 from kennai.io.encoding import dbf_encoding, sniff_bytes
 from kennai.io.layers import read_districts, read_points, read_population
+from kennai.io.network import network_from_graphml, read_network
 from kennai.io.osm import read_osm_buildings, read_osm_places, read_walk_ways
 from kennai.io.tables import points_from_table, read_csv_table
 from kennai.io.vector import read_vector
-from kennai.network import network_from_graphml, read_network
 from tests.conftest import needs_shared, shared
 
 YAIZU_SHP = "yaizu/boundaries/original_shapefiles"

@@ -184,6 +184,24 @@ def test_cli_info_json_yaizu(tmp_path: Path) -> None:
                for f in report["findings"])
 
 
+def test_cli_info_writes_nothing_until_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                             ) -> None:
+    root = tmp_path / "root"
+    monkeypatch.setenv("KENNAI_BUILD_ROOT", str(root))
+    res = _kennai("info", str(PIPELINES / "demo.yaml"), "--json", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["layers"]["elementary"]["count"] == 4 and report["build_dir"] is None
+    assert not root.exists() or not any(root.iterdir())
+    assert list(tmp_path.iterdir()) == ([root] if root.exists() else [])
+    # Once built (and up to date), info reads the build, access results included.
+    assert _kennai("build", str(PIPELINES / "demo.yaml"), "--json", cwd=tmp_path).returncode == 0
+    built = json.loads(_kennai("info", str(PIPELINES / "demo.yaml"), "--json", cwd=tmp_path).stdout)
+    assert built["build_dir"] == str(root / "demo") and built["access"]["places"] > 0
+    assert {k: v for k, v in built.items() if k not in ("access", "build_dir", "built_at")} \
+        == {k: v for k, v in report.items() if k not in ("access", "build_dir", "built_at")}
+
+
 def test_register_places_join_the_build_and_trigger_a_rebuild(tmp_path: Path) -> None:
     from kennai.register import PlaceRegister, default_register_path
 

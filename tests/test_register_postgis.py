@@ -35,11 +35,10 @@ from test_register import (  # noqa: E402
     test_who_is_required,  # noqa: F401
 )
 
-from kennai.errors import ConfigError, InputError  # noqa: E402
+from kennai.errors import ConfigError, InputError, RegisterConflictError  # noqa: E402
 from kennai.register import (  # noqa: E402
     PlaceRegister,
     PostGISRegister,
-    RegisterConflictError,
     register_fingerprint,
 )
 

@@ -612,9 +612,8 @@ def test_cli_splits_json_contract(yaizu: Region, monkeypatch: pytest.MonkeyPatch
                                   tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from kennai.cli import _register_commands, app
+    from kennai.cli import app
 
-    _register_commands()
     monkeypatch.chdir(tmp_path)  # the CLI builds into ./build/
     config = Path(__file__).resolve().parents[1] / "pipelines" / "yaizu.yaml"
     result = CliRunner().invoke(app, ["splits", str(config), "--plan", "junior_high", "--units",
@@ -635,10 +634,9 @@ def test_cli_splits_json_contract(yaizu: Region, monkeypatch: pytest.MonkeyPatch
 def test_cli_refuses_output_names_that_hide_their_format(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from kennai.cli import _register_commands, app
+    from kennai.cli import app
     from kennai.errors import OutputError
 
-    _register_commands()
     config = Path(__file__).resolve().parents[1] / "pipelines" / "demo.yaml"
     for option, name in (("--gpkg", "out.txt"), ("--csv", "out.xlsx"), ("--report", "out.pdf")):
         res = CliRunner().invoke(app, ["splits", str(config), "--plan", "p", option,
@@ -659,9 +657,8 @@ def test_cli_warns_when_a_plan_leaves_units_uncovered(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from kennai.cli import _register_commands, app
+    from kennai.cli import app
 
-    _register_commands()
     plan = gpd.read_file(DEMO_DATA / "plan_junior_high.geojson")
     plan.iloc[:1].to_file(tmp_path / "one_area.geojson", driver="GeoJSON")
     text = (Path(__file__).resolve().parents[1] / "pipelines" / "demo.yaml").read_text(encoding="utf-8")

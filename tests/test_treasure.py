@@ -373,9 +373,8 @@ def test_demo_pages_with_coverage_shading_and_osm_basemap() -> None:
 def test_cli_treasure_map(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from kennai.cli import _register_commands, app
+    from kennai.cli import app
 
-    _register_commands()
     monkeypatch.chdir(REPO)
     region = _built("demo.yaml", REPO / "data" / "boundaries" / "demo")
     name = region.layer("elementary")["name"].iloc[1]
@@ -398,9 +397,8 @@ def test_cli_interactive_map_with_coverage(tmp_path: Path, monkeypatch: pytest.M
     """``--coverage -o x.html``: the shaded walking area and the popup times, no crash."""
     from typer.testing import CliRunner
 
-    from kennai.cli import _register_commands, app
+    from kennai.cli import app
 
-    _register_commands()
     monkeypatch.chdir(REPO)
     region = _built("demo.yaml", REPO / "data" / "boundaries" / "demo")
     name = region.layer("elementary")["name"].iloc[0]
@@ -426,10 +424,9 @@ def test_cli_and_api_make_the_same_request_and_options(tmp_path: Path,
     from typer.testing import CliRunner
 
     from api import create_app
-    from kennai.cli import _register_commands, app
+    from kennai.cli import app
     from kennai.maps import request as map_request
 
-    _register_commands()
     monkeypatch.chdir(REPO)
     region = _built("demo.yaml", REPO / "data" / "boundaries" / "demo")
     name = region.layer("elementary")["name"].iloc[1]

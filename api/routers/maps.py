@@ -13,6 +13,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Response
 
 from api.state import RegionName, ServerState
+from kennai.config import DistrictKind
 
 Format = Literal["pdf", "png", "svg", "html"]
 MEDIA_TYPES = {"pdf": "application/pdf", "png": "image/png", "svg": "image/svg+xml",
@@ -30,7 +31,7 @@ def maps_router(state: ServerState) -> APIRouter:
     def treasure_map(
         region: RegionName,
         district: Annotated[str, Query(min_length=1, max_length=200, description="区域名")],
-        layer: Annotated[Literal["elementary", "junior_high", "neighbourhood"],
+        layer: Annotated[DistrictKind,
                          Query(description="区域のレイヤ")] = "elementary",
         format: Annotated[Format, Query(description="pdf / png / svg / html")] = "pdf",
         paper: Annotated[Literal["A4", "A3"], Query()] = "A4",

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Path, Query, Request, UploadFile
 
-from api.state import ApiError, RegionName, ServerState
+from api.state import RegionName, ServerState
+from kennai.config import DistrictKind
+from kennai.errors import ApiError
 from kennai.geojson import to_feature_collection
 from kennai.i18n import t
 from kennai.plans import read_plan_upload
 from kennai.splits import SplitReport, split_report_for_region
 
-Units = Annotated[Literal["elementary", "junior_high", "neighbourhood"],
+Units = Annotated[DistrictKind,
                   Query(description="分断を調べる区域 the units a plan should not cut")]
 Pieces = Annotated[bool, Query(description="各区域の断片を GeoJSON で含める (add the unit × area pieces "
                                            "as GeoJSON: counted pieces and slivers, for the map)")]

@@ -34,12 +34,13 @@ from kennai.checks import (
     check_tiling,
     repair_geometries,
 )
-from kennai.config import POLYGON_KINDS, RegionConfig, default_build_dir
+from kennai.config import POLYGON_KINDS, PlanConfig, RegionConfig, default_build_dir
 from kennai.crs import choose_crs
 from kennai.errors import CheckError, InputError
 from kennai.i18n import t
 from kennai.io.layers import read_buildings, read_districts, read_points, read_population
-from kennai.network import WalkNetwork, read_network
+from kennai.io.network import read_network
+from kennai.network import WalkNetwork
 from kennai.plans import read_plan
 from kennai.progress import Progress, no_progress
 from kennai.region import DEM, GPKG, METADATA, NETWORK, Region, open_region
@@ -245,16 +246,68 @@ def _check_dem(config: RegionConfig, crs: CRS) -> dict[str, Any] | None:
                          hint=t("GeoTIFF を指定してください", "give a GeoTIFF")) from None
 
 
+def is_current(config: RegionConfig, build_dir: Path | None = None) -> bool:
+    """Whether ``build_dir`` holds a build of this config, kennai version and input files."""
+    build_dir = build_dir or default_build_dir(config)
+    return _is_current(build_dir, config, input_hashes(config, build_dir))
+
+
 def _is_current(build_dir: Path, config: RegionConfig, hashes: list[dict[str, Any]]) -> bool:
     meta_path = build_dir / METADATA
     if not meta_path.is_file():
         return False
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (OSError, ValueError):
         return False
     return (meta.get("format") == FORMAT_VERSION and meta.get("kennai") == __version__
             and meta.get("config_digest") == config.digest() and meta.get("inputs") == hashes)
+
+
+def _layer_metadata(config: RegionConfig, kind: str, gdf: gpd.GeoDataFrame) -> dict[str, Any]:
+    """What a build records of one layer: count, source files, title, geometry types, people."""
+    meta: dict[str, Any] = {
+        "count": len(gdf),
+        "sources": [s.path.name for s in config.layers[kind].sources],
+        "title": config.layers[kind].title,
+        "geometry": sorted(gdf.geom_type.unique().tolist()),
+    }
+    if kind == "population":
+        meta["population"] = float(gdf["population"].sum())
+        p65 = gdf["population_65plus"]
+        meta["population_65plus"] = None if p65.isna().all() else float(p65.sum())
+    return meta
+
+
+def _plan_metadata(plan: PlanConfig, gdf: gpd.GeoDataFrame) -> dict[str, Any]:
+    return {"title": plan.title, "areas": len(gdf), "names": gdf["name"].tolist()}
+
+
+def read_region(config: RegionConfig, *, build_dir: Path | None = None,
+                progress: Progress = no_progress) -> tuple[Region, WalkNetwork | None]:
+    """The reading half of a build: read, check and describe the region, writing nothing.
+
+    The region's metadata holds what a build records of its layers, plans, network and DEM, so
+    :meth:`Region.report` reads the same as after a build; there are no access results.
+
+    Raises
+    ------
+    KennaiError
+        On any bad input (the same errors the build stops on).
+    """
+    build_dir = build_dir or default_build_dir(config)
+    region, network = load_region(config, progress=progress,
+                                  register=default_register_path(config, build_dir))
+    _stop_on_errors(region.findings, config)
+    region.metadata = {
+        "crs": {"epsg": region.crs.to_epsg(), "name": region.crs.name},
+        "layers": {kind: _layer_metadata(config, kind, gdf) for kind, gdf in region._layers.items()},
+        "plans": {plan.name: _plan_metadata(plan, region._plans[plan.name])
+                  for plan in config.plans},
+        "network": network.summary() if network is not None else None,
+        "dem": _check_dem(config, region.crs),
+    }
+    return region, network
 
 
 def build_region(
@@ -281,39 +334,20 @@ def build_region(
     if not force and _is_current(build_dir, config, hashes):
         return open_region(config, build_dir=build_dir), False
     started = time.perf_counter()
-    region, network = load_region(config, progress=progress,
-                                  register=default_register_path(config, build_dir))
-    _stop_on_errors(region.findings, config)
-    dem = _check_dem(config, region.crs)
+    region, network = read_region(config, build_dir=build_dir, progress=progress)
+    dem = region.metadata["dem"]
     progress("write")
     with atomic_dir(build_dir) as tmp:
         gpkg = tmp / GPKG
-        layer_meta: dict[str, Any] = {}
         for kind, gdf in region._layers.items():
             gdf.to_file(gpkg, layer=kind, driver="GPKG", engine="pyogrio")
-            layer_meta[kind] = {
-                "count": len(gdf),
-                "sources": [s.path.name for s in config.layers[kind].sources],
-                "title": config.layers[kind].title,
-                "geometry": sorted(gdf.geom_type.unique().tolist()),
-            }
-            if kind == "population":
-                layer_meta[kind]["population"] = float(gdf["population"].sum())
-                p65 = gdf["population_65plus"]
-                layer_meta[kind]["population_65plus"] = (None if p65.isna().all()
-                                                         else float(p65.sum()))
-        plan_meta: dict[str, Any] = {}
         for plan in config.plans:
-            gdf = region._plans[plan.name]
-            gdf.to_file(gpkg, layer=f"plan__{plan.name}", driver="GPKG", engine="pyogrio")
-            plan_meta[plan.name] = {"title": plan.title, "areas": len(gdf),
-                                    "names": gdf["name"].tolist()}
-        net_meta = None
+            region._plans[plan.name].to_file(gpkg, layer=f"plan__{plan.name}", driver="GPKG",
+                                             engine="pyogrio")
         if network is not None:
             network.save(tmp / NETWORK)
             network.edges_frame().to_file(gpkg, layer="network_edges", driver="GPKG",
                                           engine="pyogrio")
-            net_meta = network.summary()
         if dem is not None:
             shutil.copyfile(config.layers["dem"].sources[0].path, tmp / DEM)
         meta = {
@@ -324,10 +358,10 @@ def build_region(
             "config": str(config.path) if config.path else None,
             "config_digest": config.digest(),
             "inputs": hashes,
-            "crs": {"epsg": region.crs.to_epsg(), "name": region.crs.name},
-            "layers": layer_meta,
-            "plans": plan_meta,
-            "network": net_meta,
+            "crs": region.metadata["crs"],
+            "layers": region.metadata["layers"],
+            "plans": region.metadata["plans"],
+            "network": region.metadata["network"],
             "dem": dem,
             "versions": _versions(),
             "findings": [f.to_dict() for f in region.findings],

@@ -11,7 +11,7 @@ import hashlib
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -19,9 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from kennai.errors import ConfigError
 from kennai.i18n import t
 
-#: The layer kinds a region can hold; polygon kinds can serve as districts.
-POLYGON_KINDS = ("elementary", "junior_high", "neighbourhood")
-LAYER_KINDS = (*POLYGON_KINDS, "population", "places", "candidates", "buildings", "network", "dem")
+#: The district layers: polygon kinds that can serve as districts (and plans' units).
+DistrictKind = Literal["elementary", "junior_high", "neighbourhood"]
+#: The layer kinds a region can hold.
+KindName = Literal[DistrictKind, "population", "places", "candidates", "buildings", "network", "dem"]
+POLYGON_KINDS: tuple[DistrictKind, ...] = get_args(DistrictKind)
+LAYER_KINDS: tuple[KindName, ...] = get_args(KindName)
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -257,7 +260,3 @@ def default_build_dir(config: RegionConfig, root: Path | None = None) -> Path:
     if env and root is None:
         return Path(env) / config.name
     return (root or Path.cwd()) / "build" / config.name
-
-
-KindName = Literal["elementary", "junior_high", "neighbourhood", "population", "places",
-                   "candidates", "buildings", "network", "dem"]

@@ -3,6 +3,7 @@
 Every failure a user can cause (a bad file, a bad config, a request for a layer that does not
 exist) is raised as a :class:`KennaiError`. It carries the file, the feature and a hint in
 Japanese and English, so the CLI and the API can print one readable line instead of a traceback.
+The API answers each with the HTTP status of :data:`HTTP_STATUS` (:func:`http_status`).
 """
 
 from __future__ import annotations
@@ -104,3 +105,42 @@ class NotFoundError(KennaiError):
 
 class TreasureMapError(KennaiError):
     """A treasure map cannot be made as asked (bad option, no Japanese font, bad output name)."""
+
+
+class RegisterConflictError(KennaiError):
+    """Another editor holds the place too long: the change was not made (try again)."""
+
+
+class ApiError(KennaiError):
+    """A refusal by the server itself (no token, upload too large) with its HTTP status.
+
+    The app answers it like every other :class:`KennaiError`: the same flat JSON body, in
+    Japanese and English, so a client reads every error one way.
+    """
+
+    def __init__(self, status_code: int, error: str, message: Text, *, hint: Text | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status_code = status_code
+        self.error = error
+        self.headers = headers
+
+    def to_dict(self) -> dict[str, str | None]:
+        return super().to_dict() | {"error": self.error}
+
+
+#: The HTTP status the API answers an error with: the entry of its nearest class (every
+#: :class:`KennaiError` the user caused is 422 unless a subclass says otherwise).
+HTTP_STATUS: dict[type[KennaiError], int] = {
+    NotFoundError: 404,
+    BuildNotFoundError: 503,
+    RegisterConflictError: 409,
+    KennaiError: 422,
+}
+
+
+def http_status(exc: KennaiError) -> int:
+    """The HTTP status for ``exc``: an :class:`ApiError`'s own, else :data:`HTTP_STATUS`'s."""
+    if isinstance(exc, ApiError):
+        return exc.status_code
+    return next(HTTP_STATUS[cls] for cls in type(exc).__mro__ if cls in HTTP_STATUS)

@@ -1,10 +1,9 @@
 """The walk network as arrays: nodes, edges with lengths in metres, and their geometry.
 
-Whatever the input (OSM PBF/XML, GraphML, edge/node files), the result is a
-:class:`WalkNetwork` in the region's projected CRS. Ways are split only where they meet
-other ways (an OSMnx-style simplified graph), each edge keeping its full polyline so that
-residents and places can be snapped onto the edge itself, not only to its end nodes.
-Disconnected parts are kept and reported, never dropped.
+A :class:`WalkNetwork` is in the region's projected CRS, each edge keeping its full polyline
+so that residents and places can be snapped onto the edge itself, not only to its end nodes.
+It is stored in the build as one ``.npz`` (:meth:`WalkNetwork.save`, :meth:`WalkNetwork.load`).
+The readers that make one from OSM, GraphML or line files are :mod:`kennai.io.network`.
 """
 
 from __future__ import annotations
@@ -15,15 +14,10 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-
-from kennai.config import Source
-from kennai.errors import EmptyLayerError, InputError
-from kennai.i18n import t
 
 
 @dataclass(slots=True)
@@ -105,168 +99,3 @@ class WalkNetwork:
             return cls(CRS.from_wkt(str(z["crs"])), z["node_id"], z["node_xy"], z["edge_u"],
                        z["edge_v"], z["edge_length"], z["edge_highway"].astype(object), geoms,
                        dict(info or {}))
-
-
-def _project(lon: np.ndarray, lat: np.ndarray, crs: CRS) -> np.ndarray:
-    tr = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    x, y = tr.transform(lon, lat)
-    return np.column_stack([x, y])
-
-
-def from_polylines(
-    node_ids: np.ndarray,
-    xy: np.ndarray,
-    offsets: np.ndarray,
-    highway: np.ndarray,
-    crs: CRS,
-    *,
-    info: dict[str, Any] | None = None,
-) -> WalkNetwork:
-    """Build a simplified network from polylines that share node ids where they meet.
-
-    A polyline is split at every node used by another polyline (or twice by itself) and at its
-    ends; each piece becomes one edge with its geometry and its length in metres.
-    """
-    n_pts = len(node_ids)
-    way_of_pt = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
-    is_end = np.zeros(n_pts, dtype=bool)
-    is_end[offsets[:-1]] = True
-    is_end[offsets[1:] - 1] = True
-    uniq, inverse, counts = np.unique(node_ids, return_inverse=True, return_counts=True)
-    split = is_end | (counts[inverse] > 1)
-    # Edge pieces: from each split point to the next split point of the same way.
-    split_idx = np.flatnonzero(split)
-    same_way = way_of_pt[split_idx[:-1]] == way_of_pt[split_idx[1:]]
-    starts = split_idx[:-1][same_way]
-    ends = split_idx[1:][same_way]
-    # Segment lengths between consecutive points (across way boundaries masked out).
-    seg = np.hypot(*np.diff(xy, axis=0).T)
-    seg[way_of_pt[1:] != way_of_pt[:-1]] = 0.0
-    cum = np.concatenate([[0.0], np.cumsum(seg)])
-    lengths = cum[ends] - cum[starts]
-    # Geometry: points starts..ends inclusive for each edge.
-    sizes = ends - starts + 1
-    pt_index = np.repeat(starts, sizes) + (np.arange(sizes.sum()) - np.repeat(
-        np.cumsum(sizes) - sizes, sizes))
-    geom = shapely.linestrings(xy[pt_index], indices=np.repeat(np.arange(len(starts)), sizes))
-    # Keep only the nodes that are edge ends.
-    used = np.unique(np.concatenate([inverse[starts], inverse[ends]]))
-    remap = np.full(len(uniq), -1, dtype=np.int64)
-    remap[used] = np.arange(len(used))
-    first_pt = np.zeros(len(uniq), dtype=np.int64)
-    first_pt[inverse[::-1]] = np.arange(n_pts)[::-1]
-    net = WalkNetwork(
-        crs=crs,
-        node_id=uniq[used],
-        node_xy=xy[first_pt[used]],
-        edge_u=remap[inverse[starts]],
-        edge_v=remap[inverse[ends]],
-        edge_length=lengths,
-        edge_highway=np.asarray(highway, dtype=object)[way_of_pt[starts]],
-        edge_geometry=np.asarray(geom),
-        info=dict(info or {}),
-    )
-    return _drop_zero_loops(net)
-
-
-def _drop_zero_loops(net: WalkNetwork) -> WalkNetwork:
-    """Remove edges that start and end at the same node with no length (duplicate points)."""
-    keep = ~((net.edge_u == net.edge_v) & (net.edge_length <= 0))
-    if keep.all():
-        return net
-    return WalkNetwork(net.crs, net.node_id, net.node_xy, net.edge_u[keep], net.edge_v[keep],
-                       net.edge_length[keep], net.edge_highway[keep], net.edge_geometry[keep],
-                       net.info)
-
-
-def network_from_osm(path: Path, crs: CRS) -> WalkNetwork:
-    """The walk network of an OSM file (PBF or XML)."""
-    from kennai.io.osm import read_walk_ways
-
-    ways = read_walk_ways(path)
-    xy = _project(ways.lon, ways.lat, crs)
-    return from_polylines(ways.node_ids, xy, ways.offsets, ways.highway, crs,
-                          info={"source": path.name, "format": "osm"})
-
-
-def network_from_lines(
-    lines: gpd.GeoDataFrame,
-    crs: CRS,
-    *,
-    source: Path,
-    u_column: str | None = "u",
-    v_column: str | None = "v",
-    highway_column: str | None = "highway",
-) -> WalkNetwork:
-    """A network from line features: edge files with ``u``/``v`` node ids, or plain lines.
-
-    Plain lines (no ``u``/``v``) are joined where their ends share coordinates (to 1 cm).
-    Multi-part lines are split into their parts.
-    """
-    lines = lines.to_crs(crs).explode(index_parts=False, ignore_index=True)
-    lines = lines[lines.geom_type == "LineString"]
-    lines = lines[~lines.geometry.is_empty].reset_index(drop=True)
-    if lines.empty:
-        raise EmptyLayerError(t("線の地物が 1 件もありません", "no line features"), path=source,
-                              hint=t("道路中心線のファイルを指定してください",
-                                     "give a street centre-line or edge file"))
-    coords, index = shapely.get_coordinates(lines.geometry.values, return_index=True)
-    offsets = np.concatenate([[0], np.cumsum(np.bincount(index, minlength=len(lines)))])
-    has_uv = (u_column in lines.columns and v_column in lines.columns) if u_column else False
-    if has_uv:
-        # Interior points get ids of their own; ends carry the file's node ids. Ids of interior
-        # points are negative so they cannot collide with real ones.
-        ids = -(np.arange(len(coords), dtype=np.int64) + 1)
-        u = pd.to_numeric(lines[u_column], errors="coerce").to_numpy()
-        v = pd.to_numeric(lines[v_column], errors="coerce").to_numpy()
-        if np.isnan(u).any() or np.isnan(v).any():
-            row = int(np.flatnonzero(np.isnan(u) | np.isnan(v))[0])
-            raise InputError(t("u / v が空の辺があります", "an edge has no u / v"),
-                             path=source, feature=t(f"{row + 1} 件目", f"feature {row + 1}"),
-                             hint=t("u, v にノード番号を入れてください", "fill in u and v"))
-        ids[offsets[:-1]] = u.astype(np.int64)
-        ids[offsets[1:] - 1] = v.astype(np.int64)
-    else:
-        key = np.round(coords / 0.01).astype(np.int64)
-        _, ids = np.unique(key, axis=0, return_inverse=True)
-        ids = ids.astype(np.int64).ravel()
-    highway = (lines[highway_column].astype(str).to_numpy()
-               if highway_column and highway_column in lines.columns
-               else np.full(len(lines), "unclassified", dtype=object))
-    return from_polylines(ids, coords, offsets, highway, crs,
-                          info={"source": source.name, "format": "lines"})
-
-
-def network_from_graphml(path: Path, crs: CRS) -> WalkNetwork:
-    """A network from an OSMnx GraphML file."""
-    import osmnx as ox
-
-    try:
-        graph = ox.load_graphml(path)
-    except Exception as exc:
-        raise InputError(t(f"GraphML として読めません（{type(exc).__name__}）",
-                           f"not a readable GraphML file ({type(exc).__name__})"), path=path,
-                         hint=t("OSMnx で保存した GraphML を指定してください",
-                                "give a GraphML file saved by OSMnx")) from None
-    edges = ox.convert.graph_to_gdfs(graph, nodes=False).reset_index()
-    edges["highway"] = edges["highway"].map(lambda h: h[0] if isinstance(h, list) else h)
-    return network_from_lines(edges, crs, source=path)
-
-
-def read_network(src: Source, crs: CRS) -> WalkNetwork:
-    """Read the region's walk network from any supported input."""
-    from kennai.io.vector import read_vector
-
-    path = Path(src.path)
-    name = path.name.lower()
-    if name.endswith((".pbf", ".osm", ".osm.xml")):
-        return network_from_osm(path, crs)
-    if name.endswith(".graphml"):
-        return network_from_graphml(path, crs)
-    lines = read_vector(path, layer=src.layer, encoding=src.encoding, crs=src.crs)
-    net = network_from_lines(lines, crs, source=path)
-    if src.snap_tolerance_m:
-        from kennai.network_snap import snap_line_ends
-
-        net = snap_line_ends(net, tolerance_m=src.snap_tolerance_m)
-    return net

@@ -23,7 +23,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from kennai.config import Source
+from kennai.config import POLYGON_KINDS, Source
 from kennai.errors import InputError
 from kennai.i18n import t
 from kennai.io.tables import points_from_table, read_csv_table
@@ -42,7 +42,7 @@ _ADDRESS_COLUMNS = ("住所", "所在地", "address", "A27_005", "A32_005")
 _CATEGORY_COLUMNS = ("種別", "category", "カテゴリ", "分類", "区分", "備考")
 
 POINT_KINDS = ("places", "candidates")
-DISTRICT_KINDS = ("elementary", "junior_high", "neighbourhood")
+DISTRICT_KINDS = POLYGON_KINDS
 
 
 def _text_columns(df: pd.DataFrame) -> list[str]:

@@ -24,7 +24,6 @@ from kennai.register.base import (
     SOURCE_NAME,
     TEXT_FIELDS,
     PlaceRegister,
-    RegisterConflictError,
 )
 from kennai.register.location import (
     RegisterLocation,
@@ -41,7 +40,6 @@ __all__ = [
     "TEXT_FIELDS",
     "PlaceRegister",
     "PostGISRegister",
-    "RegisterConflictError",
     "RegisterLocation",
     "SQLiteRegister",
     "default_register_path",

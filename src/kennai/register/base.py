@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import geopandas as gpd
 import shapely
 
-from kennai.errors import InputError, KennaiError, NotFoundError
+from kennai.errors import InputError, NotFoundError
 from kennai.i18n import t
 from kennai.register.location import RegisterLocation, is_database_url
 
@@ -29,8 +29,6 @@ _STAMPS = ("created_at", "created_by", "updated_at", "updated_by", "retired_at",
            "retired_reason")
 
 
-class RegisterConflictError(KennaiError):
-    """Another editor holds the place too long: the change was not made (try again)."""
 
 
 def _now() -> str:

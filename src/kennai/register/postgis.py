@@ -7,9 +7,9 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from kennai.errors import ConfigError
+from kennai.errors import ConfigError, RegisterConflictError
 from kennai.i18n import t
-from kennai.register.base import PlaceRegister, RegisterConflictError
+from kennai.register.base import PlaceRegister
 from kennai.register.location import RegisterLocation
 
 _POSTGIS_SCHEMA = """

@@ -14,8 +14,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from kennai.cli import ConfigArg, JsonOpt, app, out, print_json, progress_status
-from kennai.config import load_config
+from kennai.cli.app import ConfigArg, JsonOpt, app, open_region, out, print_json, progress_status
 from kennai.errors import ConfigError
 from kennai.i18n import t
 
@@ -85,17 +84,16 @@ def access(
         resolve_polygons,
         results_for,
     )
-    from kennai.build import build_region
 
     if as_json and as_csv:
         raise ConfigError(t("--json と --csv は同時に使えません", "--json and --csv exclude each other"),
                           hint=t("どちらか一方を指定してください", "choose one"))
-    cfg = load_config(config)
     thresholds = tuple(parse_threshold(x) for x in threshold) if threshold else DEFAULT_THRESHOLDS
     options = AccessOptions(profile=profile, thresholds=thresholds,
                             categories=tuple(category) if category else None, schedule=schedule)
+    region = open_region(config, build=True, quiet=as_json or as_csv)
+    cfg = region.config
     with progress_status(not (as_json or as_csv)) as progress:
-        region, _ = build_region(cfg, progress=progress)
         polygons = None
         if by is not None:
             _, polygons = resolve_polygons(region, by)

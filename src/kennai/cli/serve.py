@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from kennai.cli import ConfigArg, app, progress_status, say
-from kennai.config import load_config
+from kennai.cli.app import ConfigArg, app, open_region, progress_status, say, serve_region
 from kennai.i18n import t
 
 
@@ -25,28 +23,7 @@ def serve(
                            "or KENNAI_REGISTER)")] = None,
 ) -> None:
     """API・タイル・ウェブ地図を配信 (serve the API, vector tiles and the web map)."""
-    import uvicorn
-
-    from kennai.build import build_region
-    from kennai.register import register_location
-
-    cfg = load_config(config)
-    if register:
-        # The build reads the register through KENNAI_REGISTER: the one the server writes.
-        os.environ["KENNAI_REGISTER"] = register
-    with progress_status(True) as progress:
-        _, rebuilt = build_region(cfg, progress=progress)
-    if rebuilt:
-        say(t("地域を build しました", "built the region"))
-    try:
-        from api import create_app
-    except ImportError:
-        raise typer.BadParameter("the 'api' package is not importable: install kennai with "
-                                 "pip install -e . from the repository") from None
-    application = create_app(config, register_path=register_location(register) if register else None)
-    say(t(f"地図: http://{host}:{port}/map/  API 文書: http://{host}:{port}/docs",
-           f"map: http://{host}:{port}/map/  API docs: http://{host}:{port}/docs"))
-    uvicorn.run(application, host=host, port=port, log_level="info")
+    serve_region(config, host=host, port=port, register=register)
 
 
 @app.command("export-tiles")
@@ -58,16 +35,15 @@ def export_tiles(
 ) -> None:
     """ベクトルタイルを PMTiles に書き出す (export the served vector tiles to one PMTiles file)."""
     from api.app import tile_set_for
-    from kennai.build import build_region
     from kennai.errors import InputError
     from kennai.tiles import export_pmtiles
 
     if output.suffix.lower() != ".pmtiles":
         raise InputError(t("出力ファイルは .pmtiles にしてください", "the output must be a .pmtiles file"),
                          path=output, hint=t("例: -o yaizu.pmtiles", "e.g. -o yaizu.pmtiles"))
-    cfg = load_config(config)
+    region = open_region(config, build=True)
+    cfg = region.config
     with progress_status(True) as progress:
-        region, _ = build_region(cfg, progress=progress)
         tiles = tile_set_for(region)
         progress("tiles")
         done = export_pmtiles(tiles, output, minzoom=minzoom, maxzoom=maxzoom, name=cfg.title,

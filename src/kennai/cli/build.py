@@ -1,70 +1,29 @@
-"""The ``kennai`` command: parses arguments, calls the library, prints the result.
+"""`kennai build`, `kennai info` and `kennai demo`: store a region, report on it, try the demo.
 
-No analysis happens here. Every user error arrives as a :class:`~kennai.errors.KennaiError`
-and is printed as one line (Japanese by default, English with ``--lang en``) with a non-zero
-exit code; JSON output (``--json``) goes to stdout alone so it can be piped.
+Only argument parsing and printing; reading and checking is :mod:`kennai.region`.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from kennai.config import load_config
-from kennai.errors import KennaiError
-from kennai.i18n import Text, get_lang, set_lang, t
-
-app = typer.Typer(
-    name="kennai",
-    help="圏内 kennai — 通いの場への徒歩アクセス・第2層圏域の分断チェック・地図 "
-         "(walkable access, layer-2 split checks and maps)",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+from kennai.cli.app import (
+    ConfigArg,
+    JsonOpt,
+    app,
+    ensure_built,
+    open_region,
+    out,
+    print_json,
+    say,
+    serve_region,
 )
-out = Console()
-err = Console(stderr=True)
-
-ConfigArg = Annotated[Path, typer.Argument(help="地域の設定 YAML (region config)")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="JSON で出力 (machine-readable output)")]
-
-
-@app.callback()
-def _main(
-    lang: Annotated[str, typer.Option("--lang", help="表示言語 ja|en (message language)")] = "",
-) -> None:
-    if lang:
-        if lang not in ("ja", "en"):
-            raise typer.BadParameter("--lang must be ja or en")
-        set_lang(lang)
-
-
-def say(text: Text) -> None:
-    """Print a message for the user (stderr, so that stdout stays clean for JSON/CSV)."""
-    err.print(text.get(), highlight=False)
-
-
-@contextmanager
-def progress_status(enabled: bool) -> Iterator[Any]:
-    """A rich status line showing which step runs (silent when output is JSON)."""
-    if not enabled or not err.is_terminal:
-        yield lambda _step: None
-        return
-    with err.status(t("準備中…", "starting…").get()) as status:
-        yield lambda step: status.update(t(f"{step} を処理中…", f"working on {step}…").get())
-
-
-def print_json(data: Any) -> None:
-    """Write JSON to stdout, Japanese kept as text."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+from kennai.errors import KennaiError
+from kennai.i18n import get_lang, t
 
 
 def _print_report(report: dict[str, Any]) -> None:
@@ -122,11 +81,7 @@ def build(
     as_json: JsonOpt = False,
 ) -> None:
     """地域を読み込み・検査して build/<地域>/ に保存 (read, check and store a region)."""
-    from kennai.build import build_region
-
-    cfg = load_config(config)
-    with progress_status(not as_json) as progress:
-        region, rebuilt = build_region(cfg, force=force, progress=progress)
+    region, rebuilt = ensure_built(config, force=force, quiet=as_json)
     report = region.report() | {"rebuilt": rebuilt}
     if as_json:
         print_json(report)
@@ -139,12 +94,8 @@ def build(
 @app.command()
 def info(config: ConfigArg, as_json: JsonOpt = False) -> None:
     """地域のレイヤ・件数・CRS・チェック結果を表示 (layers, counts, CRS, check report)."""
-    from kennai.build import build_region
-
-    cfg = load_config(config)
-    with progress_status(not as_json) as progress:
-        region, _ = build_region(cfg, progress=progress)
-    report = region.report()
+    # The build when it is up to date; otherwise the inputs read and checked, nothing written.
+    report = open_region(config, quiet=as_json).report()
     if as_json:
         print_json(report)
     else:
@@ -152,7 +103,7 @@ def info(config: ConfigArg, as_json: JsonOpt = False) -> None:
 
 
 def _demo_config() -> Path:
-    path = Path(__file__).resolve().parents[2] / "pipelines" / "demo.yaml"
+    path = Path(__file__).resolve().parents[3] / "pipelines" / "demo.yaml"
     if not path.is_file():
         raise KennaiError(t("デモの設定 pipelines/demo.yaml が見つかりません",
                             "the demo config pipelines/demo.yaml is missing"), path=path,
@@ -169,32 +120,8 @@ def demo(
                                             help="ウェブ地図を配信する (serve the web map)")] = True,
 ) -> None:
     """デモ地域を build し、結果を表示してウェブ地図を配信 (build the demo region, report, serve)."""
-    from kennai.cli_serve import serve
-
     path = _demo_config()
     say(t(f"デモ地域を読み込みます: {path}", f"building the demo region: {path}"))
     build(path, force=False, as_json=False)
     if serve_map:
-        serve(path, host=host, port=port, register=None)
-
-
-def _register_commands() -> None:
-    """Import the feature modules whose commands register themselves on ``app``."""
-    from kennai import cli_access, cli_maps, cli_serve, cli_splits  # noqa: F401
-
-
-def main() -> None:
-    """Entry point: run the app, turning kennai errors into one line and an exit code."""
-    _register_commands()
-    try:
-        app()
-    except KennaiError as exc:
-        err.print(f"[red]kennai:[/red] {exc.format()}", highlight=False, soft_wrap=True)
-        raise SystemExit(exc.exit_code) from None
-
-
-if __name__ == "__main__":
-    # Run through the package module so that command modules register on the same app.
-    from kennai.cli import main as _package_main
-
-    _package_main()
+        serve_region(path, host=host, port=port, register=None)

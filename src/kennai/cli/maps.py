@@ -1,4 +1,4 @@
-"""`kennai` commands for maps (registered on the app from kennai.cli)."""
+"""`kennai treasure-map`: translates its options into a treasure-map request and renders it."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kennai.cli import ConfigArg, app, say
-from kennai.config import load_config
+from kennai.cli.app import ConfigArg, app, open_region, say
 from kennai.i18n import t
 
 
@@ -41,7 +40,6 @@ def treasure_map(
         "--all", help="全区域を 1 つの PDF に (one page per district in one PDF)")] = False,
 ) -> None:
     """宝物マップ（番号付きの場所と一覧表）を作る (print a district's treasure map)."""
-    from kennai.build import build_region
     from kennai.maps.request import (
         TreasureMapRequest,
         access_for,
@@ -54,7 +52,7 @@ def treasure_map(
         layer=layer, district=district, all_districts=all_districts,
         fmt=file_format(output, atlas=all_districts), paper=paper, orientation=orientation,
         categories=_split(categories), walk_minutes=minutes if coverage else None, title=title)
-    region, _ = build_region(load_config(config))
+    region = open_region(config, build=True, quiet=True)
     options = map_options(region, request, results=access_for(region, request))
     path = render_map(region, request, options, path=output)
     say(t(f"書き出しました: {path}", f"written: {path}"))

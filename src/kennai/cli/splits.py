@@ -1,7 +1,6 @@
 """`kennai splits` and `kennai plans compare`: does a layer-2 plan cut a district or a 自治会?
 
-Only argument parsing and printing; the analysis and the wording of the summary are
-:mod:`kennai.splits` (:func:`kennai.splits.render_terminal`).
+Only argument parsing and printing; the analysis is :mod:`kennai.splits`.
 """
 
 from __future__ import annotations
@@ -10,9 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
-from kennai.cli import ConfigArg, JsonOpt, app, out, print_json, progress_status, say
-from kennai.config import load_config
+from kennai.cli.app import ConfigArg, JsonOpt, app, open_region, out, print_json, say
 from kennai.i18n import t
 
 if TYPE_CHECKING:
@@ -36,11 +36,7 @@ MinPopOpt = Annotated[float, typer.Option(
 
 
 def _region(config: Path, quiet: bool) -> Region:
-    from kennai.build import build_region
-
-    with progress_status(not quiet) as progress:
-        region, _ = build_region(load_config(config), progress=progress)
-    return region
+    return open_region(config, build=True, quiet=quiet)
 
 
 def _tolerances(min_share: float, min_area: float, min_population: float) -> SplitTolerances:
@@ -90,13 +86,7 @@ def splits(
     min_population: MinPopOpt = 10.0,
 ) -> None:
     """計画が小学校区・自治会を分断するかを調べる (which units a layer-2 plan splits)."""
-    from kennai.splits import (
-        render_terminal,
-        split_report_for_region,
-        write_csv,
-        write_gpkg,
-        write_report,
-    )
+    from kennai.splits import split_report_for_region, write_csv, write_gpkg, write_report
 
     _check_outputs(csv=csv, gpkg=gpkg, report=report)
     region = _region(config, as_json)
@@ -108,8 +98,42 @@ def splits(
     if as_json:
         print_json(result.to_dict())
         return
-    for renderable in render_terminal(result):
-        out.print(renderable)
+    s = result.summary
+    out.print(t(f"[bold]計画「{plan}」× {units}[/bold]: {s['units']} 区域のうち "
+                f"{s['units_split']} 区域が分断（3 つ以上 {s['units_split_3plus']}、"
+                f"実効分断数 {s['effective_splits']:.2f}）",
+                f"[bold]plan {plan!r} × {units}[/bold]: {s['units_split']} of {s['units']} units "
+                f"split ({s['units_split_3plus']} three or more ways, effective splits "
+                f"{s['effective_splits']:.2f})").get(), highlight=False)
+    old = result.has_population_65plus
+    table = Table(t("区域", "unit").get(), t("圏域", "area").get(), t("面積割合", "area share").get(),
+                  t("人口割合", "population share").get(),
+                  *([t("65歳以上の割合", "65+ share").get()] if old else []))
+    for u in result.to_dict()["units"]:
+        if u["split"]:
+            for p in u["pieces"]:
+                shares = [p.get("population_share")] + ([p.get("population_65plus_share")] if old
+                                                        else [])
+                table.add_row(u["name"], p["area"], f"{p['area_share']:.1%}",
+                              *("–" if x is None else f"{x:.1%}" for x in shares))
+    if s["units_split"]:
+        out.print(table)
+    if s["population_in_split_units"] is not None:
+        out.print(t(f"分断された区域の人口 {s['population_in_split_units']:,.0f} 人"
+                    f"（{s['population_in_split_units_share']:.1%}）",
+                    f"population in split units {s['population_in_split_units']:,.0f} "
+                    f"({s['population_in_split_units_share']:.1%})").get())
+    if s["population_65plus_in_split_units"] is not None:
+        share = s["population_65plus_in_split_units_share"]
+        pct = "–" if share is None else f"{share:.1%}"
+        out.print(t(f"うち 65 歳以上 {s['population_65plus_in_split_units']:,.0f} 人（{pct}）",
+                    f"of whom aged 65+ {s['population_65plus_in_split_units']:,.0f} ({pct})").get())
+    patterns = " / ".join(f"{k}: {v}" for k, v in s["patterns"].items() if v)
+    out.print(t(f"圏域のパターン {patterns}、誤差として除いた断片 {s['slivers_ignored']} 件",
+                f"area patterns {patterns}; {s['slivers_ignored']} slivers ignored").get())
+    warning = result.coverage_warning()
+    if warning is not None:
+        out.print(f"[yellow]{escape(warning)}[/yellow]")
 
 
 @plans_app.command("compare")
@@ -125,7 +149,7 @@ def compare(
     min_population: MinPopOpt = 10.0,
 ) -> None:
     """複数の計画の分断を並べて比べる (compare the splits of two or more plans)."""
-    from kennai.splits import compare_plans, render_terminal, write_csv, write_report
+    from kennai.splits import compare_plans, write_csv, write_report
 
     _check_outputs(csv=csv, report=report)
     region = _region(config, as_json)
@@ -137,5 +161,18 @@ def compare(
     if as_json:
         print_json(result.to_dict())
         return
-    for renderable in render_terminal(result):
-        out.print(renderable)
+    table = Table(t("計画", "plan").get(), t("圏域", "areas").get(), "A/B/C",
+                  t("分断区域", "units split").get(), t("3つ以上", "3+ ways").get(),
+                  t("実効分断数", "effective splits").get(),
+                  t("分断区域の人口", "pop. in split units").get(),
+                  t("うち65歳以上", "of whom 65+").get())
+    for r in result.table().itertuples(index=False):
+        table.add_row(r.plan, str(r.areas), f"{r.pattern_A}/{r.pattern_B}/{r.pattern_C}",
+                      f"{r.units_split}/{r.units}", str(r.units_split_3plus),
+                      f"{r.effective_splits:.2f}",
+                      *("–" if x is None or x != x else f"{x:.1%}"
+                        for x in (r.population_in_split_units_share,
+                                  r.population_65plus_in_split_units_share)))
+    out.print(t(f"[bold]{units} の分断の比較[/bold]", f"[bold]splits of {units} compared[/bold]"
+                ).get(), highlight=False)
+    out.print(table)
