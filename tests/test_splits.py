@@ -34,7 +34,7 @@ from kennai.splits import (
     write_json,
     write_report,
 )
-from kennai.splits.overlay import _OVERLAYS, _disaggregate, _overlay_for
+from kennai.splits.overlay import OVERLAYS, disaggregate, overlay_for
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(),
@@ -142,7 +142,7 @@ def test_piece_population_matches_direct_area_weighting(gap: float) -> None:
                            geometry=[_box(x, 0, x + 800, 1000) for x in range(0, 4000, 800)],
                            crs=CRS_M)
     report = analyse_splits(units, plan, population=pop)
-    direct = _disaggregate(np.asarray(report.pieces.geometry.values), pop)[:, 0]
+    direct = disaggregate(np.asarray(report.pieces.geometry.values), pop)[:, 0]
     assert report.pieces["population"].to_numpy() == pytest.approx(direct, rel=1e-9)
     assert report.units["population"].sum() == pytest.approx(1890.0)
 
@@ -165,7 +165,7 @@ def test_cached_overlay_gives_the_direct_areal_weighting(points: list[tuple[floa
                                   _box(fx * 5000, -10, 5010, fy * 5000),
                                   _box(-10, fy * 5000, 5010, 5010)])
     report = analyse_splits(units, plan, population=pop)
-    direct = _disaggregate(np.asarray(report.pieces.geometry.values), pop)
+    direct = disaggregate(np.asarray(report.pieces.geometry.values), pop)
     assert report.pieces["population"].to_numpy() == pytest.approx(direct[:, 0], rel=1e-9,
                                                                      abs=1e-6)
     assert report.pieces["population_65plus"].to_numpy() == pytest.approx(direct[:, 1],
@@ -182,24 +182,24 @@ def test_overlay_is_reused_per_units_layer_and_rebuilt_when_changed() -> None:
 
     def build():
         calls.append(1)
-        from kennai.splits.overlay import _Overlay
-        return _Overlay.build(np.asarray(units.geometry.values), pop)
+        from kennai.splits.overlay import Overlay
+        return Overlay.build(np.asarray(units.geometry.values), pop)
 
-    first = _overlay_for(units, pop, build)
-    assert _overlay_for(units, pop, build) is first and len(calls) == 1
+    first = overlay_for(units, pop, build)
+    assert overlay_for(units, pop, build) is first and len(calls) == 1
     # Two plans analysed against the same layers share one overlay.
     a = analyse_splits(units, _gdf(["P", "Q"], [_box(0, 0, 1300, 1000), _box(1300, 0, 4000, 1000)]),
                        population=pop)
-    n = len(_OVERLAYS)
+    n = len(OVERLAYS)
     b = analyse_splits(units, _gdf(["P", "Q"], [_box(0, 0, 2600, 1000), _box(2600, 0, 4000, 1000)]),
                        population=pop)
-    assert len(_OVERLAYS) == n
+    assert len(OVERLAYS) == n
     assert a.units["population"].tolist() == b.units["population"].tolist() == [100, 200, 300, 400]
     # A population changed in place is overlaid again, not served stale.
     pop.loc[1, "population"] = 1200.0
     c = analyse_splits(units, _gdf(["P"], [_box(0, 0, 4000, 1000)]), population=pop)
     assert c.units["population"].tolist() == [100, 1200, 300, 400]
-    again = _overlay_for(units, pop, build)
+    again = overlay_for(units, pop, build)
     assert again is not first and again.unit_values[1, 0] == 1200 and len(calls) == 1
 
 

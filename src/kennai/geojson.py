@@ -21,7 +21,7 @@ import shapely
 COORD_PRECISION = 7
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     """A JSON-safe Python value: NaN/NaT/NA → None, numpy scalars → Python scalars."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
@@ -36,7 +36,7 @@ def _plain(value: Any) -> Any:
 
 def feature_properties(row: pd.Series | dict[str, Any]) -> dict[str, Any]:
     """A feature's properties as JSON-safe values."""
-    return {str(k): _plain(v) for k, v in dict(row).items()}
+    return {str(k): plain_value(v) for k, v in dict(row).items()}
 
 
 def to_feature_collection(
@@ -87,7 +87,7 @@ def to_feature_collection(
             "geometry": None if geo_json[i] is None else json.loads(geo_json[i]),
         }
         if id_column is not None:
-            feature["id"] = _plain(page[id_column].iloc[i])
+            feature["id"] = plain_value(page[id_column].iloc[i])
         features.append(feature)
     return {
         "type": "FeatureCollection",

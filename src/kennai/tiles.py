@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import mapbox_vector_tile
@@ -26,9 +26,13 @@ import shapely
 
 from kennai.atomic import atomic_path
 from kennai.errors import EmptyLayerError, InputError, NotFoundError
-from kennai.geojson import _plain
+from kennai.geojson import plain_value
 from kennai.i18n import t
 from kennai.roads import road_class
+
+if TYPE_CHECKING:  # types only: serving tiles needs neither the access engine nor a build
+    from kennai.access.results import AccessResults
+    from kennai.region import Region
 
 #: Tile grid size (MVT default) and the clip buffer in grid units (of 4096).
 EXTENT = 4096
@@ -99,7 +103,7 @@ class TileLayer:
             if geom is None or geom.is_empty or (geom.geom_type.endswith("Polygon")
                                                  and geom.area < 1.0):
                 continue
-            clean = {str(k): v for k, v in ((k, _plain(v)) for k, v in row.items())
+            clean = {str(k): v for k, v in ((k, plain_value(v)) for k, v in row.items())
                      if v is not None and v != ""}
             # Stable ids (row numbers) let the web map highlight a feature across tiles.
             out.append({"geometry": geom, "properties": clean, "id": int(fid)})
@@ -335,7 +339,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
-def region_tile_layers(region: Any) -> list[TileLayer]:
+def region_tile_layers(region: Region) -> list[TileLayer]:
     """The tile layers of a built region: districts, plans, places, basemap roads, buildings.
 
     Parameters
@@ -388,7 +392,7 @@ def region_tile_layers(region: Any) -> list[TileLayer]:
     return layers
 
 
-def access_tile_layers(results: Any) -> list[TileLayer]:
+def access_tile_layers(results: AccessResults) -> list[TileLayer]:
     """Tile layers of stored access results: the ranked gap polygons (default threshold).
 
     Parameters

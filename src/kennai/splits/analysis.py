@@ -24,8 +24,8 @@ from kennai.geometry import finite_round
 from kennai.i18n import t
 from kennai.region import Region
 from kennai.splits.model import PlanComparison, SplitReport, SplitTolerances
-from kennai.splits.overlay import _COUNTS, _intersect_pairs, _Overlay, _overlay_for, _piece_counts
-from kennai.splits.scoring import _balance, _classify_areas, _count_pieces, _summary, _unit_scores
+from kennai.splits.overlay import COUNTS, Overlay, count_piece_people, intersect_pairs, overlay_for
+from kennai.splits.scoring import balance, classify_areas, count_pieces, split_summary, unit_scores
 
 #: The default tolerances (frozen, so one instance serves every call).
 _DEFAULT_TOLERANCES = SplitTolerances()
@@ -101,7 +101,7 @@ def analyse_splits(
                   and population["population_65plus"].notna().any())
     unit_geoms = np.asarray(units.geometry.values)
     unit_area = shapely.area(unit_geoms)
-    ui, pi, geoms = _intersect_pairs(unit_geoms, plan.geometry)
+    ui, pi, geoms = intersect_pairs(unit_geoms, plan.geometry)
     area_m2 = shapely.area(geoms)
     perimeter = shapely.length(geoms)
     unit_names = units["name"].astype(str).to_numpy()
@@ -115,18 +115,18 @@ def analyse_splits(
         "mean_width_m": np.divide(2 * area_m2, perimeter, out=np.zeros_like(area_m2),
                                   where=perimeter > 0),
     }, geometry=geoms, crs=crs)
-    unit_counts = np.full((len(units), len(_COUNTS)), np.nan)
-    piece_counts = np.full((len(pieces), len(_COUNTS)), np.nan)
+    unit_counts = np.full((len(units), len(COUNTS)), np.nan)
+    piece_counts = np.full((len(pieces), len(COUNTS)), np.nan)
     if has_population:
         assert population is not None and population_in is not None
-        overlay = _overlay_for(units_in, population_in,
-                               lambda: _Overlay.build(unit_geoms, population_in.to_crs(crs)))
+        overlay = overlay_for(units_in, population_in,
+                               lambda: Overlay.build(unit_geoms, population_in.to_crs(crs)))
         unit_counts = overlay.unit_values.copy()
-        piece_counts = _piece_counts(pieces, unit_area, overlay)
+        piece_counts = count_piece_people(pieces, unit_area, overlay)
     if not has_65:
         unit_counts[:, 1] = np.nan
         piece_counts[:, 1] = np.nan
-    for k, col in enumerate(_COUNTS):
+    for k, col in enumerate(COUNTS):
         denom = unit_counts[ui, k]
         pieces[col] = piece_counts[:, k]
         pieces[f"{col}_share"] = np.divide(piece_counts[:, k], denom,
@@ -134,10 +134,10 @@ def analyse_splits(
                                            where=np.isfinite(denom) & (denom > 0))
     unit_pop = unit_counts[:, 0]
     pieces = pieces.reset_index(drop=True)
-    counted, reason = _count_pieces(pieces, has_population, tolerances)
+    counted, reason = count_pieces(pieces, has_population, tolerances)
     pieces["counted"] = counted
     pieces["reason"] = reason
-    scores = _unit_scores(pieces, len(units), has_population)
+    scores = unit_scores(pieces, len(units), has_population)
     covered = np.bincount(ui, area_m2, minlength=len(units))
     unit_table = gpd.GeoDataFrame({
         "name": unit_names,
@@ -152,10 +152,10 @@ def analyse_splits(
         "uncovered_share": np.clip(1 - covered / np.where(unit_area > 0, unit_area, 1.0), 0, 1),
     }, geometry=unit_geoms, crs=crs)
     measure = "population" if has_population else "area_m2"
-    areas = _classify_areas(pieces, unit_table, list(dict.fromkeys(plan_names)),
+    areas = classify_areas(pieces, unit_table, list(dict.fromkeys(plan_names)),
                             tolerances=tolerances)
-    areas = _balance(pieces, unit_table, areas, measure)
-    summary = _summary(pieces, unit_table, areas, has_population, measure, tolerances)
+    areas = balance(pieces, unit_table, areas, measure)
+    summary = split_summary(pieces, unit_table, areas, has_population, measure, tolerances)
     if population is not None and has_population:
         # People of the population layer who live in no unit (outside the units' outline):
         # said, so that a total below the census is not a mystery.

@@ -1,6 +1,6 @@
 """Where a plan cuts the units, and how many residents each piece holds.
 
-:func:`_intersect_pairs` cuts every unit by the plan areas a spatial index proposes
+:func:`intersect_pairs` cuts every unit by the plan areas a spatial index proposes
 (``sindex.query``) in one vectorised shapely 2 call, not a full overlay. The population of a
 piece is estimated by *areal weighting* of census small areas: each small area's count is
 spread over its polygon uniformly and a piece gets the part of each small area it covers
@@ -10,12 +10,12 @@ aged 65+ (高齢者) are weighted the same way when the layer has ``population_6
 or missing count makes the figures it weighs in unknown (null), never zero.
 
 The part that does not depend on the plan, every unit intersected with the small areas it
-overlaps (a sparse matrix of area shares, :class:`_Overlay`), is built once per pair of
+overlaps (a sparse matrix of area shares, :class:`Overlay`), is built once per pair of
 layers and kept while they live, so comparing plans, the API's uploads and repeated analyses
 reuse it. Per plan only the pieces other than each unit's largest are weighted, against the
 small areas of their own unit; the largest gets the rest of the unit, and within a piece whose
 unit is tiled by small areas the last small area gets the rest of the piece. These shortcuts
-give the same numbers as weighting every piece from scratch (:func:`_disaggregate`, the
+give the same numbers as weighting every piece from scratch (:func:`disaggregate`, the
 reference the tests compare with), with about half the intersections.
 """
 
@@ -35,7 +35,7 @@ import shapely
 from kennai.geometry import polygonal as polygonal_part
 
 
-def _intersect_pairs(units: np.ndarray, plan: gpd.GeoSeries
+def intersect_pairs(units: np.ndarray, plan: gpd.GeoSeries
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Unit × plan-area pieces with positive area: (unit index, area index, geometry).
 
@@ -62,7 +62,7 @@ def _intersect_pairs(units: np.ndarray, plan: gpd.GeoSeries
 
 
 #: Counts carried from the population layer to units and pieces (the 65+ count may be unknown).
-_COUNTS = ("population", "population_65plus")
+COUNTS = ("population", "population_65plus")
 #: Overlays kept for reuse (a nationwide one holds a few MB of indices and weights).
 _MAX_OVERLAYS = 8
 
@@ -70,7 +70,7 @@ _MAX_OVERLAYS = 8
 def _source_values(population: gpd.GeoDataFrame) -> np.ndarray:
     """The counts of each population feature as an (n, 2) array; NaN where unknown."""
     return np.column_stack([population[c].to_numpy(dtype=float) if c in population.columns
-                            else np.full(len(population), np.nan) for c in _COUNTS])
+                            else np.full(len(population), np.nan) for c in COUNTS])
 
 
 def _weighted_sums(target: np.ndarray, weight: np.ndarray, values: np.ndarray, n: int
@@ -143,10 +143,10 @@ def _sources(population: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, np.n
     return geoms, shapely.area(geoms), np.isin(shapely.get_type_id(geoms), (3, 6))
 
 
-def _disaggregate(targets: np.ndarray, population: gpd.GeoDataFrame) -> np.ndarray:
+def disaggregate(targets: np.ndarray, population: gpd.GeoDataFrame) -> np.ndarray:
     """Residents (and 65+) in each target polygon by areal weighting, from scratch: (n, 2).
 
-    The reference computation: :class:`_Overlay` gives the same numbers for a plan's pieces
+    The reference computation: :class:`Overlay` gives the same numbers for a plan's pieces
     while reusing the plan-independent work.
     """
     values = _source_values(population)
@@ -159,7 +159,7 @@ def _disaggregate(targets: np.ndarray, population: gpd.GeoDataFrame) -> np.ndarr
 
 
 @dataclass(frozen=True, eq=False)
-class _Overlay:
+class Overlay:
     """How a population layer falls into a layer of units: the plan-independent part of the
     areal weighting, computed once per (units, population) and reused for every plan.
 
@@ -183,7 +183,7 @@ class _Overlay:
     unit_tiled: np.ndarray
 
     @classmethod
-    def build(cls, unit_geoms: np.ndarray, population: gpd.GeoDataFrame) -> _Overlay:
+    def build(cls, unit_geoms: np.ndarray, population: gpd.GeoDataFrame) -> Overlay:
         """Intersect every unit with the population features it overlaps (once)."""
         sources, src_area, polygonal = _sources(population)
         values = _source_values(population)
@@ -241,51 +241,51 @@ class _Overlay:
         return out
 
 
-_OVERLAYS: dict[tuple[int, int], tuple[Any, Any, tuple[Any, ...], _Overlay]] = {}
+OVERLAYS: dict[tuple[int, int], tuple[Any, Any, tuple[Any, ...], Overlay]] = {}
 _OVERLAYS_LOCK = threading.Lock()
 
 
-def _fingerprint(gdf: gpd.GeoDataFrame) -> tuple[Any, ...]:
+def fingerprint(gdf: gpd.GeoDataFrame) -> tuple[Any, ...]:
     """A cheap check that a cached frame has not changed in place since it was overlaid."""
     geoms = np.asarray(gdf.geometry.values)
-    sums = tuple(float(np.nansum(gdf[c].to_numpy(dtype=float))) for c in _COUNTS
+    sums = tuple(float(np.nansum(gdf[c].to_numpy(dtype=float))) for c in COUNTS
                  if c in gdf.columns)
     crs = gdf.crs.to_wkt() if gdf.crs is not None else None
     return (len(gdf), crs, tuple(np.round(gdf.total_bounds, 6)) if len(gdf) else (),
             int(shapely.get_num_coordinates(geoms).sum()), sums)
 
 
-def _overlay_for(units: gpd.GeoDataFrame, population: gpd.GeoDataFrame,
-                 build: Callable[[], _Overlay]) -> _Overlay:
+def overlay_for(units: gpd.GeoDataFrame, population: gpd.GeoDataFrame,
+                 build: Callable[[], Overlay]) -> Overlay:
     """The overlay of these two frames, built once and reused while both are alive.
 
     Keyed on the frames' identity (a region's layers are loaded once and shared by every
     request), checked against a fingerprint so a frame changed in place is overlaid again.
     """
     key = (id(units), id(population))
-    stamp = (_fingerprint(units), _fingerprint(population))
+    stamp = (fingerprint(units), fingerprint(population))
     with _OVERLAYS_LOCK:
-        hit = _OVERLAYS.get(key)
+        hit = OVERLAYS.get(key)
     if hit is not None and hit[0]() is units and hit[1]() is population and hit[2] == stamp:
         return hit[3]
     overlay = build()
     with _OVERLAYS_LOCK:
-        _OVERLAYS.pop(key, None)
-        while len(_OVERLAYS) >= _MAX_OVERLAYS:
-            _OVERLAYS.pop(next(iter(_OVERLAYS)))
-        _OVERLAYS[key] = (weakref.ref(units), weakref.ref(population), stamp, overlay)
+        OVERLAYS.pop(key, None)
+        while len(OVERLAYS) >= _MAX_OVERLAYS:
+            OVERLAYS.pop(next(iter(OVERLAYS)))
+        OVERLAYS[key] = (weakref.ref(units), weakref.ref(population), stamp, overlay)
     for frame in (units, population):  # forget it with either frame (holds no reference)
-        weakref.finalize(frame, _forget_overlay, key, id(overlay))
+        weakref.finalize(frame, forget_overlay, key, id(overlay))
     return overlay
 
 
-def _forget_overlay(key: tuple[int, int], overlay_id: int) -> None:
+def forget_overlay(key: tuple[int, int], overlay_id: int) -> None:
     with _OVERLAYS_LOCK:
-        if key in _OVERLAYS and id(_OVERLAYS[key][3]) == overlay_id:
-            del _OVERLAYS[key]
+        if key in OVERLAYS and id(OVERLAYS[key][3]) == overlay_id:
+            del OVERLAYS[key]
 
 
-def _piece_counts(pieces: gpd.GeoDataFrame, unit_area: np.ndarray, overlay: _Overlay
+def count_piece_people(pieces: gpd.GeoDataFrame, unit_area: np.ndarray, overlay: Overlay
                   ) -> np.ndarray:
     """Residents and 65+ (n × 2) of each piece; a unit's largest piece gets the rest.
 

@@ -24,7 +24,7 @@ from kennai.splits.model import Pattern, SplitTolerances
 _REASONS = ("area_share", "area_m2", "population")
 
 
-def _count_pieces(pieces: pd.DataFrame, has_population: bool, tol: SplitTolerances
+def count_pieces(pieces: pd.DataFrame, has_population: bool, tol: SplitTolerances
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Which pieces count, and the first tolerance each ignored piece fails."""
     fails = {
@@ -44,7 +44,7 @@ def _count_pieces(pieces: pd.DataFrame, has_population: bool, tol: SplitToleranc
     return counted, reason
 
 
-def _unit_scores(pieces: pd.DataFrame, n_units: int, has_population: bool
+def unit_scores(pieces: pd.DataFrame, n_units: int, has_population: bool
                  ) -> pd.DataFrame:
     """Per unit: counted pieces, main area, effective splits and uncertainty of membership.
 
@@ -82,7 +82,7 @@ def _partly_uncovered(units: pd.DataFrame, tol: SplitTolerances) -> np.ndarray:
             & (share * units["area_m2"].to_numpy() >= tol.min_area_m2))
 
 
-def _classify_areas(pieces: pd.DataFrame, units: pd.DataFrame, area_names: Sequence[str], *,
+def classify_areas(pieces: pd.DataFrame, units: pd.DataFrame, area_names: Sequence[str], *,
                     tolerances: SplitTolerances) -> pd.DataFrame:
     """Pattern A/B/C of each plan area with its whole and partial units.
 
@@ -114,7 +114,7 @@ def _classify_areas(pieces: pd.DataFrame, units: pd.DataFrame, area_names: Seque
     return pd.DataFrame(rows, columns=["name", "pattern", "whole_units", "partial_units"])
 
 
-def _balance(pieces: pd.DataFrame, units: pd.DataFrame, areas: pd.DataFrame,
+def balance(pieces: pd.DataFrame, units: pd.DataFrame, areas: pd.DataFrame,
              measure: str) -> pd.DataFrame:
     """Each area's population (or area) under the plan and under the split-free alternative."""
     before = pieces.groupby("area")[measure].sum()
@@ -134,7 +134,7 @@ def _balance(pieces: pd.DataFrame, units: pd.DataFrame, areas: pd.DataFrame,
     return out
 
 
-def _summary(pieces: pd.DataFrame, units: pd.DataFrame, areas: pd.DataFrame,
+def split_summary(pieces: pd.DataFrame, units: pd.DataFrame, areas: pd.DataFrame,
              has_population: bool, measure: str, tolerances: SplitTolerances) -> dict[str, Any]:
     split = units["split"].to_numpy()
     weight = units["population"].to_numpy() if has_population else units["area_m2"].to_numpy()
