@@ -77,6 +77,28 @@ class Region:
             self._layers[kind] = pyogrio.read_dataframe(self.build_dir / GPKG, layer=kind)
         return self._layers[kind]
 
+    def district_row(self, layer: str, district: str) -> tuple[gpd.GeoDataFrame, int]:
+        """The district layer ``layer`` and the row of the district named ``district`` in it.
+
+        Raises
+        ------
+        NotFoundError
+            When ``layer`` is not a district layer or has no district of that name.
+        """
+        if layer not in POLYGON_KINDS:
+            raise NotFoundError(t(f"「{layer}」は区域のレイヤではありません",
+                                  f"{layer!r} is not a district layer"), feature=layer,
+                                hint=t(f"{' / '.join(POLYGON_KINDS)} のどれかを指定してください",
+                                       f"use one of {', '.join(POLYGON_KINDS)}"))
+        districts = self.layer(layer)
+        hits = (districts["name"].to_numpy() == district).nonzero()[0]
+        if not len(hits):
+            names = "、".join(districts["name"].astype(str).tolist())
+            raise NotFoundError(t(f"区域「{district}」は {layer} にありません",
+                                  f"no district {district!r} in {layer}"), feature=district,
+                                hint=t(f"あるもの: {names}", f"there are: {names}"))
+        return districts, int(hits[0])
+
     def has_layer(self, kind: str) -> bool:
         return kind in self.layer_names
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import geopandas as gpd
-import numpy as np
 import shapely
 
 from kennai.config import POLYGON_KINDS
@@ -40,16 +39,5 @@ def district_geometry(region: Region, *, layer: str, district: str) -> shapely.G
     Raises :class:`NotFoundError` when ``layer`` is not a district layer or has no district of
     that name.
     """
-    if layer not in POLYGON_KINDS:
-        raise NotFoundError(t(f"「{layer}」は区域のレイヤではありません",
-                              f"{layer!r} is not a district layer"), feature=layer,
-                            hint=t(f"{' / '.join(POLYGON_KINDS)} のどれかを指定してください",
-                                   f"use one of {', '.join(POLYGON_KINDS)}"))
-    districts = region.layer(layer)
-    hits = np.flatnonzero(districts["name"].to_numpy() == district)
-    if not len(hits):
-        names = "、".join(districts["name"].astype(str).tolist())
-        raise NotFoundError(t(f"区域「{district}」は {layer} にありません",
-                              f"no district {district!r} in {layer}"), feature=district,
-                            hint=t(f"あるもの: {names}", f"there are: {names}"))
-    return districts.geometry.iloc[int(hits[0])]
+    districts, row = region.district_row(layer, district)
+    return districts.geometry.iloc[row]

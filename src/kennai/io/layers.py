@@ -25,7 +25,7 @@ import pandas as pd
 
 from kennai.config import POLYGON_KINDS, Source
 from kennai.errors import InputError
-from kennai.i18n import t
+from kennai.i18n import Text, t
 from kennai.io.tables import points_from_table, read_csv_table
 from kennai.io.vector import read_vector
 
@@ -93,6 +93,16 @@ def _require_column(df: pd.DataFrame, col: str | None, path: Path, what: tuple[s
     return col
 
 
+def _require_names(df: pd.DataFrame, path: Path, *, what: tuple[str, str], hint: Text) -> None:
+    """Stop on rows without a name: every district and place is shown and joined by its name."""
+    blank = (df["name"] == "").to_numpy()
+    if blank.any():
+        row = int(np.flatnonzero(blank)[0])
+        raise InputError(t(f"名称が空の{what[0]}があります（{int(blank.sum())} 件）",
+                           f"{int(blank.sum())} {what[1]}(s) have no name"),
+                         path=path, feature=t(f"{row + 1} 件目", f"{what[1]} {row + 1}"), hint=hint)
+
+
 def _apply_where(df: pd.DataFrame, src: Source) -> pd.DataFrame:
     if src.where is None:
         return df
@@ -126,14 +136,9 @@ def read_districts(src: Source, kind: str) -> gpd.GeoDataFrame:
     col = _require_column(gdf, col, src.path, ("名称", "name"), "name_column")
     out = gdf.rename(columns={col: "name"}) if col != "name" else gdf.copy()
     out["name"] = _clean_text(out["name"])
-    blank = (out["name"] == "").to_numpy()
-    if blank.any():
-        row = int(np.flatnonzero(blank)[0])
-        raise InputError(t(f"名称が空の地物があります（{int(blank.sum())} 件）",
-                           f"{int(blank.sum())} feature(s) have no name"),
-                         path=src.path, feature=t(f"{row + 1} 件目", f"feature {row + 1}"),
-                         hint=t("名称を入れるか name_column を確認してください",
-                                "fill in the names or check name_column"))
+    _require_names(out, src.path, what=("地物", "feature"),
+                   hint=t("名称を入れるか name_column を確認してください",
+                          "fill in the names or check name_column"))
     out["source_file"] = src.path.name
     return out.reset_index(drop=True)
 
@@ -258,13 +263,7 @@ def read_points(src: Source, kind: str) -> gpd.GeoDataFrame:
         geometry=gdf.geometry.values,
         crs=gdf.crs,
     )
-    blank = (out["name"] == "").to_numpy()
-    if blank.any():
-        row = int(np.flatnonzero(blank)[0])
-        raise InputError(t(f"名称が空の行があります（{int(blank.sum())} 件）",
-                           f"{int(blank.sum())} row(s) have no name"),
-                         path=src.path, feature=t(f"{row + 1} 件目", f"row {row + 1}"),
-                         hint=t("名称を入れてください", "fill in the names"))
+    _require_names(out, src.path, what=("行", "row"), hint=t("名称を入れてください", "fill in the names"))
     return out.reset_index(drop=True)
 
 

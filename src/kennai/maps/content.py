@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from kennai.config import POLYGON_KINDS
 from kennai.errors import NotFoundError, TreasureMapError
 from kennai.i18n import t
 from kennai.maps.basemap import Basemap, is_osm_path
@@ -35,29 +34,6 @@ _MARKERS = ("o", "s", "D", "h", "H", "8", "o", "s", "D")
 
 # ---------------------------------------------------------------------------------------------
 # Which places, in which order
-
-
-def district_row(region: Region, layer: str, district: str) -> tuple[gpd.GeoDataFrame, int]:
-    """The district layer and the row of the district named ``district`` in it.
-
-    Raises
-    ------
-    NotFoundError
-        When ``layer`` is not a district layer or has no district of that name.
-    """
-    if layer not in POLYGON_KINDS:
-        raise NotFoundError(t(f"「{layer}」は区域のレイヤではありません",
-                              f"{layer!r} is not a district layer"), feature=layer,
-                            hint=t(f"{' / '.join(POLYGON_KINDS)} のどれかを指定してください",
-                                   f"use one of {', '.join(POLYGON_KINDS)}"))
-    districts = region.layer(layer)
-    hits = np.flatnonzero(districts["name"].to_numpy() == district)
-    if not len(hits):
-        names = "、".join(districts["name"].astype(str).tolist())
-        raise NotFoundError(t(f"区域「{district}」は {layer} にありません",
-                              f"no district {district!r} in {layer}"), feature=district,
-                            hint=t(f"あるもの: {names}", f"there are: {names}"))
-    return districts, int(hits[0])
 
 
 def order_places(xy: np.ndarray) -> np.ndarray:
@@ -111,7 +87,7 @@ def district_places(region: Region, *, layer: str, district: str,
     NotFoundError
         For an unknown layer, district or category.
     """
-    districts, row = district_row(region, layer, district)
+    districts, row = region.district_row(layer, district)
     places = region.layer("places")
     if categories:
         known = list(dict.fromkeys(places["category"].astype(str)))

@@ -32,7 +32,6 @@ from kennai.maps.content import (
     attributions,
     clean_text,
     district_places,
-    district_row,
     region_category_styles,
     schedule_text,
 )
@@ -187,7 +186,7 @@ def interactive_map(
         Walking time (minutes) per ``place_id`` shown in the popups, e.g. from
         :func:`~kennai.access.surface.place_minutes`.
     """
-    districts, row = district_row(region, layer, district)
+    districts, row = region.district_row(layer, district)
     places = district_places(region, layer=layer, district=district, categories=categories)
     styles = region_category_styles(region)
     base = basemap if basemap is not None else load_basemap(region)

@@ -39,7 +39,6 @@ from kennai.maps.content import (
     as_shade,
     attributions,
     district_places,
-    district_row,
     list_rows,
     region_category_styles,
 )
@@ -381,7 +380,7 @@ def render_treasure_map(
         For an unknown layer, district or category, bad paper options or no Japanese font.
     """
     page = page_layout(paper, orientation)
-    districts, row = district_row(region, layer, district)
+    districts, row = region.district_row(layer, district)
     places = district_places(region, layer=layer, district=district, categories=categories)
     styles = region_category_styles(region)
     base = basemap if basemap is not None else load_basemap(region)
