@@ -51,7 +51,7 @@ from kennai.register import (
     register_places,
 )
 
-FORMAT_VERSION = 2  # bump when what a build stores changes (old builds are rebuilt)
+FORMAT_VERSION = 3  # bump when what a build stores changes (old builds are rebuilt)
 
 
 def _sha256(path: Path) -> str:
@@ -373,6 +373,7 @@ def build_region(
         progress("access")
         meta["access"] = run_access_for_build(open_region(config, build_dir=tmp), tmp,
                                               progress=progress)
+        meta["findings"] += meta["access"].pop("findings", [])
         meta["build_seconds"] = round(time.perf_counter() - started, 3)
         _write_metadata(tmp, meta)
     return open_region(config, build_dir=build_dir), True

@@ -9,7 +9,7 @@ what is found here is reported and, for ``error`` findings, stops the build.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -33,11 +33,17 @@ class Finding:
     message: Text
     feature: str | None = None
     source: str | None = None
+    #: Figures behind the finding (e.g. ``share_off_network``), also given as top-level keys.
+    figures: dict[str, float] | None = None
 
-    def to_dict(self) -> dict[str, str | None]:
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["message"] = self.message.en
         d["message_ja"] = self.message.ja
+        if self.figures is None:
+            del d["figures"]
+        else:
+            d |= self.figures
         return d
 
     def line(self, lang: str | None = None) -> str:

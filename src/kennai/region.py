@@ -177,6 +177,7 @@ def open_region(config: RegionConfig, *, build_dir: Path | None = None) -> Regio
                    f"run kennai build {config.path} first"))
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     findings = [Finding(f["level"], f["code"], f["layer"], Text(f["message_ja"], f["message"]),
-                        f.get("feature"), f.get("source")) for f in meta["findings"]]
+                        f.get("feature"), f.get("source"), f.get("figures"))
+                for f in meta["findings"]]
     return Region(config, CRS.from_epsg(meta["crs"]["epsg"]), findings, meta,
                   build_dir=build_dir)

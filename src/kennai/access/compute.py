@@ -22,6 +22,7 @@ from kennai.access.results import AccessResults
 from kennai.access.routing import nearest_places, network_extent, region_network, walk_graphs
 from kennai.access.store import ACCESS_DIR, load_access
 from kennai.errors import EmptyLayerError, NotFoundError
+from kennai.graph import speed_for
 from kennai.i18n import t
 from kennai.progress import Progress, no_progress
 from kennai.region import Region
@@ -69,11 +70,10 @@ def compute_access(region: Region, options: AccessOptions | None = None, *,
         ``time_min`` and ``straight_m``; coverage, gaps and suggestions are left empty.
     """
     options = options or AccessOptions()
+    _require_places(region)
+    if region.network is None:
+        return straight_line_access(region, options, progress=progress)
     net = region_network(region)
-    if not region.has_layer("places"):
-        raise NotFoundError(t("この地域には通いの場（places）がありません", "the region has no places"),
-                            feature="places", hint=t("設定の layers に places を追加してください",
-                                                     "add a places layer to the config"))
     progress("residents")
     places = select_places(region.layer("places"), categories=options.categories,
                            schedule=options.schedule)
@@ -118,7 +118,58 @@ def compute_access(region: Region, options: AccessOptions | None = None, *,
         "locations_no_network": int((~on).sum()),
         "population_no_network": round(float(residents.loc[~on, "population"].sum()), 3),
         "locations_unreachable": int((on & ~np.isfinite(dist)).sum()),
+        "method": "network",
     }
+    return AccessResults(residents, places, options, info)
+
+
+def _require_places(region: Region) -> None:
+    if not region.has_layer("places"):
+        raise NotFoundError(t("この地域には通いの場（places）がありません", "the region has no places"),
+                            feature="places", hint=t("設定の layers に places を追加してください",
+                                                     "add a places layer to the config"))
+
+
+def straight_line_access(region: Region, options: AccessOptions | None = None, *,
+                         progress: Progress = no_progress) -> AccessResults:
+    """Straight-line distance to the nearest place for a region without a walk network.
+
+    The MAFF-style fallback (e.g. "within 500 m as the crow flies"): every resident location
+    gets ``straight_m``; ``distance_m`` and ``time_min`` are the straight line and the time to
+    walk it at the profile's speed, and the results say ``method: straight_line`` so every table
+    built from them is labelled as straight-line only, never as walking coverage.
+    """
+    options = options or AccessOptions()
+    _require_places(region)
+    progress("residents")
+    places = select_places(region.layer("places"), categories=options.categories,
+                           schedule=options.schedule)
+    residents, res_info = resident_locations(
+        population=region.layer("population") if region.has_layer("population") else None,
+        buildings=region.layer("buildings") if region.has_layer("buildings") else None,
+        network=None)
+    progress("distances")
+    r_xy = shapely.get_coordinates(residents.geometry.values)
+    p_xy = shapely.get_coordinates(places.geometry.values)
+    straight = np.full(len(r_xy), np.inf)
+    nearest = np.full(len(r_xy), -1, dtype=np.int64)
+    if len(p_xy) and len(r_xy):
+        ptree = shapely.STRtree(shapely.points(p_xy))
+        (ri, pi), sd = ptree.query_nearest(shapely.points(r_xy), return_distance=True,
+                                           all_matches=False)
+        straight[ri], nearest[ri] = sd, pi
+    ids = places["place_id"].astype(str).to_numpy()
+    speed = speed_for(options.profile, options.speed_mps)
+    residents = residents.assign(
+        status="straight_line",
+        place_id=np.where(nearest >= 0, ids[np.maximum(nearest, 0)], ""),
+        distance_m=straight, time_min=straight / speed / 60.0, straight_m=straight,
+        snap_m=np.nan)
+    places = places.assign(on_network=False, snap_m=np.nan)
+    info = {"residents": res_info, "network": None, "places": len(places),
+            "places_on_network": 0, "locations_no_network": len(residents),
+            "population_no_network": round(float(residents["population"].sum()), 3),
+            "locations_unreachable": 0, "method": "straight_line"}
     return AccessResults(residents, places, options, info)
 
 

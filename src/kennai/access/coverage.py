@@ -1,8 +1,11 @@
 """Coverage tables: who can walk to a place within each threshold, per district or region-wide.
 
-Shares are of the population that has a network; residents outside the network's extent are
-counted apart (``no_network_population``), never as "not covered". Rows flatten to CSV columns
-with :func:`coverage_frame`.
+Every row states its base: shares are of the residents on the network (``base:
+population_on_network``, ``base_share`` of everyone), or of everyone for a region without a
+network (``method: straight_line``). Residents outside the network's extent are counted apart
+(``no_network_population``), never as "not covered"; residents on a part of the network with no
+place are ``unreachable_population`` (in the base, never within reach). Rows flatten to CSV
+columns with :func:`coverage_frame`.
 """
 
 from __future__ import annotations
@@ -17,18 +20,23 @@ import pandas as pd
 from kennai.access.options import Threshold
 from kennai.access.results import AccessResults
 from kennai.geometry import finite_round, weighted_median
+from kennai.i18n import Text, t
 
 
 def _summary(rows: pd.DataFrame, name: str, thresholds: tuple[Threshold, ...],
-             straight_m: float) -> dict[str, Any]:
+             straight_m: float, method: str) -> dict[str, Any]:
     pop = rows["population"].to_numpy(float)
     p65 = rows["population_65plus"].to_numpy(float)
     has65 = bool(len(p65)) and not np.isnan(p65).all()
     p65 = np.nan_to_num(p65)
-    on = (rows["status"] == "ok").to_numpy()
+    straight_only = method == "straight_line"
+    # The base of every share: residents on the network, or everyone for straight lines.
+    on = np.ones(len(rows), dtype=bool) if straight_only else (rows["status"] == "ok").to_numpy()
     dist = rows["distance_m"].to_numpy(float)
     mins = rows["time_min"].to_numpy(float)
     base, base65 = float(pop[on].sum()), float(p65[on].sum())
+    total = float(pop.sum())
+    unreachable = np.zeros(len(rows), dtype=bool) if straight_only else on & ~np.isfinite(dist)
 
     def within(mask: np.ndarray, w: np.ndarray, total: float) -> float | None:
         return finite_round(float(w[mask & on].sum()) / total) if total > 0 else None
@@ -44,11 +52,18 @@ def _summary(rows: pd.DataFrame, name: str, thresholds: tuple[Threshold, ...],
     label = f"{int(straight_m) if float(straight_m).is_integer() else straight_m}m"
     return {
         "name": name,
-        "population": round(float(pop.sum()), 1),
+        "method": method,
+        "base": "population" if straight_only else "population_on_network",
+        "base_share": finite_round(base / total) if total > 0 else None,
+        "population": round(total, 1),
         "population_65plus": round(float(p65.sum()), 1) if has65 else None,
-        "population_on_network": round(base, 1),
-        "no_network_population": round(float(pop[~on].sum()), 1),
-        "no_network_population_65plus": round(float(p65[~on].sum()), 1) if has65 else None,
+        "population_on_network": 0.0 if straight_only else round(base, 1),
+        "no_network_population": round(total if straight_only else float(pop[~on].sum()), 1),
+        "no_network_population_65plus": ((round(float(p65.sum() if straight_only else p65[~on].sum()), 1))
+                                         if has65 else None),
+        "unreachable_population": round(float(pop[unreachable].sum()), 1),
+        "unreachable_population_65plus": (round(float(p65[unreachable].sum()), 1)
+                                          if has65 else None),
         "coverage": cov,
         "coverage_65plus": cov65 if has65 else None,
         "median_distance_m": finite_round(weighted_median(dist[on], pop[on]), 1),
@@ -61,6 +76,19 @@ def _summary(rows: pd.DataFrame, name: str, thresholds: tuple[Threshold, ...],
                                                  pop, base)},
         "locations": len(rows),
     }
+
+
+def base_note(row: dict[str, Any]) -> Text:
+    """The visible note that says what a row's shares are of, e.g. 「ネットワーク上の住民 8 % のうち」.
+
+    Empty when the shares are of everyone on a full network; a straight-line row says so.
+    """
+    if row.get("method") == "straight_line":
+        return t("直線距離のみ（歩行ネットワークなし）: ", "straight-line only (no walk network): ")
+    share = row.get("base_share")
+    if share is None or share >= 0.995:
+        return t("", "")
+    return t(f"ネットワーク上の住民 {share:.0%} のうち ", f"of the {share:.0%} of residents on the network: ")
 
 
 #: Name of the coverage row for residents outside every polygon of the layer (e.g. a plan
@@ -81,8 +109,9 @@ def coverage_table(results: AccessResults, polygons: gpd.GeoDataFrame | None = N
     ths = tuple(thresholds) if thresholds is not None else results.options.thresholds
     res = results.residents
     straight = results.options.straight_line_m
+    method = str(results.info.get("method", "network"))
     if polygons is None:
-        return [_summary(res, region_name, ths, straight)]
+        return [_summary(res, region_name, ths, straight, method)]
     polys = polygons[["name", "geometry"]].reset_index(drop=True)
     if polys.crs is not None and res.crs is not None and not polys.crs.equals(res.crs):
         polys = polys.to_crs(res.crs)
@@ -92,10 +121,10 @@ def coverage_table(results: AccessResults, polygons: gpd.GeoDataFrame | None = N
     out = []
     for i, name in enumerate(polys["name"]):
         idx = joined.index[joined["index_right"].to_numpy() == i]
-        out.append(_summary(res.loc[idx], str(name), ths, straight))
+        out.append(_summary(res.loc[idx], str(name), ths, straight, method))
     outside = res[~res.index.isin(joined.index)]
     if len(outside) and (outside["population"] > 0).any():
-        out.append(_summary(outside, OUTSIDE_NAME, ths, straight))
+        out.append(_summary(outside, OUTSIDE_NAME, ths, straight, method))
     return out
 
 

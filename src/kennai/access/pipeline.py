@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kennai.access.compute import compute_access
-from kennai.access.coverage import coverage_table
+from kennai.access.coverage import OUTSIDE_NAME, coverage_table
 from kennai.access.districts import polygon_layers
 from kennai.access.gaps import gap_polygons
 from kennai.access.options import AccessOptions
@@ -20,6 +20,8 @@ from kennai.access.results import AccessResults
 from kennai.access.sites import suggest_sites
 from kennai.access.store import ACCESS_DIR, save_access
 from kennai.access.surface import write_surface
+from kennai.checks import Finding
+from kennai.i18n import t
 from kennai.progress import Progress, no_progress
 from kennai.region import Region
 
@@ -33,6 +35,8 @@ def analyse(region: Region, options: AccessOptions | None = None, *, progress: P
     results.coverage = {"region": coverage_table(results, region_name=region.config.title)}
     for key, polys in polygon_layers(region).items():
         results.coverage[key] = coverage_table(results, polys)
+    if results.info.get("method") == "straight_line":
+        return results  # gaps, suggestions and the surface need walking distances
     progress("gaps")
     results.gaps = gap_polygons(results)
     progress("suggestions")
@@ -50,10 +54,11 @@ def run_access_for_build(region: Region, build_dir: Path, *, progress: Progress 
 
     Does nothing (returns ``{"skipped": reason}``) when the region has no network or places.
     """
-    if region.network is None:
-        return {"skipped": "no network"}
     if not region.has_layer("places"):
         return {"skipped": "no places"}
+    if region.network is None and not (region.has_layer("population")
+                                       or region.has_layer("buildings")):
+        return {"skipped": "no network"}
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     surface_tmp = build_dir / f".surface-{os.getpid()}.tif"
@@ -64,9 +69,45 @@ def run_access_for_build(region: Region, build_dir: Path, *, progress: Progress 
     finally:
         surface_tmp.unlink(missing_ok=True)
     whole = results.coverage["region"][0]
-    return {"dir": ACCESS_DIR, "profile": results.options.profile,
+    return {"dir": ACCESS_DIR, "method": whole["method"], "base_share": whole["base_share"],
+            "population": whole["population"],
+            "profile": results.options.profile,
             "places": results.info["places"], "places_on_network": results.info["places_on_network"],
             "locations": len(results.residents), "coverage": whole["coverage"],
             "no_network_population": whole["no_network_population"],
             "gaps": 0 if results.gaps is None else len(results.gaps),
-            "suggestions": 0 if results.suggestions is None else len(results.suggestions)}
+            "suggestions": 0 if results.suggestions is None else len(results.suggestions),
+            "findings": [f.to_dict() for f in access_findings(results)]}
+
+
+#: Above this share of residents off the network, a district's or the region's figures are
+#: about a minority of its people, and the build says so.
+OFF_NETWORK_WARNING = 0.05
+
+
+def access_findings(results: AccessResults) -> list[Finding]:
+    """Warnings a planner must read beside the figures: residents off the network, per region and
+    per district (more than 5 %), and a region measured by straight lines only."""
+    findings: list[Finding] = []
+    if results.info.get("method") == "straight_line":
+        findings.append(Finding("warning", "straight_line_only", "network", t(
+            "歩行ネットワークがないため、通いの場までの距離は直線距離だけで示します",
+            "no walk network: distances to places are straight lines only"),
+            figures={"share_off_network": 1.0}))
+        return findings
+    for key, rows in results.coverage.items():
+        for row in rows:
+            total, off = row["population"], row["no_network_population"]
+            if total <= 0 or off / total <= OFF_NETWORK_WARNING or row["name"] == OUTSIDE_NAME:
+                continue
+            share = round(off / total, 4)
+            layer = "network" if key == "region" else key.removeprefix("layer:")
+            where = None if key == "region" else str(row["name"])
+            findings.append(Finding("warning", "off_network", layer,
+                                    t(f"住民 {off:,.0f} 人（{share:.0%}）が歩行ネットワークの外にいます。"
+                                      f"割合はネットワーク上の住民 {1 - share:.0%} についての数字です",
+                                      f"{off:,.0f} residents ({share:.0%}) are off the walk network; "
+                                      f"shares are of the {1 - share:.0%} on it"),
+                                    feature=where, figures={"share_off_network": share,
+                                                            "population_off_network": off}))
+    return findings

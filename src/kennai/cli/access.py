@@ -28,11 +28,18 @@ def _print_table(rows: list[dict[str, Any]], title: str) -> None:
 
     labels = list(rows[0]["coverage"]) if rows else []
     straight = list(rows[0]["straight_line_coverage"]) if rows else []
+    straight_only = bool(rows) and rows[0].get("method") == "straight_line"
+    # Every share states its base (the caption and the "on network" column).
+    caption = (t("直線距離のみ: 歩行ネットワークがないため、割合は全住民の直線距離によります",
+                 "straight-line only: there is no walk network, shares are of all residents "
+                 "by straight-line distance") if straight_only else
+               t("割合はネットワーク上の住民のうちの数字です（「ネット上」の列）",
+                 "shares are of the residents on the network (the 'on net' column)"))
     # A light frame: a dozen columns must fit a laptop terminal without cutting names or counts.
-    table = Table(title=title, show_header=True, box=box.SIMPLE_HEAD, pad_edge=False,
-                  collapse_padding=True)
+    table = Table(title=title, caption=caption.get(), show_header=True, box=box.SIMPLE_HEAD,
+                  pad_edge=False, collapse_padding=True)
     for head in (t("区域", "district"), t("人口", "people"), t("65歳\n以上", "65+"),
-                 t("ネット\nワーク外", "no\nnetwork")):
+                 t("ネット\nワーク外", "no\nnetwork"), t("ネット\n上", "on\nnet")):
         # Names and counts are never cut short; narrow terminals wrap the headers instead.
         if head.en == "district":
             table.add_column(head.get(), justify="left", no_wrap=True, min_width=6)
@@ -51,6 +58,7 @@ def _print_table(rows: list[dict[str, Any]], title: str) -> None:
         # The residents outside every district close the table, set apart by a rule.
         last = k + 2 == len(rows) and rows[-1]["name"] == OUTSIDE_NAME
         table.add_row(name, f"{r['population']:,.0f}", p65, f"{r['no_network_population']:,.0f}",
+                      _fmt_share(r.get("base_share")),
                       *[_fmt_share(r["coverage"][label]) for label in labels],
                       *[_fmt_share(r["straight_line_coverage"][label]) for label in straight], med,
                       end_section=last)

@@ -57,11 +57,14 @@ def _print_report(report: dict[str, Any]) -> None:
     out.print(table)
     acc = report.get("access") or {}
     if acc.get("coverage"):
+        from kennai.access.coverage import base_note
+
         shares = "  ".join(f"{k}: {v:.0%}" for k, v in acc["coverage"].items() if v is not None)
-        out.print(t(f"徒歩アクセス（{acc['profile']}、通いの場 {acc['places']} か所）: {shares}"
-                    f"  ネットワーク外 {acc['no_network_population']:,.0f} 人",
-                    f"walkable access ({acc['profile']}, {acc['places']} places): {shares}"
-                    f"  no network {acc['no_network_population']:,.0f}").get(), highlight=False)
+        out.print(t(f"徒歩アクセス（{acc['profile']}、通いの場 {acc['places']} か所）: "
+                    f"{base_note(acc).ja}{shares}  ネットワーク外 {acc['no_network_population']:,.0f} 人",
+                    f"walkable access ({acc['profile']}, {acc['places']} places): "
+                    f"{base_note(acc).en}{shares}  no network {acc['no_network_population']:,.0f}"
+                    ).get(), highlight=False)
     checks = report["checks"]
     out.print(t(f"チェック: エラー {checks['error']} / 警告 {checks['warning']} / 情報 "
                 f"{checks['info']}",
