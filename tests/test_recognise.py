@@ -112,6 +112,25 @@ def test_yaizu_roles_from_contents(tmp_path: Path) -> None:
     assert "自主防災会" in why["layer3.shp"] and "boundary lines" in why["layer0.shp"]
 
 
+@needs_shared
+def test_every_yaizu_facility_list_gives_the_same_places(tmp_path: Path) -> None:
+    """With all eleven of the city's facility lists in the folder (schools, towers, care
+    facilities …), the places are still the 28 halls, each once, and the candidates the
+    public-facility list."""
+    folder = tmp_path / "files"
+    folder.mkdir()
+    for i, csv in enumerate(sorted(shared("yaizu", "facilities").glob("*.csv"))):
+        shutil.copy(csv, folder / f"list{i}.csv")
+    write_region_yaml(folder, tmp_path / "y.yaml")
+    cfg = load_config(tmp_path / "y.yaml")
+    used = [s.path.name for s in cfg.layers["places"].sources]
+    names = sorted(p.name for p in shared("yaizu", "facilities").glob("*.csv"))
+    assert sorted(names[int(u[4:-4])] for u in used) == sorted(YAIZU_CSVS[:3])
+    (candidates,) = cfg.layers["candidates"].sources
+    assert names[int(candidates.path.name[4:-4])] == "public_facilities_2024-12.csv"
+    assert candidates.category_column == "団体名"
+
+
 def _ksj(tmp_path: Path, name: str, columns: dict[str, list[str]]) -> Path:
     square = [Polygon([(138.25 + i * 0.01, 34.8), (138.26 + i * 0.01, 34.8),
                        (138.26 + i * 0.01, 34.81), (138.25 + i * 0.01, 34.81)]) for i in range(3)]

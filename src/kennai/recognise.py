@@ -47,7 +47,8 @@ KIND_PATTERNS = {
 HALL_WORDS = ("コミュニティ防災センター", "地域交流センター", "交流センター", "コミュニティセンター",
               "公民館", "集会所", "集会場", "集会施設", "自治会館", "町民会館", "福祉会館",
               "福祉センター", "老人いこいの家", "いこいの家", "憩いの家", "総合センター",
-              "地区センター", "市民センター", "ふれあいセンター", "コミュニティ")
+              "地区センター", "市民センター", "ふれあいセンター", "コミュニティハウス",
+              "コミュニティ会館")
 #: Column names of the 推奨データセット templates, English keys included (the xlsx lists).
 FACILITY_KEYS = {"name": "名称", "latitude": "緯度", "longitude": "経度", "address": "住所",
                  "availableDate": "利用可能曜日", "startTime": "開始時間", "endTime": "終了時間",
