@@ -260,7 +260,7 @@ def test_fetch_downloads_records_and_inits(yaizu_site: Site, tmp_path: Path) -> 
 @needs_shared
 @pytest.mark.slow
 def test_fetched_folder_builds(yaizu_site: Site, tmp_path: Path) -> None:
-    from kennai.region import build_region
+    from kennai.build import build_region
 
     result = fetch_region("22212", tmp_path / "yaizu", bases=yaizu_site.bases)
     region, _ = build_region(load_config(result.yaml_path), build_dir=tmp_path / "build")  # type: ignore[arg-type]

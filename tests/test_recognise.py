@@ -16,9 +16,10 @@ import pandas as pd
 import pytest
 from shapely.geometry import Polygon
 
+from kennai.build import build_region
 from kennai.config import load_config
 from kennai.recognise import Recognised, hall_word, recognise_file, recognise_folder
-from kennai.region import Region, build_region
+from kennai.region import Region
 from kennai.region_yaml import write_region_yaml
 from kennai.splits import split_report_for_region
 from tests.conftest import needs_shared, shared

@@ -165,7 +165,7 @@ def _sha256(path: Path) -> str:
 def _request(url: str, *, headers: Mapping[str, str], timeout: float
              ) -> http.client.HTTPResponse:
     req = urllib.request.Request(url, headers={"User-Agent": "kennai-fetch", **headers})
-    return urllib.request.urlopen(req, timeout=timeout)  # type: ignore[no-any-return]
+    return urllib.request.urlopen(req, timeout=timeout)
 
 
 def _failed(dl: Download, path: Path, ja: str, en: str) -> DownloadError:
