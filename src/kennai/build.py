@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import rasterio
+import shapely
 from pyproj import CRS
 
 from kennai import __version__
@@ -38,6 +39,7 @@ from kennai.config import POLYGON_KINDS, PlanConfig, RegionConfig, default_build
 from kennai.crs import choose_crs
 from kennai.errors import CheckError, InputError
 from kennai.i18n import t
+from kennai.io.gsi_dem import is_gsi_dem, iter_gsi_tiles, write_gsi_mosaic
 from kennai.io.layers import read_buildings, read_districts, read_points, read_population
 from kennai.io.network import read_network
 from kennai.network import WalkNetwork
@@ -232,7 +234,13 @@ def load_region(config: RegionConfig, *, progress: Progress = no_progress,
 def _check_dem(config: RegionConfig, crs: CRS) -> dict[str, Any] | None:
     if "dem" not in config.layers:
         return None
-    path = config.layers["dem"].sources[0].path
+    paths = [s.path for s in config.layers["dem"].sources]
+    if all(is_gsi_dem(p) for p in paths):
+        # 基盤地図情報 DEM as GSI distributes it: mosaicked into the build's GeoTIFF at write.
+        tiles = list(iter_gsi_tiles(paths))
+        return {"source": ", ".join(p.name for p in paths), "format": "gsi", "tiles": len(tiles),
+                "crs": "EPSG:6668"}
+    path = paths[0]
     try:
         with rasterio.open(path) as ds:
             if ds.crs is None:
@@ -348,7 +356,13 @@ def build_region(
             network.save(tmp / NETWORK)
             network.edges_frame().to_file(gpkg, layer="network_edges", driver="GPKG",
                                           engine="pyogrio")
-        if dem is not None:
+        if dem is not None and dem.get("format") == "gsi":
+            # The outline and 1 km around it (in metres), as a lon/lat box of the tiles' CRS.
+            box = shapely.bounds(gpd.GeoSeries([region.outline.buffer(1000.0)], crs=region.crs)
+                                 .to_crs("EPSG:6668").iloc[0])
+            write_gsi_mosaic([s.path for s in config.layers["dem"].sources], tmp / DEM,
+                             bounds=tuple(float(v) for v in box))  # type: ignore[arg-type]
+        elif dem is not None:
             shutil.copyfile(config.layers["dem"].sources[0].path, tmp / DEM)
         meta = {
             "format": FORMAT_VERSION,
