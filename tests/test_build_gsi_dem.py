@@ -27,7 +27,7 @@ DEMO = ROOT / "pipelines" / "demo.yaml"
 def _demo_tiles(folder: Path) -> tuple[Path, np.ndarray]:
     """Two GSI tiles (a zip) covering the demo's DEM, and the elevations they carry."""
     with rasterio.open(ROOT / "data" / "boundaries" / "demo" / "dem.tif") as ds:
-        elev, crs, b = ds.read(1), ds.crs, ds.bounds
+        crs, b = ds.crs, ds.bounds
         to_ll = Transformer.from_crs(crs, "EPSG:6668", always_xy=True)
         lon0, lat0 = to_ll.transform(b.left, b.bottom)
         lon1, lat1 = to_ll.transform(b.right, b.top)
