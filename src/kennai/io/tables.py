@@ -114,6 +114,7 @@ def points_from_table(
                 hint=t("列名を 緯度/経度 にするか、設定に lat_column / lon_column を書いてください",
                        "name the columns 緯度/経度 or lat/lon, or set lat_column / lon_column"),
             )
+    assert lat_col is not None and lon_col is not None  # checked above
     lat = _coords(df, lat_col, path)
     lon = _coords(df, lon_col, path)
     in_lat = (lat >= _JP_LAT[0]) & (lat <= _JP_LAT[1])
