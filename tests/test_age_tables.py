@@ -273,3 +273,18 @@ def test_takamatsu_joined_to_polygons_spelled_otherwise() -> None:
     assert (out["age_status"] == "ok").all()
     assert out["population_65plus"].sum() == 120_999 and out["population"].sum() == 418_129
     assert [f.code for f in findings] == ["age_table"]
+
+
+def test_region_yaml_puts_the_age_table_on_the_population_source(tmp_path: Path) -> None:
+    from kennai.config import load_config
+
+    (tmp_path / "sub").mkdir()
+    cfg = tmp_path / "sub" / "r.yaml"
+    cfg.write_text("name: r\ntitle: R\nlayers:\n  population:\n    path: areas.geojson\n"
+                   "    age_table: {path: ../tblT001082C22.txt, id_column: KEY_CODE}\n",
+                   encoding="utf-8")
+    config = load_config(cfg)
+    age = config.layers["population"].sources[0].age_table
+    assert age is not None and age.path == tmp_path / "tblT001082C22.txt"  # resolved to the YAML
+    assert age.id_column == "KEY_CODE"
+    assert tmp_path / "tblT001082C22.txt" in config.input_files()  # a changed table rebuilds
