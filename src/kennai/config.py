@@ -64,6 +64,8 @@ class Source(_Model):
     where: Where | None = None
     osm_tags: dict[str, list[str]] | None = None
     snap_tolerance_m: float | None = Field(default=None, ge=0, le=200)
+    #: Population layers: the age table that gives each area its 65+ (see kennai.io.age_tables).
+    age_table: Source | None = None
 
 
 class LayerConfig(_Model):
@@ -166,6 +168,8 @@ class RegionConfig(_Model):
         for layer in self.layers.values():
             for src in layer.sources:
                 files.extend(_with_sidecars(src.path))
+                if src.age_table is not None:
+                    files.append(src.age_table.path)
         for plan in self.plans:
             if plan.path is not None:
                 files.extend(_with_sidecars(plan.path))

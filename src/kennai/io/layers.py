@@ -26,6 +26,7 @@ import pandas as pd
 from kennai.config import POLYGON_KINDS, Source
 from kennai.errors import InputError
 from kennai.i18n import Text, t
+from kennai.io.age_tables import apply_age_table, is_age_points_table, read_age_points
 from kennai.io.tables import points_from_table, read_csv_table
 from kennai.io.vector import read_vector
 
@@ -144,7 +145,13 @@ def read_districts(src: Source, kind: str) -> gpd.GeoDataFrame:
 
 
 def read_population(src: Source) -> gpd.GeoDataFrame:
-    """Read residents' counts: e-Stat 小地域 polygons (pieces merged by KEY_CODE) or points."""
+    """Read residents' counts: e-Stat 小地域 polygons (pieces merged by KEY_CODE) or points.
+
+    A 地域・年齢別人口 table with locations is read as points; an ``age_table`` gives each area
+    its 65+ (its findings are in ``attrs["findings"]``; see :mod:`kennai.io.age_tables`).
+    """
+    if is_age_points_table(src.path, encoding=src.encoding):
+        return read_age_points(src)
     if src.path.suffix.lower() == ".csv":
         df = read_csv_table(src.path, encoding=src.encoding)
         gdf = points_from_table(df, src.path, lat_column=src.lat_column, lon_column=src.lon_column)
@@ -199,6 +206,11 @@ def read_population(src: Source) -> gpd.GeoDataFrame:
         if hh_col is None:
             out["households"] = np.nan
     out["source_file"] = src.path.name
+    if src.age_table is not None:
+        out, age_findings = apply_age_table(out, src.age_table)
+        out = out.reset_index(drop=True)
+        out.attrs["findings"] = age_findings
+        return out
     return out.reset_index(drop=True)
 
 

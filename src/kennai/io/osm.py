@@ -4,10 +4,17 @@ pyosmium does the parsing, the node-location index and the polygon assembly in C
 only sees the ways and areas that pass the filters, which is why this is several times faster
 than going through pyrosm + networkx. What is walkable follows OSMnx's ``network_type="walk"``
 filter, except that pedestrian areas are kept (people walk across squares).
+
+Every reader takes ``clip``: a polygon in EPSG:4326 (e.g. the region's outline buffered by the
+largest walking threshold). The file is then streamed with node locations on disk, and only the
+ways, areas and nodes touching the polygon are kept (:mod:`kennai.io.osm_clip`): the result
+equals reading a file pre-clipped to that polygon with ``osmium extract``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +26,7 @@ import shapely
 from kennai.config import Source
 from kennai.errors import EmptyLayerError, InputError
 from kennai.i18n import t
+from kennai.io.osm_clip import Clip, areas_of, disk_locations, nodes_of, ways_of
 
 #: ``highway`` values nobody walks on (OSMnx's walk filter, ``motor`` covering motorways).
 EXCLUDED_HIGHWAY = frozenset({
@@ -72,10 +80,25 @@ def is_walkable(tags: osmium.osm.TagList) -> bool:
     return not (tags.get("access") in _NO_ACCESS and tags.get("foot") not in {"yes", "designated"})
 
 
-def read_walk_ways(path: str | Path) -> OSMWays:
-    """All walkable ways of an OSM file, with node ids and coordinates."""
+def _storage(clip: Clip | None) -> AbstractContextManager[str]:
+    """Node locations in memory (the whole file) or, when clipping, on disk."""
+    return disk_locations() if clip is not None else nullcontext("flex_mem")
+
+
+def read_walk_ways(path: str | Path, *, clip: shapely.Geometry | None = None) -> OSMWays:
+    """All walkable ways of an OSM file, with node ids and coordinates.
+
+    Parameters
+    ----------
+    path
+        An ``.osm.pbf`` or ``.osm`` file.
+    clip
+        A polygon in EPSG:4326: keep only the ways with a node inside it (whole, with all their
+        nodes), streaming the file with node locations on disk. ``None`` reads every way.
+    """
     path = Path(path)
     _check_file(path)
+    test = Clip(clip) if clip is not None else None
     ids: list[int] = []
     lons: list[float] = []
     lats: list[float] = []
@@ -83,26 +106,36 @@ def read_walk_ways(path: str | Path) -> OSMWays:
     highway: list[str] = []
     names: list[str] = []
     try:
-        fp = (osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
-              .with_locations()
-              .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-              .with_filter(osmium.filter.KeyFilter("highway")))
-        for way in fp:
-            if not is_walkable(way.tags):
-                continue
-            nodes = way.nodes
-            ok = [nd for nd in nodes if nd.location.valid()]
-            if len(ok) < 2:
-                continue
-            ids.extend(nd.ref for nd in ok)
-            lons.extend(nd.location.lon for nd in ok)
-            lats.extend(nd.location.lat for nd in ok)
-            offsets.append(len(ids))
-            highway.append(way.tags.get("highway"))
-            names.append(way.tags.get("name", ""))
+        with _storage(test) as storage:
+            fp = (osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
+                  .with_locations(storage)
+                  .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+                  .with_filter(osmium.filter.KeyFilter("highway")))
+            for way in ways_of(fp):
+                if not is_walkable(way.tags):
+                    continue
+                nodes = way.nodes
+                ok = [nd for nd in nodes if nd.location.valid()]
+                if len(ok) < 2:
+                    continue
+                way_lon = [nd.location.lon for nd in ok]
+                way_lat = [nd.location.lat for nd in ok]
+                if test is not None and not test.any_inside(way_lon, way_lat):
+                    continue
+                ids.extend(nd.ref for nd in ok)
+                lons.extend(way_lon)
+                lats.extend(way_lat)
+                offsets.append(len(ids))
+                highway.append(way.tags["highway"])
+                names.append(way.tags.get("name") or "")
     except (RuntimeError, osmium.InvalidLocationError) as exc:
         raise osm_error(path, exc) from None
     if len(offsets) == 1:
+        if test is not None:
+            raise EmptyLayerError(t("輪郭の中に歩ける道（highway）が 1 本もありません",
+                                    "no walkable ways (highway=*) inside the outline"), path=path,
+                                  hint=t("輪郭（outline）とファイルの範囲が重なるか確認してください",
+                                         "check that the outline and the file cover the same place"))
         raise EmptyLayerError(t("歩ける道（highway）が 1 本もありません",
                                 "no walkable ways (highway=*) in the file"), path=path,
                               hint=t("道路を含む OSM 抽出を指定してください",
@@ -112,31 +145,42 @@ def read_walk_ways(path: str | Path) -> OSMWays:
                    np.asarray(names, dtype=object))
 
 
-def _areas(path: Path, key: str) -> tuple[list[bytes], list[dict[str, str]]]:
+def _areas(path: Path, key: str, test: Clip | None = None
+           ) -> tuple[list[bytes], list[dict[str, str]]]:
     wkb = osmium.geom.WKBFactory()
     geoms: list[bytes] = []
     tags: list[dict[str, str]] = []
     try:
-        fp = (osmium.FileProcessor(str(path))
-              .with_areas(osmium.filter.KeyFilter(key))
-              .with_filter(osmium.filter.EntityFilter(osmium.osm.AREA))
-              .with_filter(osmium.filter.KeyFilter(key)))
-        for area in fp:
-            try:
-                geoms.append(bytes.fromhex(wkb.create_multipolygon(area)))
-            except RuntimeError:
-                continue  # broken ring in the source data; osmium could not assemble it
-            tags.append({k: v for k, v in area.tags if k in {key, "name", "amenity", "building"}})
+        with _storage(test) as storage:
+            fp = (osmium.FileProcessor(str(path))
+                  .with_locations(storage)
+                  .with_areas(osmium.filter.KeyFilter(key))
+                  .with_filter(osmium.filter.EntityFilter(osmium.osm.AREA))
+                  .with_filter(osmium.filter.KeyFilter(key)))
+            for area in areas_of(fp):
+                try:
+                    raw = bytes.fromhex(wkb.create_multipolygon(area))
+                except RuntimeError:
+                    continue  # broken ring in the source data; osmium could not assemble it
+                if test is not None and not test.touches_area(shapely.from_wkb(raw)):
+                    continue
+                geoms.append(raw)
+                tags.append({k: v for k, v in area.tags
+                             if k in {key, "name", "amenity", "building"}})
     except RuntimeError as exc:
         raise osm_error(path, exc) from None
     return geoms, tags
 
 
-def read_osm_buildings(path: str | Path) -> gpd.GeoDataFrame:
-    """Building footprints (ways and multipolygon relations tagged ``building``)."""
+def read_osm_buildings(path: str | Path, *, clip: shapely.Geometry | None = None
+                       ) -> gpd.GeoDataFrame:
+    """Building footprints (ways and multipolygon relations tagged ``building``).
+
+    ``clip`` (a polygon in EPSG:4326) keeps the buildings with a vertex inside it, whole.
+    """
     path = Path(path)
     _check_file(path)
-    geoms, tags = _areas(path, "building")
+    geoms, tags = _areas(path, "building", Clip(clip) if clip is not None else None)
     if not geoms:
         raise EmptyLayerError(t("建物（building）が 1 件もありません",
                                 "no buildings (building=*) in the file"), path=path,
@@ -146,11 +190,16 @@ def read_osm_buildings(path: str | Path) -> gpd.GeoDataFrame:
                             geometry=shapely.from_wkb(geoms), crs="EPSG:4326")
 
 
-def read_osm_places(src: Source) -> gpd.GeoDataFrame:
-    """Gathering places from OSM tags (nodes as points, areas by a point inside them)."""
+def read_osm_places(src: Source, *, clip: shapely.Geometry | None = None) -> gpd.GeoDataFrame:
+    """Gathering places from OSM tags (nodes as points, areas by a point inside them).
+
+    ``clip`` (a polygon in EPSG:4326) keeps the nodes inside it and the areas with a vertex
+    inside it.
+    """
     path = Path(src.path)
     _check_file(path)
     wanted = src.osm_tags or DEFAULT_PLACE_TAGS
+    test = Clip(clip) if clip is not None else None
     rows: list[dict[str, str | float]] = []
     xy: list[tuple[float, float]] = []
 
@@ -162,18 +211,31 @@ def read_osm_places(src: Source) -> gpd.GeoDataFrame:
         return None
 
     try:
-        for node in (osmium.FileProcessor(str(path), osmium.osm.NODE)
-                     .with_filter(osmium.filter.KeyFilter(*wanted))):
+        for node in nodes_of(osmium.FileProcessor(str(path), osmium.osm.NODE)
+                             .with_filter(osmium.filter.KeyFilter(*wanted))):
             cat = match(node.tags)
-            if cat and node.location.valid():
-                rows.append({"osm": f"n{node.id}", "name": node.tags.get("name", ""),
-                             "category": cat, "address": node.tags.get("addr:full", "")})
+            if cat and node.location.valid() and (
+                    test is None or test.contains_point(node.location.lon, node.location.lat)):
+                rows.append({"osm": f"n{node.id}", "name": node.tags.get("name") or "",
+                             "category": cat, "address": node.tags.get("addr:full") or ""})
                 xy.append((node.location.lon, node.location.lat))
-        wkb = osmium.geom.WKBFactory()
-        for area in (osmium.FileProcessor(str(path))
-                     .with_areas(osmium.filter.KeyFilter(*wanted))
-                     .with_filter(osmium.filter.EntityFilter(osmium.osm.AREA))
-                     .with_filter(osmium.filter.KeyFilter(*wanted))):
+        _place_areas(path, wanted, match, test, rows, xy)
+    except RuntimeError as exc:
+        raise osm_error(path, exc) from None
+    return _places_frame(path, wanted, rows, xy)
+
+
+def _place_areas(path: Path, wanted: dict[str, list[str]],
+                 match: Callable[[osmium.osm.TagList], str | None], test: Clip | None,
+                 rows: list[dict[str, str | float]], xy: list[tuple[float, float]]) -> None:
+    """Append the areas with the wanted tags (by a point inside each) to ``rows`` and ``xy``."""
+    wkb = osmium.geom.WKBFactory()
+    with _storage(test) as storage:
+        for area in areas_of(osmium.FileProcessor(str(path))
+                             .with_locations(storage)
+                             .with_areas(osmium.filter.KeyFilter(*wanted))
+                             .with_filter(osmium.filter.EntityFilter(osmium.osm.AREA))
+                             .with_filter(osmium.filter.KeyFilter(*wanted))):
             cat = match(area.tags)
             if not cat:
                 continue
@@ -181,13 +243,18 @@ def read_osm_places(src: Source) -> gpd.GeoDataFrame:
                 geom = shapely.from_wkb(bytes.fromhex(wkb.create_multipolygon(area)))
             except RuntimeError:
                 continue
+            if test is not None and not test.touches_area(geom):
+                continue
             pt = geom.representative_point()
             kind = "w" if area.from_way() else "r"
-            rows.append({"osm": f"{kind}{area.orig_id()}", "name": area.tags.get("name", ""),
-                         "category": cat, "address": area.tags.get("addr:full", "")})
+            rows.append({"osm": f"{kind}{area.orig_id()}", "name": area.tags.get("name") or "",
+                         "category": cat, "address": area.tags.get("addr:full") or ""})
             xy.append((pt.x, pt.y))
-    except RuntimeError as exc:
-        raise osm_error(path, exc) from None
+
+
+def _places_frame(path: Path, wanted: dict[str, list[str]], rows: list[dict[str, str | float]],
+                  xy: list[tuple[float, float]]) -> gpd.GeoDataFrame:
+    """The places schema from the matched nodes and areas (an error when there are none)."""
     if not rows:
         tags_text = ", ".join(f"{k}={'|'.join(v)}" for k, v in wanted.items())
         raise EmptyLayerError(t(f"条件（{tags_text}）に合う地点がありません",
