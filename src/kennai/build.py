@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pyogrio
 import rasterio
@@ -25,6 +24,7 @@ import shapely
 from pyproj import CRS
 
 from kennai import __version__
+from kennai.access.options import AccessOptions
 from kennai.access.pipeline import run_access_for_build
 from kennai.atomic import atomic_dir
 from kennai.checks import (
@@ -36,12 +36,14 @@ from kennai.checks import (
     repair_geometries,
 )
 from kennai.config import POLYGON_KINDS, PlanConfig, RegionConfig, default_build_dir
-from kennai.crs import choose_crs
+from kennai.crs import choose_crs_for_layers
 from kennai.errors import CheckError, InputError
+from kennai.graph import speed_for
 from kennai.i18n import t
 from kennai.io.gsi_dem import is_gsi_dem, iter_gsi_tiles, write_gsi_mosaic
 from kennai.io.layers import read_buildings, read_districts, read_points, read_population
 from kennai.io.network import read_network
+from kennai.io.vector import read_vector
 from kennai.network import WalkNetwork
 from kennai.plans import read_plan
 from kennai.progress import Progress, no_progress
@@ -98,31 +100,61 @@ def _prefecture(frames: list[pd.DataFrame]) -> int | None:
     return None
 
 
-def _read_layers(config: RegionConfig, progress: Progress, register: RegisterLocation | None
-                 ) -> dict[str, gpd.GeoDataFrame]:
-    """Read every vector layer in its own CRS (projection comes after the CRS is chosen)."""
-    layers: dict[str, gpd.GeoDataFrame] = {}
+def _is_osm(path: Path) -> bool:
+    return path.name.lower().endswith((".pbf", ".osm", ".osm.xml"))
+
+
+def _read_layers(config: RegionConfig, progress: Progress, *, osm: bool,
+                 clip: shapely.Geometry | None = None) -> dict[str, list[gpd.GeoDataFrame]]:
+    """Read the vector sources of every layer in their own CRS: the OSM-file sources when ``osm``
+    (clipped to ``clip``, EPSG:4326, while they stream), else all others."""
+    parts: dict[str, list[gpd.GeoDataFrame]] = {}
     for kind, layer_cfg in config.layers.items():
         if kind in ("network", "dem"):
             continue
-        progress(kind)
-        parts = []
         for src in layer_cfg.sources:
+            if _is_osm(src.path) != osm:
+                continue
+            progress(kind)
             if kind in POLYGON_KINDS:
-                parts.append(read_districts(src, kind))
+                gdf = read_districts(src, kind)
             elif kind == "population":
-                parts.append(read_population(src))
+                gdf = read_population(src)
             elif kind in ("places", "candidates"):
-                parts.append(read_points(src, kind))
+                gdf = read_points(src, kind, clip=clip)
             elif kind == "buildings":
-                parts.append(read_buildings(src))
-        layers[kind] = _concat(parts)
-    # Places staff added through the API (the register) are places like any other.
-    registered = register_places(register or default_register_path(config))
-    if len(registered):
-        layers["places"] = _concat([*([layers["places"]] if "places" in layers else []),
-                                    registered])
-    return layers
+                gdf = read_buildings(src, clip=clip)
+            else:  # outline: any polygon file, its polygons only
+                gdf = read_vector(src.path, layer=src.layer, encoding=src.encoding, crs=src.crs)
+                gdf = gdf[gdf.geom_type.isin(["Polygon", "MultiPolygon"])][["geometry"]]
+            parts.setdefault(kind, []).append(gdf)
+    return parts
+
+
+def clip_margin_m(options: AccessOptions | None = None) -> float:
+    """How far beyond the city line OSM data are kept: the largest walking threshold (people walk
+    across the city line), a time threshold taken at the profile's speed."""
+    options = options or AccessOptions()
+    speed = speed_for(options.profile, options.speed_mps)
+    return max(th.value if th.unit == "m" else th.value * 60.0 * speed
+               for th in options.thresholds)
+
+
+def _clip_polygon(layers: dict[str, gpd.GeoDataFrame], crs: CRS) -> shapely.Geometry | None:
+    """The region's outline (an ``outline`` layer, the district layers, or the census areas'
+    hull) buffered by :func:`clip_margin_m`, in EPSG:4326; None when nothing bounds the region."""
+    outline = None
+    for kind in ("outline", *POLYGON_KINDS):
+        if kind in layers and len(layers[kind]):
+            outline = shapely.union_all(layers[kind].to_crs(crs).geometry.values)
+            break
+    if outline is None and "population" in layers and len(layers["population"]):
+        outline = shapely.convex_hull(shapely.union_all(layers["population"].to_crs(crs)
+                                                        .geometry.values))
+    if outline is None:
+        return None
+    buffered = gpd.GeoSeries([outline.buffer(clip_margin_m())], crs=crs).to_crs("EPSG:4326")
+    return buffered.iloc[0]
 
 
 def _concat(parts: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
@@ -176,25 +208,40 @@ def load_region(config: RegionConfig, *, progress: Progress = no_progress,
     ``register`` is the SQLite place register whose active places join the places layer
     (default: :func:`kennai.register.default_register_path`).
     """
-    layers = _read_layers(config, progress, register)
+    parts = _read_layers(config, progress, osm=False)
     findings: list[Finding] = []
-    lonlat = [g.to_crs("EPSG:4326").total_bounds for g in layers.values()]
+    for kind_parts in parts.values():  # e.g. the age table's 秘匿/合算 areas
+        for part in kind_parts:
+            findings += part.attrs.pop("findings", [])
     net_src = config.layers["network"].sources[0] if "network" in config.layers else None
-    if lonlat:
-        b = np.vstack(lonlat)
-        bounds = (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
-    elif net_src is not None:
+    located = {k: _concat(v) for k, v in parts.items()}
+    if not located and net_src is not None:
         from kennai.crs import utm_zone
 
         # No vector layer to place the region: read the network once in UTM to find it.
         probe = read_network(net_src, utm_zone(135.0, 35.0))
-        xy = probe.nodes_frame().to_crs("EPSG:4326").total_bounds
-        bounds = tuple(xy)
-    else:
-        raise InputError(t("レイヤが 1 つもありません", "the config has no layers"),
-                         path=config.path, hint=t("layers を書いてください", "add layers"))
-    prefecture = config.prefecture or _prefecture(list(layers.values()))
-    crs = choose_crs(config.crs, bounds, prefecture=prefecture)
+        located = {"network": probe.nodes_frame()}
+    osm_read = False
+    if not located:
+        if not any(_is_osm(src.path) for lc in config.layers.values() for src in lc.sources):
+            raise InputError(t("レイヤが 1 つもありません", "the config has no layers"),
+                             path=config.path, hint=t("layers を書いてください", "add layers"))
+        # Only OSM layers: they place the region themselves, so they are read unclipped.
+        parts, osm_read = _read_layers(config, progress, osm=True), True
+        located = {k: _concat(v) for k, v in parts.items()}
+    prefecture = config.prefecture or _prefecture(list(located.values()))
+    crs, far = choose_crs_for_layers(config.crs, located, prefecture=prefecture)
+    findings += far
+    clip = _clip_polygon(located, crs)
+    if not osm_read:
+        for kind, extra in _read_layers(config, progress, osm=True, clip=clip).items():
+            parts.setdefault(kind, []).extend(extra)
+    layers = {k: _concat(v) for k, v in parts.items()}
+    # Places staff added through the API (the register) are places like any other.
+    registered = register_places(register or default_register_path(config))
+    if len(registered):
+        layers["places"] = _concat([*([layers["places"]] if "places" in layers else []),
+                                    registered])
     layers = {k: v.to_crs(crs) for k, v in layers.items()}
     layers, checked = _check_layers(layers, config)
     findings += checked
@@ -208,7 +255,7 @@ def load_region(config: RegionConfig, *, progress: Progress = no_progress,
     network = None
     if net_src is not None:
         progress("network")
-        network = read_network(net_src, crs)
+        network = read_network(net_src, crs, clip=clip if _is_osm(net_src.path) else None)
         summary = network.summary()
         if summary["largest_component_length_share"] < 0.9:
             findings.append(Finding(

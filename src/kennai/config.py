@@ -22,7 +22,8 @@ from kennai.i18n import t
 #: The district layers: polygon kinds that can serve as districts (and plans' units).
 DistrictKind = Literal["elementary", "junior_high", "neighbourhood"]
 #: The layer kinds a region can hold.
-KindName = Literal[DistrictKind, "population", "places", "candidates", "buildings", "network", "dem"]
+KindName = Literal[DistrictKind, "population", "places", "candidates", "buildings", "network", "dem",
+                   "outline"]
 POLYGON_KINDS: tuple[DistrictKind, ...] = get_args(DistrictKind)
 LAYER_KINDS: tuple[KindName, ...] = get_args(KindName)
 

@@ -34,7 +34,7 @@ import pyogrio
 from kennai.errors import KennaiError
 from kennai.i18n import Text, t
 from kennai.io.gsi_dem import is_gsi_dem
-from kennai.io.tables import LAT_NAMES, LON_NAMES, find_column, read_csv_table
+from kennai.io.tables import LAT_NAMES, LON_NAMES, find_column, read_csv_table, read_xlsx_table
 from kennai.io.vector import list_layers, read_vector
 
 #: Values that mark a polygon layer's kind (the share of names that end so decides).
@@ -249,42 +249,10 @@ def _table(path: Path, df: pd.DataFrame, *, needs_conversion: bool = False
                    f"a table with neither coordinates nor population (columns: {', '.join(cols[:8])})")
 
 
-def _phonetic_fix(path: Path) -> dict[str, str]:
-    """Shared strings as GDAL reads them (readings appended) → the text alone.
-
-    Excel stores furigana (``<rPh>``) inside a cell's shared string; GDAL joins them onto the
-    text (``仏生山交流センターブッショウザン…``). This maps each joined string back.
-    """
-    from xml.etree.ElementTree import fromstring
-
-    try:
-        with zipfile.ZipFile(path) as zf:
-            root = fromstring(zf.read("xl/sharedStrings.xml"))
-    except (KeyError, zipfile.BadZipFile):
-        return {}
-    fixes = {}
-    for si in root:
-        joined = "".join(el.text or "" for el in si.iter() if el.tag.endswith("}t"))
-        text = "".join(el.text or "" for el in si.iter() if el.tag.endswith("}t")
-                       and not any(el in ph.iter() for ph in si if ph.tag.endswith("}rPh")))
-        if joined != text:
-            fixes[joined] = text
-    return fixes
-
-
 def read_xlsx(path: Path) -> pd.DataFrame:
-    """The first sheet of an xlsx (through GDAL), with 推奨データセット columns named as in the CSVs.
-
-    Furigana GDAL appends to the text are removed, and rows with nothing in them are dropped.
-    """
-    df = pd.DataFrame(pyogrio.read_dataframe(path, read_geometry=False, layer=0, HEADERS="FORCE"))
-    fixes = _phonetic_fix(path)
-    if fixes:
-        df = df.rename(columns=lambda c: fixes.get(str(c), c))
-        for col in _text_columns(df):
-            df[col] = df[col].map(lambda v: fixes.get(v, v) if isinstance(v, str) else v)
-    df = df.dropna(how="all")
-    df = df[~df.apply(lambda row: all(str(v).strip() in ("", "nan", "None") for v in row), axis=1)]
+    """The first sheet of an xlsx (:func:`kennai.io.tables.read_xlsx_table`), with 推奨データセット
+    columns named as in the CSVs."""
+    df = read_xlsx_table(path)
     rename = {}
     for col in df.columns:
         key = str(col).split("\n")[-1].strip()

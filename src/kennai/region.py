@@ -132,8 +132,9 @@ class Region:
 
     @cached_property
     def outline(self) -> shapely.Geometry:
-        """The region's extent: the union of its first district layer (or the network hull)."""
-        for kind in (*POLYGON_KINDS, "population"):
+        """The region's extent: its ``outline`` layer, else the union of its first district layer
+        (or of its census areas), else the network hull."""
+        for kind in ("outline", *POLYGON_KINDS, "population"):
             if self.has_layer(kind) and self.layer(kind).geom_type.isin(
                     ["Polygon", "MultiPolygon"]).all():
                 return shapely.union_all(self.layer(kind).geometry.values)

@@ -56,9 +56,8 @@ def run_access_for_build(region: Region, build_dir: Path, *, progress: Progress 
     """
     if not region.has_layer("places"):
         return {"skipped": "no places"}
-    if region.network is None and not (region.has_layer("population")
-                                       or region.has_layer("buildings")):
-        return {"skipped": "no network"}
+    if not (region.has_layer("population") or region.has_layer("buildings")):
+        return {"skipped": "no residents"}  # nobody to measure: places are shown, not analysed
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     surface_tmp = build_dir / f".surface-{os.getpid()}.tif"

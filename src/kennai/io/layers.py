@@ -22,12 +22,13 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from kennai.config import POLYGON_KINDS, Source
 from kennai.errors import InputError
 from kennai.i18n import Text, t
 from kennai.io.age_tables import apply_age_table, is_age_points_table, read_age_points
-from kennai.io.tables import points_from_table, read_csv_table
+from kennai.io.tables import points_from_table, read_csv_table, read_xlsx_table
 from kennai.io.vector import read_vector
 
 #: Values that mark a column as the name of a district of each kind.
@@ -214,15 +215,16 @@ def read_population(src: Source) -> gpd.GeoDataFrame:
     return out.reset_index(drop=True)
 
 
-def read_points(src: Source, kind: str) -> gpd.GeoDataFrame:
+def read_points(src: Source, kind: str, *, clip: shapely.Geometry | None = None) -> gpd.GeoDataFrame:
     """Read gathering places or candidate sites into the places schema."""
     suffix = src.path.suffix.lower()
     if suffix in {".pbf", ".osm"}:
         from kennai.io.osm import read_osm_places
 
-        return read_osm_places(src)
-    if suffix in {".csv", ".txt"}:
-        df = read_csv_table(src.path, encoding=src.encoding)
+        return read_osm_places(src, clip=clip)
+    if suffix in {".csv", ".txt", ".xlsx", ".xlsm"}:
+        df = (read_xlsx_table(src.path) if suffix in {".xlsx", ".xlsm"}
+              else read_csv_table(src.path, encoding=src.encoding))
         df = _apply_where(df, src)
         gdf = points_from_table(df, src.path, lat_column=src.lat_column, lon_column=src.lon_column)
     else:
@@ -279,12 +281,12 @@ def read_points(src: Source, kind: str) -> gpd.GeoDataFrame:
     return out.reset_index(drop=True)
 
 
-def read_buildings(src: Source) -> gpd.GeoDataFrame:
+def read_buildings(src: Source, *, clip: shapely.Geometry | None = None) -> gpd.GeoDataFrame:
     """Read building footprints (OSM file or any polygon file)."""
     if src.path.suffix.lower() in {".pbf", ".osm"}:
         from kennai.io.osm import read_osm_buildings
 
-        return read_osm_buildings(src.path)
+        return read_osm_buildings(src.path, clip=clip)
     gdf = read_vector(src.path, layer=src.layer, encoding=src.encoding, crs=src.crs)
     gdf = gdf[gdf.geom_type.isin(["Polygon", "MultiPolygon"])]
     return gpd.GeoDataFrame({"building": "yes"}, geometry=gdf.geometry.values,

@@ -99,9 +99,10 @@ def _drop_zero_loops(net: WalkNetwork) -> WalkNetwork:
                        net.info)
 
 
-def network_from_osm(path: Path, crs: CRS) -> WalkNetwork:
-    """The walk network of an OSM file (PBF or XML)."""
-    ways = read_walk_ways(path)
+def network_from_osm(path: Path, crs: CRS, *, clip: shapely.Geometry | None = None) -> WalkNetwork:
+    """The walk network of an OSM file (PBF or XML), only the ways touching ``clip`` (EPSG:4326)
+    when given, so a regional extract is read down to the city as it streams."""
+    ways = read_walk_ways(path, clip=clip)
     xy = _project(ways.lon, ways.lat, crs)
     return from_polylines(ways.node_ids, xy, ways.offsets, ways.highway, crs,
                           info={"source": path.name, "format": "osm"})
@@ -171,12 +172,13 @@ def network_from_graphml(path: Path, crs: CRS) -> WalkNetwork:
     return network_from_lines(edges, crs, source=path)
 
 
-def read_network(src: Source, crs: CRS) -> WalkNetwork:
-    """Read the region's walk network from any supported input."""
+def read_network(src: Source, crs: CRS, *, clip: shapely.Geometry | None = None) -> WalkNetwork:
+    """Read the region's walk network from any supported input (OSM files clipped to ``clip``,
+    a polygon in EPSG:4326, while they are read)."""
     path = Path(src.path)
     name = path.name.lower()
     if name.endswith((".pbf", ".osm", ".osm.xml")):
-        return network_from_osm(path, crs)
+        return network_from_osm(path, crs, clip=clip)
     if name.endswith(".graphml"):
         return network_from_graphml(path, crs)
     lines = read_vector(path, layer=src.layer, encoding=src.encoding, crs=src.crs)

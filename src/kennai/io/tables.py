@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 
 from kennai.errors import EmptyLayerError, InputError
 from kennai.i18n import t
@@ -153,3 +155,58 @@ def points_from_table(
         )
     geometry = gpd.points_from_xy(lon, lat, crs="EPSG:4326")
     return gpd.GeoDataFrame(df.reset_index(drop=True), geometry=geometry, crs="EPSG:4326")
+
+
+def _phonetic_fix(path: Path) -> dict[str, str]:
+    """Shared strings as GDAL reads them (readings appended) → the text alone.
+
+    Excel stores furigana (``<rPh>``) inside a cell's shared string; GDAL joins them onto the
+    text (``仏生山交流センターブッショウザン…``). This maps each joined string back.
+    """
+    from xml.etree.ElementTree import fromstring
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            root = fromstring(zf.read("xl/sharedStrings.xml"))
+    except (KeyError, zipfile.BadZipFile):
+        return {}
+    fixes = {}
+    for si in root:
+        joined = "".join(el.text or "" for el in si.iter() if el.tag.endswith("}t"))
+        text = "".join(el.text or "" for el in si.iter() if el.tag.endswith("}t")
+                       and not any(el in ph.iter() for ph in si if ph.tag.endswith("}rPh")))
+        if joined != text:
+            fixes[joined] = text
+    return fixes
+
+
+def read_xlsx_table(path: str | Path) -> pd.DataFrame:
+    """The first sheet of an xlsx as a table (through GDAL), as a city publishes it.
+
+    Furigana that GDAL appends to a cell's text (Excel keeps readings inside shared strings) are
+    removed, and rows with nothing in them are dropped.
+    """
+    path = Path(path)
+    try:
+        df = pd.DataFrame(pyogrio.read_dataframe(path, read_geometry=False, layer=0,
+                                                 HEADERS="FORCE"))
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise InputError(t("Excel ファイルとして読めません", "not a readable Excel file"), path=path,
+                         hint=t(f"xlsx を確認してください（{str(exc)[:80]}）",
+                                f"check the xlsx ({str(exc)[:80]})")) from None
+    fixes = _phonetic_fix(path)
+    if fixes:
+        df = df.rename(columns=lambda c: fixes.get(str(c), c))
+        for col in df.columns:
+            df[col] = df[col].map(lambda v: fixes.get(v, v) if isinstance(v, str) else v)
+    # Template rows: empty but for the row number the 推奨データセット form puts in column one.
+    blank = df.iloc[:, 1:].apply(lambda row: all(str(v).strip() in ("", "nan", "None", "<NA>")
+                                                 for v in row), axis=1)
+    df = df[~blank] if df.shape[1] > 1 else df.dropna(how="all")
+    if df.empty:
+        raise EmptyLayerError(t("表に行がありません", "the table has no rows"), path=path,
+                              hint=t("中身のあるシートを確認してください", "check the sheet"))
+    # Cells as text, like a CSV read: the layer readers parse numbers and codes themselves.
+    return df.astype(object).where(df.notna(), None).map(
+        lambda v: v if v is None or isinstance(v, str) else
+        (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))).reset_index(drop=True)
