@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from kennai.access.options import AccessOptions
 from kennai.errors import NotFoundError, TreasureMapError
+from kennai.graph import speed_for
 from kennai.i18n import t
 from kennai.maps.basemap import Basemap, is_osm_path
 from kennai.region import Region
@@ -203,9 +205,29 @@ def attributions(region: Region, basemap: Basemap | None = None) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def walk_label(minutes: float | None) -> str:
-    """The legend label of the shaded walking area (「徒歩10分圏」)."""
-    return f"徒歩{minutes:g}分圏" if minutes is not None else "徒歩圏"
+#: Who walks at a speed profile's pace, for the notes that say the speed.
+PROFILE_WALKERS = {"elderly": "高齢者", "adult": "成人"}
+
+
+def pace_text(options: AccessOptions) -> str:
+    """The walking speed the access results assume (「高齢者の歩行速度 0.8 m/s」).
+
+    Taken from the options (profile, or an explicit speed), so a map never claims a pace its
+    walking times were not computed at.
+    """
+    speed = speed_for(options.profile, options.speed_mps)
+    who = PROFILE_WALKERS.get(options.profile) if options.speed_mps is None else None
+    return f"{who}の歩行速度 {speed:g} m/s" if who else f"歩行速度 {speed:g} m/s"
+
+
+def walk_label(minutes: float | None, options: AccessOptions | None = None) -> str:
+    """The legend label of the shaded walking area: 「徒歩10分圏（高齢者の歩行速度 0.8 m/s で10分）」
+    when the options are known, else 「徒歩10分圏」."""
+    if minutes is None:
+        return "徒歩圏"
+    if options is None:
+        return f"徒歩{minutes:g}分圏"
+    return f"徒歩{minutes:g}分圏（{pace_text(options)} で{minutes:g}分）"
 
 
 # ---------------------------------------------------------------------------------------------

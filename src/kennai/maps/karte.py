@@ -21,7 +21,7 @@ from kennai.access import AccessResults, coverage_table, district_gaps
 from kennai.config import POLYGON_KINDS
 from kennai.errors import NotFoundError, TreasureMapError
 from kennai.i18n import t
-from kennai.maps.content import district_places
+from kennai.maps.content import district_places, pace_text
 from kennai.region import Region
 from kennai.splits.analysis import split_report_for_region
 from kennai.splits.model import SplitReport
@@ -78,6 +78,7 @@ class DistrictProfile:
     splits: list[PlanStatus]
     shape: shapely.Geometry
     thresholds: tuple[str, ...] = field(default=())
+    pace: str = ""
 
     @property
     def ageing_rate(self) -> float | None:
@@ -195,7 +196,8 @@ def district_profiles(region: Region, results: Mapping[str, AccessResults], *, l
                    "area_ha": float(g["area_ha"])} for g in gaps.to_dict("records")],
             splits=[_plan_status(region, rep, p, name) for p, rep in reports.items()],
             shape=districts_gdf.geometry.iloc[index],
-            thresholds=tuple(th.label for th in base.options.thresholds)))
+            thresholds=tuple(th.label for th in base.options.thresholds),
+            pace=pace_text(base.options)))
     return out
 
 

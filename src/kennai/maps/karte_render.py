@@ -17,7 +17,7 @@ from pathlib import Path
 import matplotlib as mpl
 import numpy as np
 import shapely
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from matplotlib.figure import Figure
 
 from kennai.atomic import atomic_path
@@ -142,8 +142,8 @@ def render_karte_page(p: DistrictProfile, *, date: dt.date | None = None) -> Fig
         y = 30.0
         text(12, y, "人口と高齢化率", 11, color="#111111")
         y += 7
-        for c, head in ((50, p.name[:8]), (78, "市全体")):
-            text(c, y, head, 8, color="#555555")
+        for c, column in ((50, p.name[:8]), (78, "市全体")):
+            text(c, y, column, 8, color="#555555")
         y += 5
         for label, mine, city in figure_rows(p):
             text(12, y, label, 9)
@@ -190,8 +190,8 @@ def render_karte_page(p: DistrictProfile, *, date: dt.date | None = None) -> Fig
             text(14 + col * 95, y + k * 4.8, f"{q['number']}. {q['name'][:20]}（{q['category'][:10]}）", 7.5)
         if len(p.places) > len(shown):
             text(14, y + half * 4.8, f"ほか {len(p.places) - len(shown)} か所", 7.5, color="#555555")
-        text(12, h - 8, "kennai で作成。歩行は高齢者の速度で道路に沿って計算（直線距離ではありません）。", 6.5,
-             color="#555555")
+        text(12, h - 8, f"kennai で作成。徒歩は{p.pace}で道路に沿って計算（直線距離ではありません）。",
+             6.5, color="#555555")
     return fig
 
 
@@ -243,14 +243,15 @@ def karte_html(profiles: Sequence[DistrictProfile], *, date: dt.date | None = No
     sections = []
     for p in profiles:
         head, rows = coverage_rows(p)
-        places = [f"{q['number']}. {q['name']}（{q['category']}）" for q in p.places] or ["（なし）"]
+        places = [f"{q['number']}. {q['name']}（{q['category']}）" for q in p.places]
         left = Markup("").join([
             Markup("<h2>人口と高齢化率</h2>"),
             _table(["", p.name, "市全体"], figure_rows(p)),
             Markup("<h2>歩いて行ける人の割合</h2>"), _table(head, rows),
             Markup("<h2>大きな空白地（徒歩 500 m より遠い住民）</h2>"), _list(gap_lines(p)),
             Markup("<h2>第2層の圏域</h2>"), _list(split_lines(p)),
-            Markup("<h2>集いの場（{} か所）</h2>").format(len(p.places)), _list(places)])
+            Markup("<h2>集いの場（{} か所）</h2>").format(len(p.places)), _list(places or ["（なし）"]),
+            Markup('<p class="sub">徒歩は{}で道路に沿って計算</p>').format(p.pace)])
         sections.append(Markup(
             '<section data-district="{name}"><h1>{name} 地区カルテ</h1>'
             '<p class="sub">{region}　{layer}　作成日 {date}</p>'

@@ -190,7 +190,8 @@ def map_options(region: Region, request: TreasureMapRequest, *,
     if request.fmt == "html" and results is not None and request.district:
         minutes = district_place_minutes(region, results, layer=request.layer,
                                          district=request.district)
-    return MapOptions(shade=shade, shade_label=walk_label(request.walk_minutes),
+    pace = results.options if results is not None else None
+    return MapOptions(shade=shade, shade_label=walk_label(request.walk_minutes, pace),
                       unserved=unserved, minutes=minutes)
 
 
