@@ -88,6 +88,26 @@ class LayerConfig(_Model):
         return data
 
 
+class DestinationConfig(LayerConfig):
+    """A kind of destination besides the gathering places (food shops, bus stops, clinics …).
+
+    Read like the places layer (a file, or OSM tags from a ``.pbf``, through
+    :func:`kennai.io.layers.read_points`); access is computed once per kind and stored in the
+    build beside the gathering places' results.
+    """
+
+    title_en: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_source(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "sources" not in data:
+            meta = {k: data[k] for k in ("title", "title_en", "attribution") if k in data}
+            src = {k: v for k, v in data.items() if k not in meta}
+            return {"sources": [src], **meta}
+        return LayerConfig._single_source(data)
+
+
 class PlanConfig(_Model):
     """A layer-2 (第2層) plan: polygons, a table assigning units to areas, or another layer."""
 
@@ -134,6 +154,8 @@ class RegionConfig(_Model):
     attribution: list[str] = Field(default_factory=list)
     layers: dict[str, LayerConfig]
     plans: list[PlanConfig] = Field(default_factory=list)
+    #: Kinds of destination besides the gathering places, by name (``food``, ``bus`` …).
+    destinations: dict[str, DestinationConfig] = Field(default_factory=dict)
     #: Tolerances for the checks (metres / square metres).
     tiling_tolerance_m2: float = 1000.0
     #: Where the config file lives; set by :func:`load_config`.
@@ -152,6 +174,15 @@ class RegionConfig(_Model):
         unknown = sorted(set(v) - set(LAYER_KINDS))
         if unknown:
             raise ValueError(f"unknown layer kind(s) {unknown}; known: {list(LAYER_KINDS)}")
+        return v
+
+    @field_validator("destinations")
+    @classmethod
+    def _check_destinations(cls, v: dict[str, DestinationConfig]) -> dict[str, DestinationConfig]:
+        bad = sorted(k for k in v if not _NAME_RE.match(k) or k == "places")
+        if bad:
+            raise ValueError(f"destination names use lower-case letters, digits, '_' and '-' "
+                             f"and are not 'places': {bad}")
         return v
 
     @model_validator(mode="after")
@@ -173,6 +204,9 @@ class RegionConfig(_Model):
         for plan in self.plans:
             if plan.path is not None:
                 files.extend(_with_sidecars(plan.path))
+        for dest in self.destinations.values():
+            for src in dest.sources:
+                files.extend(_with_sidecars(src.path))
         return files
 
     def digest(self) -> str:

@@ -17,7 +17,16 @@ from typing import Any
 
 import shapely
 
-from kennai.access import AccessResults, coverage_table, district_gaps
+from kennai.access import (
+    PLACES_KIND,
+    AccessOptions,
+    AccessResults,
+    coverage_table,
+    district_gaps,
+    gap_polygons,
+    kind_title,
+    results_for,
+)
 from kennai.config import POLYGON_KINDS
 from kennai.errors import NotFoundError, TreasureMapError
 from kennai.i18n import t
@@ -26,8 +35,8 @@ from kennai.region import Region
 from kennai.splits.analysis import split_report_for_region
 from kennai.splits.model import SplitReport
 
-#: The kind of destination the default access results are about.
-PLACES_KIND = "places"
+#: The "layer" of a single profile of the whole region (a city without district layers).
+REGION_LAYER = "region"
 #: How many gaps a page lists.
 GAPS_SHOWN = 3
 _LAYER_TITLES = {"elementary": "小学校区", "junior_high": "中学校区", "neighbourhood": "自治会"}
@@ -134,6 +143,9 @@ def district_profiles(region: Region, results: Mapping[str, AccessResults], *, l
                       kind_titles: Mapping[str, str] | None = None) -> list[DistrictProfile]:
     """The profiles of ``districts`` (every district of ``layer`` when ``None``), in layer order.
 
+    ``layer="region"`` makes one profile of the whole region (for a city without district
+    layers, such as Ishigaki).
+
     Parameters
     ----------
     results
@@ -147,25 +159,31 @@ def district_profiles(region: Region, results: Mapping[str, AccessResults], *, l
     NotFoundError
         For a layer that is not a district layer of the region, or an unknown district.
     """
-    if layer not in POLYGON_KINDS or not region.has_layer(layer):
-        known = [k for k in POLYGON_KINDS if region.has_layer(k)]
+    whole = layer == REGION_LAYER
+    if not whole and (layer not in POLYGON_KINDS or not region.has_layer(layer)):
+        known = [k for k in POLYGON_KINDS if region.has_layer(k)] + [REGION_LAYER]
         raise NotFoundError(t(f"区域のレイヤ「{layer}」はありません（あるもの: {', '.join(known)}）",
                               f"no district layer {layer!r} (there are: {', '.join(known)})"),
                             feature="--layer", hint=t("例: --layer elementary", "e.g. --layer elementary"))
     if PLACES_KIND not in results:
         raise NotFoundError(t("集いの場のアクセス結果がありません", "no access results for the places"),
                             feature="access", hint=t("kennai build を実行してください", "run kennai build"))
-    names = list(districts) if districts is not None else \
-        list(dict.fromkeys(region.layer(layer)["name"].astype(str)))
-    for name in names:
-        region.district_row(layer, name)  # raises NotFoundError for an unknown district
+    if whole:
+        names = [region.config.title]
+    else:
+        names = list(districts) if districts is not None else \
+            list(dict.fromkeys(region.layer(layer)["name"].astype(str)))
+        for name in names:
+            region.district_row(layer, name)  # raises NotFoundError for an unknown district
     titles = {PLACES_KIND: "集いの場", **(kind_titles or {})}
     kinds = [PLACES_KIND, *(k for k in results if k != PLACES_KIND)]
-    tables = {k: _table(results[k], region, layer) for k in kinds}
+    tables = {k: [_city_row(results[k], region)] if whole else _table(results[k], region, layer)
+              for k in kinds}
     base = results[PLACES_KIND]
     city = _city_row(base, region)
-    reports = {p: split_report_for_region(region, p, layer) for p in region.plan_names}
-    ltitle = layer_title(region, layer)
+    reports = {} if whole else {p: split_report_for_region(region, p, layer)
+                                for p in region.plan_names}
+    ltitle = "市全体" if whole else layer_title(region, layer)
     out = []
     for name in names:
         row = _row(tables[PLACES_KIND], name)
@@ -179,9 +197,16 @@ def district_profiles(region: Region, results: Mapping[str, AccessResults], *, l
                 coverage_65plus=krow.get("coverage_65plus"),
                 median_distance_m=krow.get("median_distance_m"),
                 destinations=int(results[k].info.get("places", len(results[k].places)))))
-        gaps = district_gaps(region, base, layer=layer, district=name).gaps.head(GAPS_SHOWN)
-        places = district_places(region, layer=layer, district=name)
-        districts_gdf, index = region.district_row(layer, name)
+        if whole:
+            gaps = gap_polygons(base).head(GAPS_SHOWN)
+            places = region.layer(PLACES_KIND).sort_values("place_id", kind="stable")
+            places = places.assign(number=range(1, len(places) + 1))
+            shape = region.outline
+        else:
+            gaps = district_gaps(region, base, layer=layer, district=name).gaps.head(GAPS_SHOWN)
+            places = district_places(region, layer=layer, district=name)
+            districts_gdf, index = region.district_row(layer, name)
+            shape = districts_gdf.geometry.iloc[index]
         out.append(DistrictProfile(
             layer=layer, layer_title=ltitle, name=name, region_title=region.config.title,
             population=float(row["population"]), population_65plus=row.get("population_65plus"),
@@ -195,7 +220,7 @@ def district_profiles(region: Region, results: Mapping[str, AccessResults], *, l
             gaps=[{"rank": int(g["rank"]), "population": float(g["population"]),
                    "area_ha": float(g["area_ha"])} for g in gaps.to_dict("records")],
             splits=[_plan_status(region, rep, p, name) for p, rep in reports.items()],
-            shape=districts_gdf.geometry.iloc[index],
+            shape=shape,
             thresholds=tuple(th.label for th in base.options.thresholds),
             pace=pace_text(base.options)))
     return out
@@ -206,7 +231,7 @@ def karte_profiles(region: Region, *, layer: str, district: str | None = None,
     """The profiles one カルテ request asks for, the same from the command line and the API.
 
     Access to the gathering places comes from the build (or is computed now); every other kind
-    of destination the region names comes beside it (:func:`kennai.access.kind_results`).
+    of destination the region names comes beside it (:func:`kennai.access.results_for` with the kind).
 
     Raises
     ------
@@ -217,10 +242,13 @@ def karte_profiles(region: Region, *, layer: str, district: str | None = None,
     """
     from kennai.access.surface import access_results
 
-    if not all_districts and not district:
+    if not all_districts and not district and layer != REGION_LAYER:
         raise TreasureMapError(t("--district か --all を指定してください", "give --district or --all"),
                                feature="--district", hint=t("例: --district 焼津東小学校",
                                                             "e.g. --district 焼津東小学校"))
     results: dict[str, AccessResults] = {PLACES_KIND: access_results(region)}
+    for kind in region.config.destinations:
+        results[kind] = results_for(region, AccessOptions(), kind=kind)
     return district_profiles(region, results, layer=layer,
-                             districts=None if all_districts else [str(district)])
+                             districts=None if all_districts else [str(district)],
+                             kind_titles={k: kind_title(region, k) for k in results})

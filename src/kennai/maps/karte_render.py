@@ -64,7 +64,7 @@ def figure_rows(p: DistrictProfile) -> list[tuple[str, str, str]]:
 
 def coverage_rows(p: DistrictProfile) -> tuple[list[str], list[list[str]]]:
     """The coverage block: header (threshold, one column per kind) and one row per threshold."""
-    head = ["徒歩", *(f"{k.title}（{k.destinations}）" for k in p.coverage)]
+    head = ["徒歩", *(f"{k.title.split('（')[0]}（{k.destinations}）" for k in p.coverage)]
     labels = list(dict.fromkeys([*p.thresholds, *(lb for k in p.coverage for lb in k.coverage)]))
     rows = [[lb.replace("min", "分"), *(_share(k.coverage.get(lb)) for k in p.coverage)]
             for lb in labels]
