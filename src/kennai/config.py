@@ -80,7 +80,8 @@ class LayerConfig(_Model):
     def _single_source(cls, data: Any) -> Any:
         # ``layer: {path: ...}`` is the common case; ``layer: {sources: [...]}`` the general one.
         if isinstance(data, dict) and "sources" not in data:
-            meta = {k: data[k] for k in ("title", "attribution") if k in data}
+            # Every field but the sources (title, attribution …) belongs to the layer.
+            meta = {k: data[k] for k in cls.model_fields if k != "sources" and k in data}
             src = {k: v for k, v in data.items() if k not in meta}
             return {"sources": [src], **meta}
         if isinstance(data, str | Path):
@@ -97,15 +98,6 @@ class DestinationConfig(LayerConfig):
     """
 
     title_en: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _single_source(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "sources" not in data:
-            meta = {k: data[k] for k in ("title", "title_en", "attribution") if k in data}
-            src = {k: v for k, v in data.items() if k not in meta}
-            return {"sources": [src], **meta}
-        return LayerConfig._single_source(data)
 
 
 class PlanConfig(_Model):

@@ -8,7 +8,8 @@ ranked gap polygons (:mod:`~kennai.access.gaps`), used to suggest new sites
 with the walking areas the maps draw (:mod:`~kennai.access.surface`). A build stores them
 (:mod:`~kennai.access.pipeline`, :mod:`~kennai.access.store`); :class:`PointRouter` answers
 clicks. Besides the gathering places, a region may name other kinds of destination (food
-shops, bus stops: :mod:`~kennai.access.destinations`), each routed to the same way. Residents outside the network's extent are reported as "no network", never as "not
+shops, bus stops: :mod:`~kennai.access.destinations`), each routed to the same way.
+Residents outside the network's extent are reported as "no network", never as "not
 covered".
 
 This package re-exports the public API of its modules.
