@@ -45,16 +45,16 @@ from kennai.maps.content import (
 from kennai.maps.fonts import bold, font_rc, japanese_font
 from kennai.maps.layout import (
     LIST_COLUMNS,
+    LIST_GAP_MM,
     PT_MM,
     Orientation,
     Page,
     Paper,
-    column_widths,
     format_metres,
-    layout_list,
     map_view,
     nice_length,
     page_layout,
+    plan_list,
     spread_labels,
     wrap_text,
 )
@@ -247,7 +247,9 @@ def _draw_map(fig: Figure, page: Page, *, districts: gpd.GeoDataFrame, row: int,
         for name, pt in zip(towns["name"].to_numpy()[keep], pts.values[keep], strict=True):
             ax.text(pt.x, pt.y, str(name), ha="center", va="center", fontsize=5.5,
                     color="#8C8273", zorder=6.4)
-    _draw_markers(ax, places, styles, view, m_per_mm, diameter_mm=5.2)
+    # Larger markers on A3 (read from further away); their numbers grow with them.
+    _draw_markers(ax, places, styles, view, m_per_mm,
+                  diameter_mm=6.4 if page.list_max_pt > 8.5 else 5.2)
     _draw_scale_and_north(ax, view, m_per_mm)
     handles: list[Any] = [
         Line2D([], [], linestyle="none", marker=styles[c].marker, markersize=8.5,
@@ -271,33 +273,25 @@ def _draw_map(fig: Figure, page: Page, *, districts: gpd.GeoDataFrame, row: int,
                 bbox={"facecolor": "white", "edgecolor": "#999999", "alpha": 0.9})
 
 
-def _draw_list(fig: Figure, page: Page, places: gpd.GeoDataFrame,
-               styles: Mapping[str, CategoryStyle]) -> None:
-    box = page.list_box
-    ax = fig.add_axes((box[0] / page.width, box[1] / page.height, box[2] / page.width,
-                       box[3] / page.height))
-    ax.set_xlim(0, box[2])
-    ax.set_ylim(box[3], 0)
-    ax.axis("off")
-    rows, prefix = list_rows(places)
-    widths = column_widths(rows, box[2])
-    lefts = np.concatenate([[0.0], np.cumsum(widths)[:-1]])
-    size, wrapped = layout_list(rows, widths, box[3])
+def _draw_table(ax: Axes, x0: float, width: float, places: list[dict[str, Any]],
+                widths: list[float], wrapped: list[list[list[str]]], size: float,
+                styles: Mapping[str, CategoryStyle]) -> float:
+    """One list column: the dark header and the rows, from the top; returns its bottom (mm)."""
+    lefts = x0 + np.concatenate([[0.0], np.cumsum(widths)[:-1]])
     em = size * PT_MM
     line_h, pad = em * 1.3, em * 0.45
     head_h = em * 2.2
-    ax.add_patch(Rectangle((0, 0), box[2], head_h, facecolor="#3B3B3B", edgecolor="none"))
-    headers = list(LIST_COLUMNS)
-    for (x, w), head in zip(zip(lefts, widths, strict=True), headers, strict=True):
+    ax.add_patch(Rectangle((x0, 0), width, head_h, facecolor="#3B3B3B", edgecolor="none"))
+    for x, w, head in zip(lefts, widths, LIST_COLUMNS, strict=True):
         head_lines = wrap_text(head, (w - 2.0) / em)
         ax.text(x + 1.0, head_h / 2, "\n".join(head_lines[:2]), va="center", ha="left",
                 fontsize=size, color="white", linespacing=1.0, **bold("white", size))
     y = head_h
-    for i, (place, cells) in enumerate(zip(places.to_dict("records"), wrapped, strict=True)):
+    for i, (place, cells) in enumerate(zip(places, wrapped, strict=True)):
         n_lines = max(len(c) for c in cells)
         h = n_lines * line_h + 2 * pad
         if i % 2:
-            ax.add_patch(Rectangle((0, y), box[2], h, facecolor="#F1EEE7", edgecolor="none"))
+            ax.add_patch(Rectangle((x0, y), width, h, facecolor="#F1EEE7", edgecolor="none"))
         style = styles[str(place["category"])]
         cx, cy = lefts[0] + widths[0] / 2, y + pad + line_h / 2
         ax.scatter([cx], [cy], s=(em * 1.75 / PT_MM) ** 2 * min(_MARKER_SCALE[style.marker], 1.1),
@@ -309,9 +303,30 @@ def _draw_list(fig: Figure, page: Page, places: gpd.GeoDataFrame,
             ax.text(lefts[col] + 1.0, y + pad, "\n".join(cells[col]), ha="left", va="top",
                     fontsize=size, linespacing=1.3 * 0.83, color="#1A1A1A")
         y += h
-        ax.plot([0, box[2]], [y, y], color="#D5CFC2", linewidth=0.4)
+        ax.plot([x0, x0 + width], [y, y], color="#D5CFC2", linewidth=0.4)
+    return y
+
+
+def _draw_list(fig: Figure, page: Page, places: gpd.GeoDataFrame,
+               styles: Mapping[str, CategoryStyle]) -> None:
+    box = page.list_box
+    ax = fig.add_axes((box[0] / page.width, box[1] / page.height, box[2] / page.width,
+                       box[3] / page.height))
+    ax.set_xlim(0, box[2])
+    ax.set_ylim(box[3], 0)
+    ax.axis("off")
+    rows, prefix = list_rows(places)
+    plan = plan_list(rows, box[2], box[3], max_pt=page.list_max_pt, columns=page.list_columns)
+    size = plan.size
+    records = places.to_dict("records")
+    y = 0.0
+    for k, (part, widths, wrapped) in enumerate(plan.parts):
+        x0 = k * (plan.column_width + LIST_GAP_MM)
+        width = box[2] if len(plan.parts) == 1 else plan.column_width
+        y = max(y, _draw_table(ax, x0, width, records[part], widths, wrapped, size, styles))
     if places.empty:
-        ax.text(box[2] / 2, head_h + 8, "（該当なし）", ha="center", va="top", fontsize=9,
+        em = size * PT_MM
+        ax.text(box[2] / 2, em * 2.2 + 8, "（該当なし）", ha="center", va="top", fontsize=9,
                 color="#555555")
     elif prefix:
         ax.text(0.5, y + 1.5, f"※ 住所の「{prefix}」は省略しています。", ha="left", va="top",
@@ -320,8 +335,8 @@ def _draw_list(fig: Figure, page: Page, places: gpd.GeoDataFrame,
     if box[3] - y >= 30.0:  # room left: a box for hand-written notes (photos, comments, contacts)
         ax.add_patch(Rectangle((0, y), box[2], box[3] - y, facecolor="none", edgecolor="#B8B2A7",
                                linewidth=0.6, linestyle=(0, (3, 2))))
-        ax.text(2.0, y + 2.0, "メモ（写真・ひとこと・連絡先など）", ha="left", va="top", fontsize=7,
-                color="#8C8273")
+        ax.text(2.0, y + 2.0, "メモ（写真・ひとこと・連絡先など）", ha="left", va="top",
+                fontsize=7 if page.list_max_pt <= 8.5 else 9, color="#8C8273")
 
 
 def _draw_header_footer(fig: Figure, page: Page, *, title: str, subtitle: str,
