@@ -38,12 +38,17 @@ def maps_router(state: ServerState) -> APIRouter:
         orientation: Annotated[Literal["landscape", "portrait"], Query()] = "landscape",
         walk_minutes: Annotated[float | None, Query(gt=0, le=60, description=(
             "この分数で歩ける範囲を塗る (shade the area within this walk; needs access results)"))] = None,
+        plan: Annotated[str | None, Query(max_length=100, description=(
+            "第2層の計画の圏域を区域にする (a plan's areas as the districts, instead of layer)"))] = None,
+        qr_base: Annotated[str | None, Query(max_length=500, description=(
+            "公開サイトのアドレス: 区域のページへの QR コード (exported site's address)"))] = None,
     ) -> Response:
         from kennai.maps.request import TreasureMapRequest, map_options, render_map
 
         reg = state.check_region(region)
-        request = TreasureMapRequest(layer=layer, district=district, fmt=format, paper=paper,
-                                     orientation=orientation, walk_minutes=walk_minutes)
+        request = TreasureMapRequest(layer=f"plan:{plan}" if plan else layer, district=district,
+                                     fmt=format, paper=paper, orientation=orientation,
+                                     walk_minutes=walk_minutes, qr_base=qr_base)
         results = state.require_access(region) if request.needs_access else state.access
         options = map_options(reg, request, results=results)
         with lock:

@@ -38,8 +38,11 @@ from kennai.maps.content import (
     CategoryStyle,
     as_shade,
     attributions,
+    district_page_url,
     district_places,
     list_rows,
+    map_district,
+    map_layer_title,
     region_category_styles,
 )
 from kennai.maps.fonts import bold, font_rc, japanese_font
@@ -50,6 +53,7 @@ from kennai.maps.layout import (
     Orientation,
     Page,
     Paper,
+    char_em,
     format_metres,
     map_view,
     nice_length,
@@ -339,22 +343,53 @@ def _draw_list(fig: Figure, page: Page, places: gpd.GeoDataFrame,
                 fontsize=7 if page.list_max_pt <= 8.5 else 9, color="#8C8273")
 
 
+def _text_mm(text: str, size_pt: float) -> float:
+    """About how wide a line of text is (mm) at ``size_pt``."""
+    return sum(char_em(c) for c in text) * size_pt * PT_MM
+
+
+def _draw_qr(fig: Figure, page: Page, url: str, size_mm: float) -> None:
+    """A QR code (segno) at the footer's right, with what it leads to beside it."""
+    import segno
+
+    matrix = np.asarray(segno.make(url, error="m").matrix, dtype=float)
+    left, bottom = page.width - 10 - size_mm, 1.5
+    ax = fig.add_axes((left / page.width, bottom / page.height, size_mm / page.width,
+                       size_mm / page.height))
+    ax.imshow(1 - matrix, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.axis("off")
+    fig.text((left - 1.5) / page.width, (bottom + size_mm / 2) / page.height,
+             "この地区のページ →", fontsize=6.0, ha="right", va="center", color="#444444")
+
+
 def _draw_header_footer(fig: Figure, page: Page, *, title: str, subtitle: str,
-                        date: dt.date, credits: list[str]) -> None:
-    top = 1 - 9.5 / page.height
-    fig.text(10 / page.width, top, title, fontsize=22 if page.width > 250 else 19,
+                        date: dt.date, credits: list[str], qr_url: str | None = None) -> None:
+    title_pt = 22 if page.width > 250 else 19
+    inner = page.width - 20
+    # Title and subtitle share the line when both fit (with a gap), else the subtitle goes under.
+    one_line = _text_mm(title, title_pt) + 8 + _text_mm(subtitle, 9) <= inner
+    top = 1 - (9.5 if one_line else 7.5) / page.height
+    fig.text(10 / page.width, top, title, fontsize=title_pt,
              va="center", ha="left", color="#222222", **bold("#222222", 20))
-    fig.text(1 - 10 / page.width, top, subtitle, fontsize=9, va="center", ha="right",
-             color="#444444")
+    if one_line:
+        fig.text(1 - 10 / page.width, top, subtitle, fontsize=9, va="center", ha="right",
+                 color="#444444")
+    else:
+        fig.text(10 / page.width, 1 - 14.2 / page.height, subtitle, fontsize=8, va="center",
+                 ha="left", color="#444444")
     fig.add_artist(Line2D([10 / page.width, 1 - 10 / page.width],
                           [1 - 17 / page.height] * 2, color=_OUTLINE, linewidth=1.2))
     date_text = (f"作成日 {date.year}年{date.month}月{date.day}日 ・ kennai で作成"
                  "（背景図も地域のデータから作成）")
     credit = "クレジット：" + " ／ ".join(credits) if credits else ""
-    width_em = (page.width - 20) / (6.0 * PT_MM)
+    qr_mm = 11.0
+    room = inner - (qr_mm + _text_mm("この地区のページ →", 6.0) + 4 if qr_url else 0)
+    width_em = room / (6.0 * PT_MM)
     lines = [date_text, *wrap_text(credit, width_em)] if credit else [date_text]
     fig.text(10 / page.width, 10.5 / page.height, "\n".join(lines[:3]), fontsize=6.0,
              va="top", ha="left", color="#444444", linespacing=1.35)
+    if qr_url:
+        _draw_qr(fig, page, qr_url, qr_mm)
 
 
 def render_treasure_map(
@@ -371,8 +406,12 @@ def render_treasure_map(
     title: str | None = None,
     date: dt.date | None = None,
     basemap: Basemap | None = None,
+    qr_base: str | None = None,
 ) -> Figure:
     """Draw one district's treasure map as a matplotlib Figure (one page).
+
+    The Figure is returned undrawn; tests draw it (``FigureCanvasAgg(fig).draw()``) to measure
+    every text's extent.
 
     Parameters
     ----------
@@ -388,6 +427,9 @@ def render_treasure_map(
         The page title (default 「<district>の宝物マップ」).
     basemap
         A basemap loaded once with :func:`~kennai.maps.basemap.load_basemap` (atlases reuse it).
+    qr_base
+        The exported site's address: a QR code in the footer leads to the district's page
+        (see :func:`~kennai.maps.content.district_page_url`).
 
     Raises
     ------
@@ -395,14 +437,13 @@ def render_treasure_map(
         For an unknown layer, district or category, bad paper options or no Japanese font.
     """
     page = page_layout(paper, orientation)
-    districts, row = region.district_row(layer, district)
+    districts, row = map_district(region, layer, district)
     places = district_places(region, layer=layer, district=district, categories=categories)
     styles = region_category_styles(region)
     base = basemap if basemap is not None else load_basemap(region)
-    layer_cfg = region.config.layers.get(layer)
-    layer_title = (layer_cfg.title if layer_cfg and layer_cfg.title else
-                   {"elementary": "小学校区", "junior_high": "中学校区",
-                    "neighbourhood": "自治会"}.get(layer, layer))
+    layer_title = map_layer_title(region, layer)
+    qr_url = None if qr_base is None else district_page_url(
+        qr_base, layer=layer, district=district, number=row + 1)
     font = japanese_font()
     with mpl.rc_context(font_rc(font)):
         fig = Figure(figsize=(page.width / 25.4, page.height / 25.4))
@@ -414,7 +455,8 @@ def render_treasure_map(
         subtitle = (f"{region.config.title}　{layer_title}「{district}」　"
                     f"通いの場・集いの場 {len(places)} か所")
         _draw_header_footer(fig, page, title=title or f"{district}の宝物マップ", subtitle=subtitle,
-                            date=date or dt.date.today(), credits=attributions(region, base))
+                            date=date or dt.date.today(), credits=attributions(region, base),
+                            qr_url=qr_url)
     return fig
 
 
