@@ -74,14 +74,14 @@ def page_layout(paper: str, orientation: str) -> Page:
     # font, and the list may run in two columns instead of leaving a large empty メモ box.
     a3 = paper == "A3"
     share = 0.64 if a3 else 0.60
-    text = {"list_max_pt": 11.0 if a3 else 8.5, "list_columns": 2 if a3 else 1}
+    max_pt, columns = (11.0, 2) if a3 else (8.5, 1)
     if orientation == "landscape":
         map_w = inner_w * share
         return Page(w, h, (margin, bottom, map_w, inner_h),
-                    (margin + map_w + gap, bottom, inner_w - map_w - gap, inner_h), **text)
+                    (margin + map_w + gap, bottom, inner_w - map_w - gap, inner_h), max_pt, columns)
     map_h = inner_h * share
     return Page(w, h, (margin, bottom + inner_h - map_h, inner_w, map_h),
-                (margin, bottom, inner_w, inner_h - map_h - gap), **text)
+                (margin, bottom, inner_w, inner_h - map_h - gap), max_pt, columns)
 
 
 def map_view(shape: shapely.Geometry, box_mm: tuple[float, float, float, float]
