@@ -257,9 +257,12 @@ def interactive_map(
     credits = " ／ ".join(html.escape(c) for c in attributions(region, base))
     heading = html.escape(title or f"{district}の宝物マップ")
     link = ""
+    if shade_gdf is not None and not shade_gdf.empty:  # the printed legend's walking-area note
+        link += (f'<div class="kn-walk"><span style="color:#4DAF4A">■</span> '
+                 f'{html.escape(shade_label)}</div>')
     if qr_base is not None:  # the printed page's QR code, as a link
         url = district_page_url(qr_base, layer=layer, district=district, number=row + 1)
-        link = f'<div><a class="kn-page" href="{html.escape(url, quote=True)}">この地区のページ</a></div>'
+        link += f'<div><a class="kn-page" href="{html.escape(url, quote=True)}">この地区のページ</a></div>'
     panel = (f'<div class="kn-panel" id="kn-panel"><h1>{heading}</h1>'
              f'<div>{html.escape(region.config.title)} {html.escape(layer_title)}「'
              f'{html.escape(district)}」 {len(places)} か所</div><ol>{"".join(items)}</ol>'

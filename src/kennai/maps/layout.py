@@ -70,11 +70,11 @@ def page_layout(paper: str, orientation: str) -> Page:
     margin, header, footer, gap = 10.0, 22.0, 14.0, 6.0
     inner_w, inner_h = w - 2 * margin, h - header - footer
     bottom = footer
-    # A3 is read from further away on a hall's wall: a larger share for the map, a larger list
-    # font, and the list may run in two columns instead of leaving a large empty メモ box.
+    # A3 is read from further away on a hall's wall: a larger share for the map and a larger
+    # list font. A long list runs in two columns rather than in a tiny font.
     a3 = paper == "A3"
     share = 0.64 if a3 else 0.60
-    max_pt, columns = (11.0, 2) if a3 else (8.5, 1)
+    max_pt, columns = (11.0, 2) if a3 else (8.5, 2)
     if orientation == "landscape":
         map_w = inner_w * share
         return Page(w, h, (margin, bottom, map_w, inner_h),
@@ -209,15 +209,22 @@ def layout_list(rows: list[list[str]], widths_mm: list[float], height_mm: float,
         em = size * PT_MM
         wrapped = [[wrap_text(cell, (w - 2.0) / em) for cell, w in zip(r, widths_mm, strict=True)]
                    for r in rows]
-        lines = sum(max(len(c) for c in r) for r in wrapped)
-        total = (lines * 1.3 + len(rows) * 0.9 + 2.2) * em + 6.0  # 6 mm for the note below
-        if total <= height_mm:
+        if list_height(wrapped, float(size)) <= height_mm:
             return float(size), wrapped
     return 4.0, wrapped
 
 
+def list_height(wrapped: list[list[list[str]]], size: float) -> float:
+    """The height (mm) a wrapped list takes at ``size`` pt, with the note below it."""
+    em = size * PT_MM
+    lines = sum(max(len(c) for c in r) for r in wrapped)
+    return (lines * 1.3 + len(wrapped) * 0.9 + 2.2) * em + 6.0  # 6 mm for the note below
+
+
 #: Space between the two columns of a two-column list (mm).
 LIST_GAP_MM = 5.0
+#: The narrowest list column worth splitting into (mm): five columns of text must stay legible.
+MIN_LIST_COLUMN_MM = 60.0
 
 
 @dataclass(frozen=True)
@@ -226,6 +233,8 @@ class ListPlan:
 
     size: float
     parts: list[tuple[slice, list[float], list[list[list[str]]]]]
+    #: Rows left out because even the smallest font cannot hold them (said in a note).
+    hidden: int = 0
 
     @property
     def column_width(self) -> float:
@@ -236,7 +245,18 @@ class ListPlan:
 def plan_list(rows: list[list[str]], width_mm: float, height_mm: float, *, max_pt: float = 8.5,
               columns: int = 1) -> ListPlan:
     """One column, or two side by side when the page allows it and a single column would have
-    to shrink the font (many places): whichever sets the list in the larger font."""
+    to shrink the font (many places): whichever sets the list in the larger font. Rows that
+    cannot fit even then are left out from the end (``hidden``), never printed off the page."""
+    plan = _plan_list(rows, width_mm, height_mm, max_pt=max_pt, columns=columns)
+    n = len(rows)
+    while n > 1 and any(list_height(w, plan.size) > height_mm for _, _, w in plan.parts):
+        n -= 1
+        plan = _plan_list(rows[:n], width_mm, height_mm, max_pt=max_pt, columns=columns)
+    return ListPlan(plan.size, plan.parts, hidden=len(rows) - n)
+
+
+def _plan_list(rows: list[list[str]], width_mm: float, height_mm: float, *, max_pt: float,
+               columns: int) -> ListPlan:
     widths = column_widths(rows, width_mm)
     size, wrapped = layout_list(rows, widths, height_mm, max_pt=max_pt)
     single = ListPlan(size, [(slice(0, len(rows)), widths, wrapped)])
@@ -244,6 +264,8 @@ def plan_list(rows: list[list[str]], width_mm: float, height_mm: float, *, max_p
         return single
     half = (len(rows) + 1) // 2
     col_w = (width_mm - LIST_GAP_MM) / 2
+    if col_w < MIN_LIST_COLUMN_MM:
+        return single
     widths2 = column_widths(rows, col_w)
     parts = []
     sizes = []

@@ -29,6 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, PathPatch, Rectangle
 from matplotlib.path import Path as MplPath
+from matplotlib.text import Text
 
 from kennai.atomic import atomic_path
 from kennai.errors import TreasureMapError
@@ -205,7 +206,10 @@ def _draw_markers(ax: Axes, places: gpd.GeoDataFrame, styles: Mapping[str, Categ
 def _draw_map(fig: Figure, page: Page, *, districts: gpd.GeoDataFrame, row: int,
               places: gpd.GeoDataFrame, styles: Mapping[str, CategoryStyle], base: Basemap,
               shade: gpd.GeoDataFrame | None, shade_label: str,
-              unserved: gpd.GeoDataFrame | None, layer_title: str) -> None:
+              unserved: gpd.GeoDataFrame | None, layer_title: str) -> list[Text]:
+    """Draw the map; return its optional labels (place and neighbour names), which give way
+    to every other text (see :func:`_drop_colliding_labels`)."""
+    labels: list[Text] = []
     box = page.map_box
     ax = fig.add_axes((box[0] / page.width, box[1] / page.height, box[2] / page.width,
                        box[3] / page.height))
@@ -242,15 +246,15 @@ def _draw_map(fig: Figure, page: Page, *, districts: gpd.GeoDataFrame, row: int,
     inner_view = shapely.box(*np.add(view, np.multiply((1, 1, -1, -1), 0.04 * (view[2] - view[0]))))
     for name, pt in zip(others["name"], others.geometry.representative_point(), strict=True):
         if inner_view.contains(pt):
-            ax.text(pt.x, pt.y, str(name), ha="center", va="center", fontsize=8, color="#8A8A8A",
-                    zorder=6.5)
+            labels.append(ax.text(pt.x, pt.y, str(name), ha="center", va="center", fontsize=8,
+                                  color="#8A8A8A", zorder=6.5))
     towns = base.towns
     if not towns.empty:
         pts = towns.geometry.representative_point()
         keep = shapely.covered_by(pts.values, shape)
         for name, pt in zip(towns["name"].to_numpy()[keep], pts.values[keep], strict=True):
-            ax.text(pt.x, pt.y, str(name), ha="center", va="center", fontsize=5.5,
-                    color="#8C8273", zorder=6.4)
+            labels.append(ax.text(pt.x, pt.y, str(name), ha="center", va="center", fontsize=5.5,
+                                  color="#8C8273", zorder=6.4))
     # Larger markers on A3 (read from further away); their numbers grow with them.
     _draw_markers(ax, places, styles, view, m_per_mm,
                   diameter_mm=6.4 if page.list_max_pt > 8.5 else 5.2)
@@ -275,6 +279,36 @@ def _draw_map(fig: Figure, page: Page, *, districts: gpd.GeoDataFrame, row: int,
         ax.text(0.5, 0.5, "この区域には登録された場所がありません", transform=ax.transAxes,
                 ha="center", va="center", fontsize=11, color="#555555", zorder=12,
                 bbox={"facecolor": "white", "edgecolor": "#999999", "alpha": 0.9})
+    return labels
+
+
+def _drop_colliding_labels(fig: Figure, labels: Sequence[Text]) -> None:
+    """Remove the optional map labels whose drawn box would touch another text.
+
+    The page is drawn once at a low resolution (text boxes scale with it) to measure every
+    text; a label overlapping a marker's number, the legend, the scale or a label kept before
+    it is removed, so that every number stays readable.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    dpi = fig.dpi
+    fig.set_dpi(50)
+    try:
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        renderer = canvas.get_renderer()
+        optional = set(map(id, labels))
+        fixed = [t.get_window_extent(renderer) for t in fig.findobj(Text)
+                 if id(t) not in optional and t.get_visible() and t.get_text().strip()]
+        kept: list[Any] = []
+        for label in labels:
+            box = label.get_window_extent(renderer)
+            if any(box.overlaps(other) for other in (*fixed, *kept)):
+                label.remove()
+            else:
+                kept.append(box)
+    finally:
+        fig.set_dpi(dpi)
 
 
 def _draw_table(ax: Axes, x0: float, width: float, places: list[dict[str, Any]],
@@ -332,9 +366,16 @@ def _draw_list(fig: Figure, page: Page, places: gpd.GeoDataFrame,
         em = size * PT_MM
         ax.text(box[2] / 2, em * 2.2 + 8, "（該当なし）", ha="center", va="top", fontsize=9,
                 color="#555555")
-    elif prefix:
-        ax.text(0.5, y + 1.5, f"※ 住所の「{prefix}」は省略しています。", ha="left", va="top",
-                fontsize=min(size, 7.0), color="#555555")
+    else:
+        notes = [f"※ 住所の「{prefix}」は省略しています。"] if prefix else []
+        if plan.hidden:
+            notes.append(f"※ ほか {plan.hidden} か所は一覧に入りません（HTML 版の地図に載っています）。")
+        if notes:
+            note_pt = min(size, 7.0)
+            lines = wrap_text(" ".join(notes), (box[2] - 1.0) / (note_pt * PT_MM))
+            ax.text(0.5, y + 1.5, "\n".join(lines), ha="left", va="top", fontsize=note_pt,
+                    color="#555555", linespacing=1.2)
+            y += (len(lines) - 1) * note_pt * PT_MM * 1.2
     y += 8.0
     if box[3] - y >= 30.0:  # room left: a box for hand-written notes (photos, comments, contacts)
         ax.add_patch(Rectangle((0, y), box[2], box[3] - y, facecolor="none", edgecolor="#B8B2A7",
@@ -448,7 +489,7 @@ def render_treasure_map(
     with mpl.rc_context(font_rc(font)):
         fig = Figure(figsize=(page.width / 25.4, page.height / 25.4))
         fig.set_facecolor("white")
-        _draw_map(fig, page, districts=districts, row=row, places=places, styles=styles,
+        labels = _draw_map(fig, page, districts=districts, row=row, places=places, styles=styles,
                   base=base, shade=as_shade(shade, region), shade_label=shade_label,
                   unserved=as_shade(unserved, region), layer_title=layer_title)
         _draw_list(fig, page, places, styles)
@@ -457,6 +498,7 @@ def render_treasure_map(
         _draw_header_footer(fig, page, title=title or f"{district}の宝物マップ", subtitle=subtitle,
                             date=date or dt.date.today(), credits=attributions(region, base),
                             qr_url=qr_url)
+        _drop_colliding_labels(fig, labels)
     return fig
 
 
