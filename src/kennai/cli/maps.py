@@ -55,7 +55,8 @@ def treasure_map(
     )
 
     request = TreasureMapRequest(
-        layer=f"plan:{plan}" if plan else layer, district=district, qr_base=qr_base, all_districts=all_districts,
+        layer=f"plan:{plan}" if plan else layer, district=district, qr_base=qr_base,
+        all_districts=all_districts,
         fmt=file_format(output, atlas=all_districts), paper=paper, orientation=orientation,
         categories=_split(categories), walk_minutes=minutes if coverage else None, title=title)
     region = open_region(config, build=True, quiet=True)
