@@ -41,27 +41,28 @@ from kennai.maps.content import (
     attributions,
     district_page_url,
     district_places,
-    list_rows,
     map_district,
     map_layer_title,
     region_category_styles,
 )
 from kennai.maps.fonts import bold, font_rc, japanese_font
 from kennai.maps.layout import (
-    LIST_COLUMNS,
-    LIST_GAP_MM,
     PT_MM,
     Orientation,
     Page,
     Paper,
-    char_em,
     format_metres,
     map_view,
     nice_length,
     page_layout,
-    plan_list,
     spread_labels,
-    wrap_text,
+)
+from kennai.maps.sheet import (
+    MARKER_SCALE,
+    OUTLINE,
+    draw_header_footer,
+    draw_list,
+    drop_colliding_labels,
 )
 from kennai.region import Region
 from kennai.roads import DRAW_ORDER
@@ -70,10 +71,7 @@ PrintFormat = Literal["pdf", "png", "svg"]
 #: Output formats by file suffix.
 FORMATS: dict[str, PrintFormat] = {".pdf": "pdf", ".png": "png", ".svg": "svg"}
 
-#: Marker area factors so that every shape holds its number like the circle does.
-_MARKER_SCALE = {"o": 1.0, "s": 0.85, "D": 1.25, "h": 1.1, "H": 1.1, "8": 1.05}
 _LAND = "#F6F3EC"
-_OUTLINE = "#B2182B"
 _SHADE = "#4DAF4A"
 _UNSERVED = "#9E9E9E"
 _ROAD_STYLE = {  # class: (casing colour, fill colour, width in pt, dashed)
@@ -195,7 +193,7 @@ def _draw_markers(ax: Axes, places: gpd.GeoDataFrame, styles: Mapping[str, Categ
                     linewidth=0.7, zorder=8, solid_capstyle="round")
             ax.scatter([anchors[i, 0]], [anchors[i, 1]], s=9, color=style.colour,
                        edgecolors="#333333", linewidths=0.5, zorder=8.5)
-        ax.scatter([pos[i, 0]], [pos[i, 1]], s=size * _MARKER_SCALE[style.marker],
+        ax.scatter([pos[i, 0]], [pos[i, 1]], s=size * MARKER_SCALE[style.marker],
                    marker=style.marker, color=style.colour,
                    edgecolors="white", linewidths=1.2, zorder=9)
         ax.text(pos[i, 0], pos[i, 1], str(place.number), ha="center", va="center_baseline",
@@ -208,7 +206,7 @@ def _draw_map(fig: Figure, page: Page, *, districts: gpd.GeoDataFrame, row: int,
               shade: gpd.GeoDataFrame | None, shade_label: str,
               unserved: gpd.GeoDataFrame | None, layer_title: str) -> list[Text]:
     """Draw the map; return its optional labels (place and neighbour names), which give way
-    to every other text (see :func:`_drop_colliding_labels`)."""
+    to every other text (see :func:`drop_colliding_labels`)."""
     labels: list[Text] = []
     box = page.map_box
     ax = fig.add_axes((box[0] / page.width, box[1] / page.height, box[2] / page.width,
@@ -242,7 +240,7 @@ def _draw_map(fig: Figure, page: Page, *, districts: gpd.GeoDataFrame, row: int,
     others = districts.drop(index=districts.index[row])
     _lines(ax, others.geometry.values, colors="#9A9A9A", linewidths=0.8, zorder=5.5)
     _lines(ax, [shape], colors="white", linewidths=4.5, zorder=6, alpha=0.9)
-    _lines(ax, [shape], colors=_OUTLINE, linewidths=2.2, zorder=6.1)
+    _lines(ax, [shape], colors=OUTLINE, linewidths=2.2, zorder=6.1)
     inner_view = shapely.box(*np.add(view, np.multiply((1, 1, -1, -1), 0.04 * (view[2] - view[0]))))
     for name, pt in zip(others["name"], others.geometry.representative_point(), strict=True):
         if inner_view.contains(pt):
@@ -263,7 +261,7 @@ def _draw_map(fig: Figure, page: Page, *, districts: gpd.GeoDataFrame, row: int,
         Line2D([], [], linestyle="none", marker=styles[c].marker, markersize=8.5,
                markerfacecolor=styles[c].colour, markeredgecolor="white", label=c)
         for c in dict.fromkeys(places["category"].astype(str))]
-    handles.append(Line2D([], [], color=_OUTLINE, linewidth=2.2, label=f"{layer_title}の境界"))
+    handles.append(Line2D([], [], color=OUTLINE, linewidth=2.2, label=f"{layer_title}の境界"))
     if shade is not None and not shade.empty:
         handles.append(Patch(facecolor=_SHADE, alpha=0.4, label=shade_label))
     if has_unserved:
@@ -280,157 +278,6 @@ def _draw_map(fig: Figure, page: Page, *, districts: gpd.GeoDataFrame, row: int,
                 ha="center", va="center", fontsize=11, color="#555555", zorder=12,
                 bbox={"facecolor": "white", "edgecolor": "#999999", "alpha": 0.9})
     return labels
-
-
-def _drop_colliding_labels(fig: Figure, labels: Sequence[Text]) -> None:
-    """Remove the optional map labels whose drawn box would touch another text.
-
-    The page is drawn once at a low resolution (text boxes scale with it) to measure every
-    text; a label overlapping a marker's number, the legend, the scale or a label kept before
-    it is removed, so that every number stays readable.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    dpi = fig.dpi
-    fig.set_dpi(50)
-    try:
-        canvas = FigureCanvasAgg(fig)
-        canvas.draw()
-        renderer = canvas.get_renderer()
-        optional = set(map(id, labels))
-        fixed = [t.get_window_extent(renderer) for t in fig.findobj(Text)
-                 if id(t) not in optional and t.get_visible() and t.get_text().strip()]
-        kept: list[Any] = []
-        for label in labels:
-            box = label.get_window_extent(renderer)
-            if any(box.overlaps(other) for other in (*fixed, *kept)):
-                label.remove()
-            else:
-                kept.append(box)
-    finally:
-        fig.set_dpi(dpi)
-
-
-def _draw_table(ax: Axes, x0: float, width: float, places: list[dict[str, Any]],
-                widths: list[float], wrapped: list[list[list[str]]], size: float,
-                styles: Mapping[str, CategoryStyle]) -> float:
-    """One list column: the dark header and the rows, from the top; returns its bottom (mm)."""
-    lefts = x0 + np.concatenate([[0.0], np.cumsum(widths)[:-1]])
-    em = size * PT_MM
-    line_h, pad = em * 1.3, em * 0.45
-    head_h = em * 2.2
-    ax.add_patch(Rectangle((x0, 0), width, head_h, facecolor="#3B3B3B", edgecolor="none"))
-    for x, w, head in zip(lefts, widths, LIST_COLUMNS, strict=True):
-        head_lines = wrap_text(head, (w - 2.0) / em)
-        ax.text(x + 1.0, head_h / 2, "\n".join(head_lines[:2]), va="center", ha="left",
-                fontsize=size, color="white", linespacing=1.0, **bold("white", size))
-    y = head_h
-    for i, (place, cells) in enumerate(zip(places, wrapped, strict=True)):
-        n_lines = max(len(c) for c in cells)
-        h = n_lines * line_h + 2 * pad
-        if i % 2:
-            ax.add_patch(Rectangle((x0, y), width, h, facecolor="#F1EEE7", edgecolor="none"))
-        style = styles[str(place["category"])]
-        cx, cy = lefts[0] + widths[0] / 2, y + pad + line_h / 2
-        ax.scatter([cx], [cy], s=(em * 1.75 / PT_MM) ** 2 * min(_MARKER_SCALE[style.marker], 1.1),
-                   marker=style.marker,
-                   color=style.colour, edgecolors="white", linewidths=0.6, zorder=3)
-        ax.text(cx, cy, cells[0][0], ha="center", va="center_baseline", fontsize=size * 0.9,
-                color=style.text_colour, zorder=4, **bold(style.text_colour, size))
-        for col in range(1, len(LIST_COLUMNS)):
-            ax.text(lefts[col] + 1.0, y + pad, "\n".join(cells[col]), ha="left", va="top",
-                    fontsize=size, linespacing=1.3 * 0.83, color="#1A1A1A")
-        y += h
-        ax.plot([x0, x0 + width], [y, y], color="#D5CFC2", linewidth=0.4)
-    return y
-
-
-def _draw_list(fig: Figure, page: Page, places: gpd.GeoDataFrame,
-               styles: Mapping[str, CategoryStyle]) -> None:
-    box = page.list_box
-    ax = fig.add_axes((box[0] / page.width, box[1] / page.height, box[2] / page.width,
-                       box[3] / page.height))
-    ax.set_xlim(0, box[2])
-    ax.set_ylim(box[3], 0)
-    ax.axis("off")
-    rows, prefix = list_rows(places)
-    plan = plan_list(rows, box[2], box[3], max_pt=page.list_max_pt, columns=page.list_columns)
-    size = plan.size
-    records = places.to_dict("records")
-    y = 0.0
-    for k, (part, widths, wrapped) in enumerate(plan.parts):
-        x0 = k * (plan.column_width + LIST_GAP_MM)
-        width = box[2] if len(plan.parts) == 1 else plan.column_width
-        y = max(y, _draw_table(ax, x0, width, records[part], widths, wrapped, size, styles))
-    if places.empty:
-        em = size * PT_MM
-        ax.text(box[2] / 2, em * 2.2 + 8, "（該当なし）", ha="center", va="top", fontsize=9,
-                color="#555555")
-    else:
-        notes = [f"※ 住所の「{prefix}」は省略しています。"] if prefix else []
-        if plan.hidden:
-            notes.append(f"※ ほか {plan.hidden} か所は一覧に入りません（HTML 版の地図に載っています）。")
-        if notes:
-            note_pt = min(size, 7.0)
-            lines = wrap_text(" ".join(notes), (box[2] - 1.0) / (note_pt * PT_MM))
-            ax.text(0.5, y + 1.5, "\n".join(lines), ha="left", va="top", fontsize=note_pt,
-                    color="#555555", linespacing=1.2)
-            y += (len(lines) - 1) * note_pt * PT_MM * 1.2
-    y += 8.0
-    if box[3] - y >= 30.0:  # room left: a box for hand-written notes (photos, comments, contacts)
-        ax.add_patch(Rectangle((0, y), box[2], box[3] - y, facecolor="none", edgecolor="#B8B2A7",
-                               linewidth=0.6, linestyle=(0, (3, 2))))
-        ax.text(2.0, y + 2.0, "メモ（写真・ひとこと・連絡先など）", ha="left", va="top",
-                fontsize=7 if page.list_max_pt <= 8.5 else 9, color="#8C8273")
-
-
-def _text_mm(text: str, size_pt: float) -> float:
-    """About how wide a line of text is (mm) at ``size_pt``."""
-    return sum(char_em(c) for c in text) * size_pt * PT_MM
-
-
-def _draw_qr(fig: Figure, page: Page, url: str, size_mm: float) -> None:
-    """A QR code (segno) at the footer's right, with what it leads to beside it."""
-    import segno
-
-    matrix = np.asarray(segno.make(url, error="m").matrix, dtype=float)
-    left, bottom = page.width - 10 - size_mm, 1.5
-    ax = fig.add_axes((left / page.width, bottom / page.height, size_mm / page.width,
-                       size_mm / page.height))
-    ax.imshow(1 - matrix, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    ax.axis("off")
-    fig.text((left - 1.5) / page.width, (bottom + size_mm / 2) / page.height,
-             "この地区のページ →", fontsize=6.0, ha="right", va="center", color="#444444")
-
-
-def _draw_header_footer(fig: Figure, page: Page, *, title: str, subtitle: str,
-                        date: dt.date, credits: list[str], qr_url: str | None = None) -> None:
-    title_pt = 22 if page.width > 250 else 19
-    inner = page.width - 20
-    # Title and subtitle share the line when both fit (with a gap), else the subtitle goes under.
-    one_line = _text_mm(title, title_pt) + 8 + _text_mm(subtitle, 9) <= inner
-    top = 1 - (9.5 if one_line else 7.5) / page.height
-    fig.text(10 / page.width, top, title, fontsize=title_pt,
-             va="center", ha="left", color="#222222", **bold("#222222", 20))
-    if one_line:
-        fig.text(1 - 10 / page.width, top, subtitle, fontsize=9, va="center", ha="right",
-                 color="#444444")
-    else:
-        fig.text(10 / page.width, 1 - 14.2 / page.height, subtitle, fontsize=8, va="center",
-                 ha="left", color="#444444")
-    fig.add_artist(Line2D([10 / page.width, 1 - 10 / page.width],
-                          [1 - 17 / page.height] * 2, color=_OUTLINE, linewidth=1.2))
-    date_text = (f"作成日 {date.year}年{date.month}月{date.day}日 ・ kennai で作成"
-                 "（背景図も地域のデータから作成）")
-    credit = "クレジット：" + " ／ ".join(credits) if credits else ""
-    qr_mm = 11.0
-    room = inner - (qr_mm + _text_mm("この地区のページ →", 6.0) + 4 if qr_url else 0)
-    width_em = room / (6.0 * PT_MM)
-    lines = [date_text, *wrap_text(credit, width_em)] if credit else [date_text]
-    fig.text(10 / page.width, 10.5 / page.height, "\n".join(lines[:3]), fontsize=6.0,
-             va="top", ha="left", color="#444444", linespacing=1.35)
-    if qr_url:
-        _draw_qr(fig, page, qr_url, qr_mm)
 
 
 def render_treasure_map(
@@ -492,13 +339,13 @@ def render_treasure_map(
         labels = _draw_map(fig, page, districts=districts, row=row, places=places, styles=styles,
                   base=base, shade=as_shade(shade, region), shade_label=shade_label,
                   unserved=as_shade(unserved, region), layer_title=layer_title)
-        _draw_list(fig, page, places, styles)
+        draw_list(fig, page, places, styles)
         subtitle = (f"{region.config.title}　{layer_title}「{district}」　"
                     f"通いの場・集いの場 {len(places)} か所")
-        _draw_header_footer(fig, page, title=title or f"{district}の宝物マップ", subtitle=subtitle,
+        draw_header_footer(fig, page, title=title or f"{district}の宝物マップ", subtitle=subtitle,
                             date=date or dt.date.today(), credits=attributions(region, base),
                             qr_url=qr_url)
-        _drop_colliding_labels(fig, labels)
+        drop_colliding_labels(fig, labels)
     return fig
 
 
