@@ -206,3 +206,24 @@ def test_cli_yaizu_html_with_coverage(yaizu: Region, tmp_path: Path,
     assert res.exit_code == 0, res.output
     page = out.read_text(encoding="utf-8")
     assert 'href="https://example.jp/k/districts/plan%3Ajunior_high/' in page
+
+
+def test_api_treasure_map_takes_the_plan_and_the_qr_base(demo: Region, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from api import create_app
+
+    client = TestClient(create_app(REPO / "pipelines" / "demo.yaml", build_dir=demo.build_dir,
+                                   register_path=tmp_path / "r.sqlite"))
+    area = str(demo.plan("plan_junior_high")["name"].iloc[0])
+    url = "/api/v1/regions/demo/treasure-map"
+    res = client.get(url, params={"district": area, "plan": "plan_junior_high", "format": "html",
+                                  "qr_base": "https://example.jp/k/", "walk_minutes": 10})
+    assert res.status_code == 200, res.text
+    assert 'href="https://example.jp/k/districts/plan%3Aplan_junior_high/1.html"' in res.text
+    assert "高齢者の歩行速度 0.8 m/s で10分" in res.text
+    res = client.get(url, params={"district": area, "plan": "plan_junior_high", "paper": "A3"})
+    assert res.status_code == 200 and res.content.startswith(b"%PDF")
+    assert client.get(url, params={"district": area, "plan": "nothing"}).status_code == 404
+    assert client.get(url, params={"district": area, "plan": "plan_junior_high",
+                                   "qr_base": "javascript:alert(1)"}).status_code in (400, 422)
