@@ -15,7 +15,16 @@ from fastapi import APIRouter, Header, Query, Response
 
 from api.routers.tiles import TileIndex, Zoom, serve_tile
 from api.state import RegionName, ServerState
-from kennai.access import coverage_table, district_gaps, gap_polygons, resolve_polygons
+from kennai.access import (
+    PLACES_KIND,
+    AccessResults,
+    check_kind,
+    coverage_table,
+    district_gaps,
+    gap_polygons,
+    resolve_polygons,
+    results_for,
+)
 from kennai.errors import NotFoundError
 from kennai.geojson import to_feature_collection
 from kennai.i18n import t
@@ -24,6 +33,9 @@ from kennai.raster_tiles import PNG_TYPE
 LayerName = Annotated[str, Query(max_length=100, description="区域のレイヤ (elementary, junior_high, "
                                                             "neighbourhood) または案の名前 (a plan)")]
 District = Annotated[str | None, Query(max_length=200, description="区域名 (one district)")]
+Kind = Annotated[str, Query(max_length=100, description=(
+    "行き先の種類: places（集いの場）または設定の destinations の名前 (kind of destination: places, "
+    "or a name under the config's destinations, e.g. food, bus)"))]
 
 
 def _no_district(layer: str, district: str) -> NotFoundError:
@@ -46,6 +58,18 @@ def access_router(state: ServerState) -> APIRouter:
     router = APIRouter(prefix="/regions/{region}/access", tags=["access"])
     gap_cache: dict[float, gpd.GeoDataFrame] = {}
     gap_lock = threading.Lock()
+    kind_cache: dict[str, AccessResults] = {}
+
+    def results_of(region: str, kind: str) -> AccessResults:
+        """The stored results of one kind of destination (the gathering places by default)."""
+        results = state.require_access(region)
+        if kind == PLACES_KIND:
+            return results
+        check_kind(state.region, kind)
+        with gap_lock:
+            if kind not in kind_cache:
+                kind_cache[kind] = results_for(state.region, results.options, kind=kind)
+            return kind_cache[kind]
 
     def gaps_at(threshold: float) -> gpd.GeoDataFrame:
         with gap_lock:
@@ -57,8 +81,8 @@ def access_router(state: ServerState) -> APIRouter:
             return gap_cache[threshold]
 
     @router.get("", summary="アクセス計算の概要 (access results: options and totals)")
-    def summary(region: RegionName) -> dict[str, Any]:
-        results = state.require_access(region)
+    def summary(region: RegionName, kind: Kind = PLACES_KIND) -> dict[str, Any]:
+        results = results_of(region, kind)
         return {"options": results.options.to_dict(), "info": results.info,
                 "region": results.coverage.get("region", []),
                 "layers": sorted(k for k in results.coverage if k != "region"),
@@ -66,9 +90,9 @@ def access_router(state: ServerState) -> APIRouter:
 
     @router.get("/coverage", summary="区域ごとの徒歩圏カバー率 (coverage per district: population, "
                                      "65+, shares within thresholds, no-network population)")
-    def coverage(region: RegionName, layer: LayerName = "elementary", district: District = None
-                 ) -> list[dict[str, Any]]:
-        results = state.require_access(region)
+    def coverage(region: RegionName, layer: LayerName = "elementary", district: District = None,
+                 kind: Kind = PLACES_KIND) -> list[dict[str, Any]]:
+        results = results_of(region, kind)
         key, polygons = resolve_polygons(state.region, layer)
         rows = results.coverage.get(key)
         if rows is None:

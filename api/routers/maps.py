@@ -21,7 +21,7 @@ MEDIA_TYPES = {"pdf": "application/pdf", "png": "image/png", "svg": "image/svg+x
 
 
 def maps_router(state: ServerState) -> APIRouter:
-    """Route ``/regions/{region}/treasure-map``."""
+    """Route ``/regions/{region}/treasure-map`` and ``/regions/{region}/karte``."""
     router = APIRouter(prefix="/regions/{region}", tags=["maps"])
     lock = threading.Lock()
 
@@ -38,17 +38,45 @@ def maps_router(state: ServerState) -> APIRouter:
         orientation: Annotated[Literal["landscape", "portrait"], Query()] = "landscape",
         walk_minutes: Annotated[float | None, Query(gt=0, le=60, description=(
             "この分数で歩ける範囲を塗る (shade the area within this walk; needs access results)"))] = None,
+        plan: Annotated[str | None, Query(max_length=100, description=(
+            "第2層の計画の圏域を区域にする (a plan's areas as the districts, instead of layer)"))] = None,
+        qr_base: Annotated[str | None, Query(max_length=500, description=(
+            "公開サイトのアドレス: 区域のページへの QR コード (exported site's address)"))] = None,
     ) -> Response:
         from kennai.maps.request import TreasureMapRequest, map_options, render_map
 
         reg = state.check_region(region)
-        request = TreasureMapRequest(layer=layer, district=district, fmt=format, paper=paper,
-                                     orientation=orientation, walk_minutes=walk_minutes)
+        request = TreasureMapRequest(layer=f"plan:{plan}" if plan else layer, district=district,
+                                     fmt=format, paper=paper, orientation=orientation,
+                                     walk_minutes=walk_minutes, qr_base=qr_base)
         results = state.require_access(region) if request.needs_access else state.access
         options = map_options(reg, request, results=results)
         with lock:
             body = render_map(reg, request, options)
         filename = quote(f"{district}の宝物マップ.{format}")
+        return Response(body, media_type=MEDIA_TYPES[format], headers={
+            "Content-Disposition": f"inline; filename*=UTF-8''{filename}",
+            "Cache-Control": "no-store"})
+
+    @router.get("/karte", summary="地区カルテ (district profiles: one page per district, PDF or "
+                                   "HTML)", response_class=Response,
+                responses={200: {"content": {"application/pdf": {}, "text/html": {}}}})
+    def karte(
+        region: RegionName,
+        layer: Annotated[DistrictKind, Query(description="区域のレイヤ")] = "elementary",
+        district: Annotated[str | None, Query(min_length=1, max_length=200, description=(
+            "区域名（省略すると全区域） (a district; every district when omitted)"))] = None,
+        format: Annotated[Literal["pdf", "html"], Query(description="pdf / html")] = "pdf",
+    ) -> Response:
+        from kennai.maps.karte import karte_profiles
+        from kennai.maps.karte_render import karte_bytes
+
+        reg = state.check_region(region)
+        profiles = karte_profiles(reg, layer=layer, district=district,
+                                  all_districts=district is None)
+        with lock:
+            body = karte_bytes(profiles, format)
+        filename = quote(f"{district or reg.config.title}の地区カルテ.{format}")
         return Response(body, media_type=MEDIA_TYPES[format], headers={
             "Content-Disposition": f"inline; filename*=UTF-8''{filename}",
             "Cache-Control": "no-store"})

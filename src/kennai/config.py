@@ -81,12 +81,24 @@ class LayerConfig(_Model):
     def _single_source(cls, data: Any) -> Any:
         # ``layer: {path: ...}`` is the common case; ``layer: {sources: [...]}`` the general one.
         if isinstance(data, dict) and "sources" not in data:
-            meta = {k: data[k] for k in ("title", "attribution") if k in data}
+            # Every field but the sources (title, attribution …) belongs to the layer.
+            meta = {k: data[k] for k in cls.model_fields if k != "sources" and k in data}
             src = {k: v for k, v in data.items() if k not in meta}
             return {"sources": [src], **meta}
         if isinstance(data, str | Path):
             return {"sources": [{"path": data}]}
         return data
+
+
+class DestinationConfig(LayerConfig):
+    """A kind of destination besides the gathering places (food shops, bus stops, clinics …).
+
+    Read like the places layer (a file, or OSM tags from a ``.pbf``, through
+    :func:`kennai.io.layers.read_points`); access is computed once per kind and stored in the
+    build beside the gathering places' results.
+    """
+
+    title_en: str | None = None
 
 
 class PlanConfig(_Model):
@@ -135,6 +147,8 @@ class RegionConfig(_Model):
     attribution: list[str] = Field(default_factory=list)
     layers: dict[str, LayerConfig]
     plans: list[PlanConfig] = Field(default_factory=list)
+    #: Kinds of destination besides the gathering places, by name (``food``, ``bus`` …).
+    destinations: dict[str, DestinationConfig] = Field(default_factory=dict)
     #: Tolerances for the checks (metres / square metres).
     tiling_tolerance_m2: float = 1000.0
     #: Where the config file lives; set by :func:`load_config`.
@@ -153,6 +167,15 @@ class RegionConfig(_Model):
         unknown = sorted(set(v) - set(LAYER_KINDS))
         if unknown:
             raise ValueError(f"unknown layer kind(s) {unknown}; known: {list(LAYER_KINDS)}")
+        return v
+
+    @field_validator("destinations")
+    @classmethod
+    def _check_destinations(cls, v: dict[str, DestinationConfig]) -> dict[str, DestinationConfig]:
+        bad = sorted(k for k in v if not _NAME_RE.match(k) or k == "places")
+        if bad:
+            raise ValueError(f"destination names use lower-case letters, digits, '_' and '-' "
+                             f"and are not 'places': {bad}")
         return v
 
     @model_validator(mode="after")
@@ -174,6 +197,9 @@ class RegionConfig(_Model):
         for plan in self.plans:
             if plan.path is not None:
                 files.extend(_with_sidecars(plan.path))
+        for dest in self.destinations.values():
+            for src in dest.sources:
+                files.extend(_with_sidecars(src.path))
         return files
 
     def digest(self) -> str:

@@ -7,7 +7,9 @@ ranked gap polygons (:mod:`~kennai.access.gaps`), used to suggest new sites
 (:mod:`~kennai.access.sites`, greedy maximal coverage) and rendered as a COG of walking minutes
 with the walking areas the maps draw (:mod:`~kennai.access.surface`). A build stores them
 (:mod:`~kennai.access.pipeline`, :mod:`~kennai.access.store`); :class:`PointRouter` answers
-clicks. Residents outside the network's extent are reported as "no network", never as "not
+clicks. Besides the gathering places, a region may name other kinds of destination (food
+shops, bus stops: :mod:`~kennai.access.destinations`), each routed to the same way.
+Residents outside the network's extent are reported as "no network", never as "not
 covered".
 
 This package re-exports the public API of its modules.
@@ -15,6 +17,13 @@ This package re-exports the public API of its modules.
 
 from kennai.access.compute import compute_access, results_for, select_places
 from kennai.access.coverage import OUTSIDE_NAME, coverage_frame, coverage_table
+from kennai.access.destinations import (
+    PLACES_KIND,
+    check_kind,
+    destination_kinds,
+    kind_title,
+    read_destinations,
+)
 from kennai.access.districts import district_geometry, polygon_layers, resolve_polygons
 from kennai.access.gaps import DistrictGaps, district_gaps, gap_polygons
 from kennai.access.options import DEFAULT_THRESHOLDS, AccessOptions, Threshold, parse_threshold
@@ -34,7 +43,7 @@ from kennai.access.routing import (
     walk_graphs,
 )
 from kennai.access.sites import coverage_matrix, greedy_sites, suggest_sites
-from kennai.access.store import ACCESS_DIR, load_access, save_access
+from kennai.access.store import ACCESS_DIR, access_dir, load_access, save_access
 from kennai.access.surface import (
     access_results,
     district_place_minutes,
@@ -48,6 +57,7 @@ __all__ = [
     "ACCESS_DIR",
     "DEFAULT_THRESHOLDS",
     "OUTSIDE_NAME",
+    "PLACES_KIND",
     "AccessOptions",
     "AccessResults",
     "Anchors",
@@ -55,19 +65,23 @@ __all__ = [
     "NodeCosts",
     "PointRouter",
     "Threshold",
+    "access_dir",
     "access_results",
     "analyse",
     "anchors",
+    "check_kind",
     "compute_access",
     "cost_scale",
     "coverage_frame",
     "coverage_matrix",
     "coverage_table",
+    "destination_kinds",
     "district_gaps",
     "district_geometry",
     "district_place_minutes",
     "gap_polygons",
     "greedy_sites",
+    "kind_title",
     "load_access",
     "nearest_places",
     "network_extent",
@@ -77,6 +91,7 @@ __all__ = [
     "place_minutes",
     "point_costs",
     "polygon_layers",
+    "read_destinations",
     "region_network",
     "resolve_polygons",
     "results_for",

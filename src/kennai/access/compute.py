@@ -17,10 +17,11 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from kennai.access.destinations import PLACES_KIND, check_kind, read_destinations
 from kennai.access.options import AccessOptions
 from kennai.access.results import AccessResults
 from kennai.access.routing import nearest_places, network_extent, region_network, walk_graphs
-from kennai.access.store import ACCESS_DIR, load_access
+from kennai.access.store import access_dir, load_access
 from kennai.errors import EmptyLayerError, NotFoundError
 from kennai.graph import speed_for
 from kennai.i18n import t
@@ -53,7 +54,7 @@ def select_places(places: gpd.GeoDataFrame, *, categories: Iterable[str] | None 
 
 
 def compute_access(region: Region, options: AccessOptions | None = None, *,
-                   progress: Progress = no_progress) -> AccessResults:
+                   kind: str = PLACES_KIND, progress: Progress = no_progress) -> AccessResults:
     """Nearest place, walking distance and time for every resident location of a region.
 
     Parameters
@@ -62,6 +63,9 @@ def compute_access(region: Region, options: AccessOptions | None = None, *,
         A :class:`kennai.region.Region` with a network, places, and population or buildings.
     options
         Profile, place filters, snapping limits (defaults: elderly, all places).
+    kind
+        The kind of destination: ``places`` (the gathering places), or one the config names
+        under ``destinations`` (food shops, bus stops …), routed to in exactly the same way.
 
     Returns
     -------
@@ -72,11 +76,12 @@ def compute_access(region: Region, options: AccessOptions | None = None, *,
     options = options or AccessOptions()
     _require_places(region)
     if region.network is None:
-        return straight_line_access(region, options, progress=progress)
+        return straight_line_access(region, options, kind=kind, progress=progress)
     net = region_network(region)
+    destinations = read_destinations(region, kind) if kind != PLACES_KIND else \
+        region.layer("places")
     progress("residents")
-    places = select_places(region.layer("places"), categories=options.categories,
-                           schedule=options.schedule)
+    places = select_places(destinations, categories=options.categories, schedule=options.schedule)
     extent = network_extent(net, margin_m=options.extent_margin_m)
     residents, res_info = resident_locations(
         population=region.layer("population") if region.has_layer("population") else None,
@@ -120,6 +125,8 @@ def compute_access(region: Region, options: AccessOptions | None = None, *,
         "locations_unreachable": int((on & ~np.isfinite(dist)).sum()),
         "method": "network",
     }
+    if kind != PLACES_KIND:  # the gathering places' stored info stays as it always was
+        info["kind"] = kind
     return AccessResults(residents, places, options, info)
 
 
@@ -131,7 +138,8 @@ def _require_places(region: Region) -> None:
 
 
 def straight_line_access(region: Region, options: AccessOptions | None = None, *,
-                         progress: Progress = no_progress) -> AccessResults:
+                         kind: str = PLACES_KIND, progress: Progress = no_progress
+                         ) -> AccessResults:
     """Straight-line distance to the nearest place for a region without a walk network.
 
     The MAFF-style fallback (e.g. "within 500 m as the crow flies"): every resident location
@@ -142,8 +150,9 @@ def straight_line_access(region: Region, options: AccessOptions | None = None, *
     options = options or AccessOptions()
     _require_places(region)
     progress("residents")
-    places = select_places(region.layer("places"), categories=options.categories,
-                           schedule=options.schedule)
+    destinations = read_destinations(region, kind) if kind != PLACES_KIND else \
+        region.layer("places")
+    places = select_places(destinations, categories=options.categories, schedule=options.schedule)
     residents, res_info = resident_locations(
         population=region.layer("population") if region.has_layer("population") else None,
         buildings=region.layer("buildings") if region.has_layer("buildings") else None,
@@ -170,15 +179,21 @@ def straight_line_access(region: Region, options: AccessOptions | None = None, *
             "places_on_network": 0, "locations_no_network": len(residents),
             "population_no_network": round(float(residents["population"].sum()), 3),
             "locations_unreachable": 0, "method": "straight_line"}
+    if kind != PLACES_KIND:
+        info["kind"] = kind
     return AccessResults(residents, places, options, info)
 
 
-def results_for(region: Region, options: AccessOptions, *, progress: Progress = no_progress
-                ) -> AccessResults:
-    """Stored results when they were computed with the same routing options, else fresh ones."""
-    if region.build_dir is not None and (Path(region.build_dir) / ACCESS_DIR / "access.json").is_file():
-        stored = load_access(region.build_dir)
+def results_for(region: Region, options: AccessOptions, *, kind: str = PLACES_KIND,
+                progress: Progress = no_progress) -> AccessResults:
+    """Stored results (of ``kind``) when they were computed with the same routing options, else
+    fresh ones."""
+    if kind != PLACES_KIND:
+        check_kind(region, kind)
+    folder = access_dir(kind)
+    if region.build_dir is not None and (Path(region.build_dir) / folder / "access.json").is_file():
+        stored = load_access(region.build_dir, kind=kind)
         if stored.options.routing_key() == options.routing_key():
             stored.options = replace(stored.options, thresholds=options.thresholds)
             return stored
-    return compute_access(region, options, progress=progress)
+    return compute_access(region, options, kind=kind, progress=progress)

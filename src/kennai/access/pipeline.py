@@ -2,7 +2,8 @@
 
 :func:`run_access_for_build` is the step ``kennai build`` runs after writing the layers: the
 default results are computed once and stored in ``build/<region>/access`` for the CLI, the
-API and the maps to read.
+API and the maps to read, and those of every other kind of destination the region names in
+``build/<region>/access-<kind>``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from typing import Any
 
 from kennai.access.compute import compute_access
 from kennai.access.coverage import OUTSIDE_NAME, coverage_table
+from kennai.access.destinations import PLACES_KIND
 from kennai.access.districts import polygon_layers
 from kennai.access.gaps import gap_polygons
 from kennai.access.options import AccessOptions
 from kennai.access.results import AccessResults
 from kennai.access.sites import suggest_sites
-from kennai.access.store import ACCESS_DIR, save_access
+from kennai.access.store import ACCESS_DIR, access_dir, save_access
 from kennai.access.surface import write_surface
 from kennai.checks import Finding
 from kennai.i18n import t
@@ -27,10 +29,14 @@ from kennai.region import Region
 
 
 def analyse(region: Region, options: AccessOptions | None = None, *, progress: Progress = no_progress,
-            surface_path: Path | None = None) -> AccessResults:
+            surface_path: Path | None = None, kind: str = PLACES_KIND) -> AccessResults:
     """Everything for a region: distances, coverage for every district layer and plan (and the
-    whole region), gaps, site suggestions and, when ``surface_path`` is given, the surface."""
-    results = compute_access(region, options, progress=progress)
+    whole region), gaps, site suggestions and, when ``surface_path`` is given, the surface.
+
+    For a kind of destination other than the gathering places there are no site suggestions
+    (the candidates are sites for gathering places, not for shops or stops).
+    """
+    results = compute_access(region, options, kind=kind, progress=progress)
     progress("coverage")
     results.coverage = {"region": coverage_table(results, region_name=region.config.title)}
     for key, polys in polygon_layers(region).items():
@@ -39,8 +45,9 @@ def analyse(region: Region, options: AccessOptions | None = None, *, progress: P
         return results  # gaps, suggestions and the surface need walking distances
     progress("gaps")
     results.gaps = gap_polygons(results)
-    progress("suggestions")
-    results.suggestions = suggest_sites(region, results)
+    if kind == PLACES_KIND:
+        progress("suggestions")
+        results.suggestions = suggest_sites(region, results)
     if surface_path is not None:
         progress("surface")
         results.surface_path = write_surface(region, results, surface_path)
@@ -50,7 +57,9 @@ def analyse(region: Region, options: AccessOptions | None = None, *, progress: P
 def run_access_for_build(region: Region, build_dir: Path, *, progress: Progress = no_progress,
                          options: AccessOptions | None = None) -> dict[str, Any]:
     """Compute the default access results for a built region and store them in
-    ``build_dir/access`` atomically; return a small summary for ``metadata.json``.
+    ``build_dir/access`` atomically, then those of each kind of destination the config names
+    in ``build_dir/access-<kind>``; return a small summary for ``metadata.json`` (the other
+    kinds under ``kinds``).
 
     Does nothing (returns ``{"skipped": reason}``) when the region has no network or places.
     """
@@ -67,8 +76,22 @@ def run_access_for_build(region: Region, build_dir: Path, *, progress: Progress 
         save_access(results, build_dir / ACCESS_DIR)
     finally:
         surface_tmp.unlink(missing_ok=True)
+    summary = _summary(results, ACCESS_DIR)
+    kinds: dict[str, dict[str, Any]] = {}
+    for kind in region.config.destinations:
+        progress(f"access {kind}")
+        kind_results = analyse(region, options, progress=progress, kind=kind)
+        save_access(kind_results, build_dir / access_dir(kind))
+        kinds[kind] = _summary(kind_results, access_dir(kind))
+    if kinds:
+        summary["kinds"] = kinds
+    return summary
+
+
+def _summary(results: AccessResults, folder: str) -> dict[str, Any]:
+    """What ``metadata.json`` says about one kind's stored results."""
     whole = results.coverage["region"][0]
-    return {"dir": ACCESS_DIR, "method": whole["method"], "base_share": whole["base_share"],
+    return {"dir": folder, "method": whole["method"], "base_share": whole["base_share"],
             "population": whole["population"],
             "profile": results.options.profile,
             "places": results.info["places"], "places_on_network": results.info["places_on_network"],

@@ -23,8 +23,14 @@ from kennai.atomic import atomic_dir
 from kennai.errors import BuildNotFoundError
 from kennai.i18n import t
 
-#: The folder of a build that holds its access results.
+#: The folder of a build that holds its access results (to the gathering places).
 ACCESS_DIR = "access"
+
+
+def access_dir(kind: str = "places") -> str:
+    """The build folder of one kind of destination's results: ``access`` for the gathering
+    places (as always), ``access-<kind>`` beside it for every other kind."""
+    return ACCESS_DIR if kind == "places" else f"{ACCESS_DIR}-{kind}"
 _FORMAT = 1
 
 
@@ -78,10 +84,10 @@ def _read_geojson(path: Path, crs: CRS) -> gpd.GeoDataFrame | None:
     return gdf.to_crs(crs) if len(gdf) else gdf.set_crs(crs, allow_override=True)
 
 
-def load_access(build_dir: Path) -> AccessResults:
+def load_access(build_dir: Path, *, kind: str = "places") -> AccessResults:
     """Read the results :func:`~kennai.access.pipeline.run_access_for_build` stored under
-    ``build_dir/access``."""
-    folder = Path(build_dir) / ACCESS_DIR
+    ``build_dir/access`` (``build_dir/access-<kind>`` for another kind of destination)."""
+    folder = Path(build_dir) / access_dir(kind)
     meta_path = folder / "access.json"
     if not meta_path.is_file():
         raise BuildNotFoundError(t("アクセスの計算結果がまだありません", "no access results yet"),

@@ -79,6 +79,9 @@ def access(
         "--category", help="この種別を含む通いの場だけ（繰り返し可） (place category filter)")] = None,
     schedule: Annotated[str | None, typer.Option(
         "--schedule", help="曜日・日時特記事項にこの語を含む場所だけ（例: 毎週） (schedule filter)")] = None,
+    kind: Annotated[str, typer.Option(
+        "--kind", help="行き先の種類: places（集いの場）/ 設定の destinations の名前（例: food, bus） "
+                       "(kind of destination)")] = "places",
     as_json: JsonOpt = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV で出力 (CSV output)")] = False,
 ) -> None:
@@ -105,7 +108,7 @@ def access(
         polygons = None
         if by is not None:
             _, polygons = resolve_polygons(region, by)
-        results = results_for(region, options, progress=progress)
+        results = results_for(region, options, kind=kind, progress=progress)
     rows = coverage_table(results, polygons, thresholds=thresholds, region_name=cfg.title)
     if as_json:
         print_json(rows if by is not None else rows[0])
@@ -114,6 +117,10 @@ def access(
     else:
         unit = results.info.get("residents", {}).get("unit")
         title = f"{cfg.title} — {profile}"
+        if kind != "places":
+            from kennai.access import kind_title
+
+            title = f"{cfg.title} — {kind_title(region, kind)} — {profile}"
         if unit == "households":
             title += t("（人口なし: 建物 1 棟 = 1 世帯）", " (no census: one household per building)").get()
         _print_table(rows, title)

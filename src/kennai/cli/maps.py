@@ -38,6 +38,12 @@ def treasure_map(
         "--title", help="表題（--all では {district} が区域名） (page title)")] = None,
     all_districts: Annotated[bool, typer.Option(
         "--all", help="全区域を 1 つの PDF に (one page per district in one PDF)")] = False,
+    plan: Annotated[str | None, typer.Option(
+        "--plan", help="第2層の計画の圏域を区域にする（--layer の代わり） (a plan's areas as the "
+                       "districts)")] = None,
+    qr_base: Annotated[str | None, typer.Option(
+        "--qr-base", help="公開サイトのアドレス: 区域のページへの QR コードを載せる "
+                          "(exported site's address: QR code to the district's page)")] = None,
 ) -> None:
     """宝物マップ（番号付きの場所と一覧表）を作る (print a district's treasure map)."""
     from kennai.maps.request import (
@@ -49,7 +55,8 @@ def treasure_map(
     )
 
     request = TreasureMapRequest(
-        layer=layer, district=district, all_districts=all_districts,
+        layer=f"plan:{plan}" if plan else layer, district=district, qr_base=qr_base,
+        all_districts=all_districts,
         fmt=file_format(output, atlas=all_districts), paper=paper, orientation=orientation,
         categories=_split(categories), walk_minutes=minutes if coverage else None, title=title)
     region = open_region(config, build=True, quiet=True)

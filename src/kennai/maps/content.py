@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from kennai.access.options import AccessOptions
 from kennai.errors import NotFoundError, TreasureMapError
+from kennai.graph import speed_for
 from kennai.i18n import t
 from kennai.maps.basemap import Basemap, is_osm_path
 from kennai.region import Region
@@ -73,6 +75,66 @@ def order_places(xy: np.ndarray) -> np.ndarray:
     return path
 
 
+#: The prefix of a layer name that asks for a 第2層 plan's areas as the districts.
+PLAN_PREFIX = "plan:"
+_LAYER_TITLES = {"elementary": "小学校区", "junior_high": "中学校区", "neighbourhood": "自治会"}
+
+
+def map_district(region: Region, layer: str, district: str) -> tuple[gpd.GeoDataFrame, int]:
+    """The districts a map is drawn over and the row of ``district`` in them.
+
+    ``layer`` is a district layer (``elementary``, ``neighbourhood`` …) or ``plan:<name>``, a
+    第2層 plan whose areas serve as the districts.
+
+    Raises
+    ------
+    NotFoundError
+        For an unknown layer, plan or district.
+    """
+    if not layer.startswith(PLAN_PREFIX):
+        return region.district_row(layer, district)
+    plan = layer.removeprefix(PLAN_PREFIX)
+    if plan not in region.plan_names:
+        known = ", ".join(region.plan_names)
+        raise NotFoundError(t(f"計画「{plan}」はありません（あるもの: {known or 'なし'}）",
+                              f"no plan {plan!r} (there are: {known or 'none'})"),
+                            feature="--plan", hint=t("設定の plans を確認してください",
+                                                     "check the config's plans"))
+    areas = region.plan(plan)
+    hits = (areas["name"].astype(str).to_numpy() == district).nonzero()[0]
+    if not len(hits):
+        names = "、".join(areas["name"].astype(str).tolist())
+        raise NotFoundError(t(f"圏域「{district}」は計画 {plan} にありません",
+                              f"no area {district!r} in plan {plan}"), feature=district,
+                            hint=t(f"あるもの: {names}", f"there are: {names}"))
+    return areas.reset_index(drop=True), int(hits[0])
+
+
+def map_layer_title(region: Region, layer: str) -> str:
+    """What the districts are called on a map: the layer's or plan's title (「小学校区」)."""
+    if layer.startswith(PLAN_PREFIX):
+        plan = layer.removeprefix(PLAN_PREFIX)
+        return next((p.title for p in region.config.plans if p.name == plan and p.title),
+                    "第2層の圏域")
+    cfg = region.config.layers.get(layer)
+    return cfg.title if cfg is not None and cfg.title else _LAYER_TITLES.get(layer, layer)
+
+
+def district_page_url(base: str, *, layer: str, district: str, number: int) -> str:
+    """The address of a district's page on the exported site, for the map's QR code.
+
+    ``base`` is the site's address; it may hold ``{layer}``, ``{district}`` and ``{n}`` (the
+    district's 1-based place in its layer), else the site's own ``districts/<layer>/<n>.html``
+    is appended.
+    """
+    from urllib.parse import quote
+
+    parts = {"layer": quote(layer, safe=""), "district": quote(district, safe=""), "n": number}
+    if any("{" + k + "}" in base for k in parts):
+        return base.format(**parts)
+    return f"{base.rstrip('/')}/districts/{parts['layer']}/{number}.html"
+
+
 def district_places(region: Region, *, layer: str, district: str,
                     categories: Sequence[str] | None = None) -> gpd.GeoDataFrame:
     """The places inside a district, numbered 1… in map order (column ``number``).
@@ -87,7 +149,7 @@ def district_places(region: Region, *, layer: str, district: str,
     NotFoundError
         For an unknown layer, district or category.
     """
-    districts, row = region.district_row(layer, district)
+    districts, row = map_district(region, layer, district)
     places = region.layer("places")
     if categories:
         known = list(dict.fromkeys(places["category"].astype(str)))
@@ -203,9 +265,29 @@ def attributions(region: Region, basemap: Basemap | None = None) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def walk_label(minutes: float | None) -> str:
-    """The legend label of the shaded walking area (「徒歩10分圏」)."""
-    return f"徒歩{minutes:g}分圏" if minutes is not None else "徒歩圏"
+#: Who walks at a speed profile's pace, for the notes that say the speed.
+PROFILE_WALKERS = {"elderly": "高齢者", "adult": "成人"}
+
+
+def pace_text(options: AccessOptions) -> str:
+    """The walking speed the access results assume (「高齢者の歩行速度 0.8 m/s」).
+
+    Taken from the options (profile, or an explicit speed), so a map never claims a pace its
+    walking times were not computed at.
+    """
+    speed = speed_for(options.profile, options.speed_mps)
+    who = PROFILE_WALKERS.get(options.profile) if options.speed_mps is None else None
+    return f"{who}の歩行速度 {speed:g} m/s" if who else f"歩行速度 {speed:g} m/s"
+
+
+def walk_label(minutes: float | None, options: AccessOptions | None = None) -> str:
+    """The legend label of the shaded walking area: 「徒歩10分圏（高齢者の歩行速度 0.8 m/s で10分）」
+    when the options are known, else 「徒歩10分圏」."""
+    if minutes is None:
+        return "徒歩圏"
+    if options is None:
+        return f"徒歩{minutes:g}分圏"
+    return f"徒歩{minutes:g}分圏（{pace_text(options)} で{minutes:g}分）"
 
 
 # ---------------------------------------------------------------------------------------------

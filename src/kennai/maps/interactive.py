@@ -31,7 +31,10 @@ from kennai.maps.content import (
     as_shade,
     attributions,
     clean_text,
+    district_page_url,
     district_places,
+    map_district,
+    map_layer_title,
     region_category_styles,
     schedule_text,
 )
@@ -177,6 +180,7 @@ def interactive_map(
     minutes: Mapping[str, float] | None = None,
     title: str | None = None,
     basemap: Basemap | None = None,
+    qr_base: str | None = None,
 ) -> folium.Map:
     """The district's interactive map (a folium Map whose page needs no network).
 
@@ -185,8 +189,11 @@ def interactive_map(
     minutes
         Walking time (minutes) per ``place_id`` shown in the popups, e.g. from
         :func:`~kennai.access.surface.place_minutes`.
+    qr_base
+        The exported site's address: the panel links the district's page (the printed page's
+        QR code).
     """
-    districts, row = region.district_row(layer, district)
+    districts, row = map_district(region, layer, district)
     places = district_places(region, layer=layer, district=district, categories=categories)
     styles = region_category_styles(region)
     base = basemap if basemap is not None else load_basemap(region)
@@ -232,8 +239,7 @@ def interactive_map(
         "color": "#B2182B", "weight": 4, "fillOpacity": 0}, interactive=False,
         control=False).add_to(m)
 
-    layer_cfg = region.config.layers.get(layer)
-    layer_title = layer_cfg.title if layer_cfg and layer_cfg.title else layer
+    layer_title = map_layer_title(region, layer)
     xy = gpd.GeoSeries(places.geometry, crs=crs).to_crs("EPSG:4326").get_coordinates().to_numpy()
     items = []
     for (lon, lat), place in zip(xy, places.to_dict("records"), strict=True):
@@ -250,10 +256,17 @@ def interactive_map(
                      f'{style.colour}">{place["number"]}</b>{html.escape(clean_text(place["name"]))}</li>')
     credits = " ／ ".join(html.escape(c) for c in attributions(region, base))
     heading = html.escape(title or f"{district}の宝物マップ")
+    link = ""
+    if shade_gdf is not None and not shade_gdf.empty:  # the printed legend's walking-area note
+        link += (f'<div class="kn-walk"><span style="color:#4DAF4A">■</span> '
+                 f'{html.escape(shade_label)}</div>')
+    if qr_base is not None:  # the printed page's QR code, as a link
+        url = district_page_url(qr_base, layer=layer, district=district, number=row + 1)
+        link += f'<div><a class="kn-page" href="{html.escape(url, quote=True)}">この地区のページ</a></div>'
     panel = (f'<div class="kn-panel" id="kn-panel"><h1>{heading}</h1>'
              f'<div>{html.escape(region.config.title)} {html.escape(layer_title)}「'
              f'{html.escape(district)}」 {len(places)} か所</div><ol>{"".join(items)}</ol>'
-             f'<div class="kn-credit">{credits}</div></div>')
+             f'{link}<div class="kn-credit">{credits}</div></div>')
     root.html.add_child(folium.Element(panel), name="kn_panel")
     return m
 

@@ -43,6 +43,9 @@ class Page:
     height: float
     map_box: tuple[float, float, float, float]   # left, bottom, width, height
     list_box: tuple[float, float, float, float]
+    #: The largest list font (pt) and how many side-by-side list columns the page may use.
+    list_max_pt: float = 8.5
+    list_columns: int = 1
 
 
 def page_layout(paper: str, orientation: str) -> Page:
@@ -67,13 +70,18 @@ def page_layout(paper: str, orientation: str) -> Page:
     margin, header, footer, gap = 10.0, 22.0, 14.0, 6.0
     inner_w, inner_h = w - 2 * margin, h - header - footer
     bottom = footer
+    # A3 is read from further away on a hall's wall: a larger share for the map and a larger
+    # list font. A long list runs in two columns rather than in a tiny font.
+    a3 = paper == "A3"
+    share = 0.64 if a3 else 0.60
+    max_pt, columns = (11.0, 2) if a3 else (8.5, 2)
     if orientation == "landscape":
-        map_w = inner_w * 0.60
+        map_w = inner_w * share
         return Page(w, h, (margin, bottom, map_w, inner_h),
-                    (margin + map_w + gap, bottom, inner_w - map_w - gap, inner_h))
-    map_h = inner_h * 0.60
+                    (margin + map_w + gap, bottom, inner_w - map_w - gap, inner_h), max_pt, columns)
+    map_h = inner_h * share
     return Page(w, h, (margin, bottom + inner_h - map_h, inner_w, map_h),
-                (margin, bottom, inner_w, inner_h - map_h - gap))
+                (margin, bottom, inner_w, inner_h - map_h - gap), max_pt, columns)
 
 
 def map_view(shape: shapely.Geometry, box_mm: tuple[float, float, float, float]
@@ -193,15 +201,82 @@ def column_widths(rows: list[list[str]], total_mm: float) -> list[float]:
     return [no, *((total_mm - no) * share / share.sum()).tolist()]
 
 
-def layout_list(rows: list[list[str]], widths_mm: list[float], height_mm: float
-                ) -> tuple[float, list[list[list[str]]]]:
-    """The largest font size (pt) at which all wrapped rows fit, and the wrapped cells."""
-    for size in np.arange(8.5, 3.9, -0.5):
+def layout_list(rows: list[list[str]], widths_mm: list[float], height_mm: float, *,
+                max_pt: float = 8.5) -> tuple[float, list[list[list[str]]]]:
+    """The largest font size (pt, at most ``max_pt``) at which all wrapped rows fit, and the
+    wrapped cells."""
+    for size in np.arange(max_pt, 3.9, -0.5):
         em = size * PT_MM
         wrapped = [[wrap_text(cell, (w - 2.0) / em) for cell, w in zip(r, widths_mm, strict=True)]
                    for r in rows]
-        lines = sum(max(len(c) for c in r) for r in wrapped)
-        total = (lines * 1.3 + len(rows) * 0.9 + 2.2) * em + 6.0  # 6 mm for the note below
-        if total <= height_mm:
+        if list_height(wrapped, float(size)) <= height_mm:
             return float(size), wrapped
     return 4.0, wrapped
+
+
+def list_height(wrapped: list[list[list[str]]], size: float) -> float:
+    """The height (mm) a wrapped list takes at ``size`` pt, with the note below it."""
+    em = size * PT_MM
+    lines = sum(max(len(c) for c in r) for r in wrapped)
+    return (lines * 1.3 + len(wrapped) * 0.9 + 2.2) * em + 6.0  # 6 mm for the note below
+
+
+#: Space between the two columns of a two-column list (mm).
+LIST_GAP_MM = 5.0
+#: The narrowest list column worth splitting into (mm): five columns of text must stay legible.
+MIN_LIST_COLUMN_MM = 60.0
+
+
+@dataclass(frozen=True)
+class ListPlan:
+    """How the list is set: its font size and, per side-by-side column, which rows and widths."""
+
+    size: float
+    parts: list[tuple[slice, list[float], list[list[list[str]]]]]
+    #: Rows left out because even the smallest font cannot hold them (said in a note).
+    hidden: int = 0
+
+    @property
+    def column_width(self) -> float:
+        """The width of one list column (mm)."""
+        return float(sum(self.parts[0][1])) if self.parts else 0.0
+
+
+def plan_list(rows: list[list[str]], width_mm: float, height_mm: float, *, max_pt: float = 8.5,
+              columns: int = 1) -> ListPlan:
+    """One column, or two side by side when the page allows it and a single column would have
+    to shrink the font (many places): whichever sets the list in the larger font. Rows that
+    cannot fit even then are left out from the end (``hidden``), never printed off the page."""
+    plan = _plan_list(rows, width_mm, height_mm, max_pt=max_pt, columns=columns)
+    n = len(rows)
+    while n > 1 and any(list_height(w, plan.size) > height_mm for _, _, w in plan.parts):
+        n -= 1
+        plan = _plan_list(rows[:n], width_mm, height_mm, max_pt=max_pt, columns=columns)
+    return ListPlan(plan.size, plan.parts, hidden=len(rows) - n)
+
+
+def _plan_list(rows: list[list[str]], width_mm: float, height_mm: float, *, max_pt: float,
+               columns: int) -> ListPlan:
+    widths = column_widths(rows, width_mm)
+    size, wrapped = layout_list(rows, widths, height_mm, max_pt=max_pt)
+    single = ListPlan(size, [(slice(0, len(rows)), widths, wrapped)])
+    if columns < 2 or len(rows) < 8 or size >= max_pt:
+        return single
+    half = (len(rows) + 1) // 2
+    col_w = (width_mm - LIST_GAP_MM) / 2
+    if col_w < MIN_LIST_COLUMN_MM:
+        return single
+    widths2 = column_widths(rows, col_w)
+    parts = []
+    sizes = []
+    for part in (slice(0, half), slice(half, len(rows))):
+        s2, w2 = layout_list(rows[part], widths2, height_mm, max_pt=max_pt)
+        sizes.append(s2)
+        parts.append((part, widths2, w2))
+    size2 = min(sizes)
+    if size2 <= size:
+        return single
+    # Re-wrap both halves at the common size so their rows line up.
+    parts = [(part, widths2, layout_list(rows[part], widths2, height_mm, max_pt=size2)[1])
+             for part, _, _ in parts]
+    return ListPlan(size2, parts)

@@ -9,6 +9,7 @@ a file written atomically for the command line. Every option reaches every forma
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -18,13 +19,13 @@ import geopandas as gpd
 from kennai.access import AccessResults
 from kennai.access.surface import (
     access_results,
-    district_place_minutes,
     no_network_area,
+    place_minutes,
     walk_area,
 )
 from kennai.errors import KennaiError, TreasureMapError
 from kennai.i18n import t
-from kennai.maps.content import walk_label
+from kennai.maps.content import map_district, walk_label
 from kennai.maps.interactive import render_interactive_html, write_interactive_map
 from kennai.maps.layout import page_layout
 from kennai.maps.treasure import (
@@ -41,6 +42,8 @@ from kennai.region import Region
 MapFormat = Literal[PrintFormat, "html"]
 MAP_FORMATS: tuple[MapFormat, ...] = ("pdf", "png", "svg", "html")
 HTML_SUFFIXES = (".html", ".htm")
+#: What a QR code may lead to: a web address, or a path relative to the page (no other scheme).
+_SITE_URL = re.compile(r"^(https?://[^\s]+|(?![a-zA-Z][a-zA-Z0-9+.-]*:)[^\s]*)$")
 
 
 def file_format(path: Path, *, atlas: bool = False) -> MapFormat:
@@ -89,6 +92,9 @@ class TreasureMapRequest:
         replaced by each district's name.
     dpi
         Resolution of PNG pages.
+    qr_base
+        The exported site's address (``https://…`` or a relative path): printed pages get a QR
+        code to the district's page, the HTML twin a link.
 
     Raises
     ------
@@ -107,6 +113,7 @@ class TreasureMapRequest:
     walk_minutes: float | None = None
     title: str | None = None
     dpi: int = 200
+    qr_base: str | None = None
 
     def __post_init__(self) -> None:
         if not self.all_districts and not self.district:
@@ -121,6 +128,11 @@ class TreasureMapRequest:
             raise TreasureMapError(t("全区域の地図帳は PDF にだけ書けます", "an atlas can only be a PDF"),
                                    feature="format", hint=t("pdf を指定してください", "use pdf"))
         page_layout(self.paper, self.orientation)  # raises for an unknown paper or orientation
+        if self.qr_base is not None and not _SITE_URL.match(self.qr_base):
+            raise TreasureMapError(t("--qr-base は http(s):// で始まるアドレスか相対パスにしてください",
+                                     "--qr-base must be an http(s):// address or a relative path"),
+                                   feature="--qr-base", hint=t("例: https://example.jp/kennai/",
+                                                               "e.g. https://example.jp/kennai/"))
         if self.walk_minutes is not None and self.walk_minutes <= 0:
             raise TreasureMapError(t("分数は正の数にしてください", "minutes must be positive"),
                                    feature="minutes", hint=t("例: --minutes 10", "e.g. --minutes 10"))
@@ -188,9 +200,10 @@ def map_options(region: Region, request: TreasureMapRequest, *,
             unserved = no_network_area(region, results)
     minutes = None
     if request.fmt == "html" and results is not None and request.district:
-        minutes = district_place_minutes(region, results, layer=request.layer,
-                                         district=request.district)
-    return MapOptions(shade=shade, shade_label=walk_label(request.walk_minutes),
+        districts, row = map_district(region, request.layer, request.district)
+        minutes = place_minutes(results, districts.geometry.iloc[row])
+    pace = results.options if results is not None else None
+    return MapOptions(shade=shade, shade_label=walk_label(request.walk_minutes, pace),
                       unserved=unserved, minutes=minutes)
 
 
@@ -220,7 +233,7 @@ def render_map(region: Region, request: TreasureMapRequest, options: MapOptions,
                                path=path, hint=t(f".{request.fmt} の名前にしてください",
                                                  f"give a .{request.fmt} name"))
     shown: dict[str, Any] = {"categories": request.categories, "shade": options.shade,
-                             "shade_label": options.shade_label}
+                             "shade_label": options.shade_label, "qr_base": request.qr_base}
     if request.fmt == "html":
         assert request.district is not None  # checked by the request (no atlas in HTML)
         html = {"layer": request.layer, "district": request.district, "title": request.title,

@@ -29,6 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, PathPatch, Rectangle
 from matplotlib.path import Path as MplPath
+from matplotlib.text import Text
 
 from kennai.atomic import atomic_path
 from kennai.errors import TreasureMapError
@@ -38,25 +39,30 @@ from kennai.maps.content import (
     CategoryStyle,
     as_shade,
     attributions,
+    district_page_url,
     district_places,
-    list_rows,
+    map_district,
+    map_layer_title,
     region_category_styles,
 )
 from kennai.maps.fonts import bold, font_rc, japanese_font
 from kennai.maps.layout import (
-    LIST_COLUMNS,
     PT_MM,
     Orientation,
     Page,
     Paper,
-    column_widths,
     format_metres,
-    layout_list,
     map_view,
     nice_length,
     page_layout,
     spread_labels,
-    wrap_text,
+)
+from kennai.maps.sheet import (
+    MARKER_SCALE,
+    OUTLINE,
+    draw_header_footer,
+    draw_list,
+    drop_colliding_labels,
 )
 from kennai.region import Region
 from kennai.roads import DRAW_ORDER
@@ -65,10 +71,7 @@ PrintFormat = Literal["pdf", "png", "svg"]
 #: Output formats by file suffix.
 FORMATS: dict[str, PrintFormat] = {".pdf": "pdf", ".png": "png", ".svg": "svg"}
 
-#: Marker area factors so that every shape holds its number like the circle does.
-_MARKER_SCALE = {"o": 1.0, "s": 0.85, "D": 1.25, "h": 1.1, "H": 1.1, "8": 1.05}
 _LAND = "#F6F3EC"
-_OUTLINE = "#B2182B"
 _SHADE = "#4DAF4A"
 _UNSERVED = "#9E9E9E"
 _ROAD_STYLE = {  # class: (casing colour, fill colour, width in pt, dashed)
@@ -190,7 +193,7 @@ def _draw_markers(ax: Axes, places: gpd.GeoDataFrame, styles: Mapping[str, Categ
                     linewidth=0.7, zorder=8, solid_capstyle="round")
             ax.scatter([anchors[i, 0]], [anchors[i, 1]], s=9, color=style.colour,
                        edgecolors="#333333", linewidths=0.5, zorder=8.5)
-        ax.scatter([pos[i, 0]], [pos[i, 1]], s=size * _MARKER_SCALE[style.marker],
+        ax.scatter([pos[i, 0]], [pos[i, 1]], s=size * MARKER_SCALE[style.marker],
                    marker=style.marker, color=style.colour,
                    edgecolors="white", linewidths=1.2, zorder=9)
         ax.text(pos[i, 0], pos[i, 1], str(place.number), ha="center", va="center_baseline",
@@ -201,7 +204,10 @@ def _draw_markers(ax: Axes, places: gpd.GeoDataFrame, styles: Mapping[str, Categ
 def _draw_map(fig: Figure, page: Page, *, districts: gpd.GeoDataFrame, row: int,
               places: gpd.GeoDataFrame, styles: Mapping[str, CategoryStyle], base: Basemap,
               shade: gpd.GeoDataFrame | None, shade_label: str,
-              unserved: gpd.GeoDataFrame | None, layer_title: str) -> None:
+              unserved: gpd.GeoDataFrame | None, layer_title: str) -> list[Text]:
+    """Draw the map; return its optional labels (place and neighbour names), which give way
+    to every other text (see :func:`drop_colliding_labels`)."""
+    labels: list[Text] = []
     box = page.map_box
     ax = fig.add_axes((box[0] / page.width, box[1] / page.height, box[2] / page.width,
                        box[3] / page.height))
@@ -234,26 +240,28 @@ def _draw_map(fig: Figure, page: Page, *, districts: gpd.GeoDataFrame, row: int,
     others = districts.drop(index=districts.index[row])
     _lines(ax, others.geometry.values, colors="#9A9A9A", linewidths=0.8, zorder=5.5)
     _lines(ax, [shape], colors="white", linewidths=4.5, zorder=6, alpha=0.9)
-    _lines(ax, [shape], colors=_OUTLINE, linewidths=2.2, zorder=6.1)
+    _lines(ax, [shape], colors=OUTLINE, linewidths=2.2, zorder=6.1)
     inner_view = shapely.box(*np.add(view, np.multiply((1, 1, -1, -1), 0.04 * (view[2] - view[0]))))
     for name, pt in zip(others["name"], others.geometry.representative_point(), strict=True):
         if inner_view.contains(pt):
-            ax.text(pt.x, pt.y, str(name), ha="center", va="center", fontsize=8, color="#8A8A8A",
-                    zorder=6.5)
+            labels.append(ax.text(pt.x, pt.y, str(name), ha="center", va="center", fontsize=8,
+                                  color="#8A8A8A", zorder=6.5))
     towns = base.towns
     if not towns.empty:
         pts = towns.geometry.representative_point()
         keep = shapely.covered_by(pts.values, shape)
         for name, pt in zip(towns["name"].to_numpy()[keep], pts.values[keep], strict=True):
-            ax.text(pt.x, pt.y, str(name), ha="center", va="center", fontsize=5.5,
-                    color="#8C8273", zorder=6.4)
-    _draw_markers(ax, places, styles, view, m_per_mm, diameter_mm=5.2)
+            labels.append(ax.text(pt.x, pt.y, str(name), ha="center", va="center", fontsize=5.5,
+                                  color="#8C8273", zorder=6.4))
+    # Larger markers on A3 (read from further away); their numbers grow with them.
+    _draw_markers(ax, places, styles, view, m_per_mm,
+                  diameter_mm=6.4 if page.list_max_pt > 8.5 else 5.2)
     _draw_scale_and_north(ax, view, m_per_mm)
     handles: list[Any] = [
         Line2D([], [], linestyle="none", marker=styles[c].marker, markersize=8.5,
                markerfacecolor=styles[c].colour, markeredgecolor="white", label=c)
         for c in dict.fromkeys(places["category"].astype(str))]
-    handles.append(Line2D([], [], color=_OUTLINE, linewidth=2.2, label=f"{layer_title}の境界"))
+    handles.append(Line2D([], [], color=OUTLINE, linewidth=2.2, label=f"{layer_title}の境界"))
     if shade is not None and not shade.empty:
         handles.append(Patch(facecolor=_SHADE, alpha=0.4, label=shade_label))
     if has_unserved:
@@ -269,77 +277,7 @@ def _draw_map(fig: Figure, page: Page, *, districts: gpd.GeoDataFrame, row: int,
         ax.text(0.5, 0.5, "この区域には登録された場所がありません", transform=ax.transAxes,
                 ha="center", va="center", fontsize=11, color="#555555", zorder=12,
                 bbox={"facecolor": "white", "edgecolor": "#999999", "alpha": 0.9})
-
-
-def _draw_list(fig: Figure, page: Page, places: gpd.GeoDataFrame,
-               styles: Mapping[str, CategoryStyle]) -> None:
-    box = page.list_box
-    ax = fig.add_axes((box[0] / page.width, box[1] / page.height, box[2] / page.width,
-                       box[3] / page.height))
-    ax.set_xlim(0, box[2])
-    ax.set_ylim(box[3], 0)
-    ax.axis("off")
-    rows, prefix = list_rows(places)
-    widths = column_widths(rows, box[2])
-    lefts = np.concatenate([[0.0], np.cumsum(widths)[:-1]])
-    size, wrapped = layout_list(rows, widths, box[3])
-    em = size * PT_MM
-    line_h, pad = em * 1.3, em * 0.45
-    head_h = em * 2.2
-    ax.add_patch(Rectangle((0, 0), box[2], head_h, facecolor="#3B3B3B", edgecolor="none"))
-    headers = list(LIST_COLUMNS)
-    for (x, w), head in zip(zip(lefts, widths, strict=True), headers, strict=True):
-        head_lines = wrap_text(head, (w - 2.0) / em)
-        ax.text(x + 1.0, head_h / 2, "\n".join(head_lines[:2]), va="center", ha="left",
-                fontsize=size, color="white", linespacing=1.0, **bold("white", size))
-    y = head_h
-    for i, (place, cells) in enumerate(zip(places.to_dict("records"), wrapped, strict=True)):
-        n_lines = max(len(c) for c in cells)
-        h = n_lines * line_h + 2 * pad
-        if i % 2:
-            ax.add_patch(Rectangle((0, y), box[2], h, facecolor="#F1EEE7", edgecolor="none"))
-        style = styles[str(place["category"])]
-        cx, cy = lefts[0] + widths[0] / 2, y + pad + line_h / 2
-        ax.scatter([cx], [cy], s=(em * 1.75 / PT_MM) ** 2 * min(_MARKER_SCALE[style.marker], 1.1),
-                   marker=style.marker,
-                   color=style.colour, edgecolors="white", linewidths=0.6, zorder=3)
-        ax.text(cx, cy, cells[0][0], ha="center", va="center_baseline", fontsize=size * 0.9,
-                color=style.text_colour, zorder=4, **bold(style.text_colour, size))
-        for col in range(1, len(LIST_COLUMNS)):
-            ax.text(lefts[col] + 1.0, y + pad, "\n".join(cells[col]), ha="left", va="top",
-                    fontsize=size, linespacing=1.3 * 0.83, color="#1A1A1A")
-        y += h
-        ax.plot([0, box[2]], [y, y], color="#D5CFC2", linewidth=0.4)
-    if places.empty:
-        ax.text(box[2] / 2, head_h + 8, "（該当なし）", ha="center", va="top", fontsize=9,
-                color="#555555")
-    elif prefix:
-        ax.text(0.5, y + 1.5, f"※ 住所の「{prefix}」は省略しています。", ha="left", va="top",
-                fontsize=min(size, 7.0), color="#555555")
-    y += 8.0
-    if box[3] - y >= 30.0:  # room left: a box for hand-written notes (photos, comments, contacts)
-        ax.add_patch(Rectangle((0, y), box[2], box[3] - y, facecolor="none", edgecolor="#B8B2A7",
-                               linewidth=0.6, linestyle=(0, (3, 2))))
-        ax.text(2.0, y + 2.0, "メモ（写真・ひとこと・連絡先など）", ha="left", va="top", fontsize=7,
-                color="#8C8273")
-
-
-def _draw_header_footer(fig: Figure, page: Page, *, title: str, subtitle: str,
-                        date: dt.date, credits: list[str]) -> None:
-    top = 1 - 9.5 / page.height
-    fig.text(10 / page.width, top, title, fontsize=22 if page.width > 250 else 19,
-             va="center", ha="left", color="#222222", **bold("#222222", 20))
-    fig.text(1 - 10 / page.width, top, subtitle, fontsize=9, va="center", ha="right",
-             color="#444444")
-    fig.add_artist(Line2D([10 / page.width, 1 - 10 / page.width],
-                          [1 - 17 / page.height] * 2, color=_OUTLINE, linewidth=1.2))
-    date_text = (f"作成日 {date.year}年{date.month}月{date.day}日 ・ kennai で作成"
-                 "（背景図も地域のデータから作成）")
-    credit = "クレジット：" + " ／ ".join(credits) if credits else ""
-    width_em = (page.width - 20) / (6.0 * PT_MM)
-    lines = [date_text, *wrap_text(credit, width_em)] if credit else [date_text]
-    fig.text(10 / page.width, 10.5 / page.height, "\n".join(lines[:3]), fontsize=6.0,
-             va="top", ha="left", color="#444444", linespacing=1.35)
+    return labels
 
 
 def render_treasure_map(
@@ -356,8 +294,12 @@ def render_treasure_map(
     title: str | None = None,
     date: dt.date | None = None,
     basemap: Basemap | None = None,
+    qr_base: str | None = None,
 ) -> Figure:
     """Draw one district's treasure map as a matplotlib Figure (one page).
+
+    The Figure is returned undrawn; tests draw it (``FigureCanvasAgg(fig).draw()``) to measure
+    every text's extent.
 
     Parameters
     ----------
@@ -373,6 +315,9 @@ def render_treasure_map(
         The page title (default 「<district>の宝物マップ」).
     basemap
         A basemap loaded once with :func:`~kennai.maps.basemap.load_basemap` (atlases reuse it).
+    qr_base
+        The exported site's address: a QR code in the footer leads to the district's page
+        (see :func:`~kennai.maps.content.district_page_url`).
 
     Raises
     ------
@@ -380,26 +325,27 @@ def render_treasure_map(
         For an unknown layer, district or category, bad paper options or no Japanese font.
     """
     page = page_layout(paper, orientation)
-    districts, row = region.district_row(layer, district)
+    districts, row = map_district(region, layer, district)
     places = district_places(region, layer=layer, district=district, categories=categories)
     styles = region_category_styles(region)
     base = basemap if basemap is not None else load_basemap(region)
-    layer_cfg = region.config.layers.get(layer)
-    layer_title = (layer_cfg.title if layer_cfg and layer_cfg.title else
-                   {"elementary": "小学校区", "junior_high": "中学校区",
-                    "neighbourhood": "自治会"}.get(layer, layer))
+    layer_title = map_layer_title(region, layer)
+    qr_url = None if qr_base is None else district_page_url(
+        qr_base, layer=layer, district=district, number=row + 1)
     font = japanese_font()
     with mpl.rc_context(font_rc(font)):
         fig = Figure(figsize=(page.width / 25.4, page.height / 25.4))
         fig.set_facecolor("white")
-        _draw_map(fig, page, districts=districts, row=row, places=places, styles=styles,
+        labels = _draw_map(fig, page, districts=districts, row=row, places=places, styles=styles,
                   base=base, shade=as_shade(shade, region), shade_label=shade_label,
                   unserved=as_shade(unserved, region), layer_title=layer_title)
-        _draw_list(fig, page, places, styles)
+        draw_list(fig, page, places, styles)
         subtitle = (f"{region.config.title}　{layer_title}「{district}」　"
                     f"通いの場・集いの場 {len(places)} か所")
-        _draw_header_footer(fig, page, title=title or f"{district}の宝物マップ", subtitle=subtitle,
-                            date=date or dt.date.today(), credits=attributions(region, base))
+        draw_header_footer(fig, page, title=title or f"{district}の宝物マップ", subtitle=subtitle,
+                            date=date or dt.date.today(), credits=attributions(region, base),
+                            qr_url=qr_url)
+        drop_colliding_labels(fig, labels)
     return fig
 
 
