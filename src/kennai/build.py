@@ -8,6 +8,7 @@ reading and checking alone, without writing anything.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import shutil
@@ -25,7 +26,7 @@ from pyproj import CRS
 
 from kennai import __version__
 from kennai.access.pipeline import run_access_for_build
-from kennai.atomic import atomic_dir
+from kennai.atomic import describe_os_error, output_errors, versioned_dir, writable_problem
 from kennai.checks import (
     TILING_KINDS,
     Finding,
@@ -36,7 +37,7 @@ from kennai.checks import (
 )
 from kennai.config import POLYGON_KINDS, PlanConfig, RegionConfig, default_build_dir
 from kennai.crs import choose_crs
-from kennai.errors import CheckError, InputError
+from kennai.errors import CheckError, InputError, OutputError
 from kennai.i18n import t
 from kennai.io.layers import read_buildings, read_districts, read_points, read_population
 from kennai.io.network import read_network
@@ -335,9 +336,33 @@ def build_region(
         return open_region(config, build_dir=build_dir), False
     started = time.perf_counter()
     region, network = read_region(config, build_dir=build_dir, progress=progress)
-    dem = region.metadata["dem"]
     progress("write")
-    with atomic_dir(build_dir) as tmp:
+    try:
+        _write_build(config, region, network, hashes, build_dir, started, progress)
+    except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+            rasterio.errors.RasterioError) as exc:
+        # GDAL reports a full disk or a read-only folder in its own words: name the cause.
+        problem = writable_problem(build_dir.parent)
+        if problem is None and "No space left" in str(exc):
+            problem = describe_os_error(OSError(errno.ENOSPC, "full", str(build_dir)), build_dir)
+        if problem is not None:
+            raise problem from None
+        if isinstance(exc, OSError):
+            with output_errors(build_dir):
+                raise
+        raise OutputError(t(f"build を書き込めません（{exc}）", f"cannot write the build ({exc})"),
+                          path=build_dir, hint=t("空き容量と権限を確かめてください",
+                                                 "check the free space and permissions")
+                          ) from None
+    return open_region(config, build_dir=build_dir), True
+
+
+def _write_build(config: RegionConfig, region: Region, network: WalkNetwork | None,
+                 hashes: list[dict[str, Any]], build_dir: Path, started: float,
+                 progress: Progress) -> None:
+    """Write the build into a new version folder and swap ``build_dir`` to it."""
+    dem = region.metadata["dem"]
+    with versioned_dir(build_dir) as tmp:
         gpkg = tmp / GPKG
         for kind, gdf in region._layers.items():
             gdf.to_file(gpkg, layer=kind, driver="GPKG", engine="pyogrio")
@@ -375,7 +400,6 @@ def build_region(
                                               progress=progress)
         meta["build_seconds"] = round(time.perf_counter() - started, 3)
         _write_metadata(tmp, meta)
-    return open_region(config, build_dir=build_dir), True
 
 
 def _write_metadata(folder: Path, meta: dict[str, Any]) -> None:
