@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import rasterio
-from pyproj import CRS
+import rasterio.warp
+import shapely
 
 from kennai import __version__
 from kennai.access.pipeline import run_access_for_build
@@ -30,7 +31,10 @@ from kennai.atomic import describe_os_error, output_errors, versioned_dir, writa
 from kennai.checks import (
     TILING_KINDS,
     Finding,
+    check_coverage,
     check_duplicate_names,
+    check_identical_areas,
+    check_outliers,
     check_points_inside,
     check_tiling,
     repair_geometries,
@@ -98,9 +102,13 @@ def _prefecture(frames: list[pd.DataFrame]) -> int | None:
 
 
 def _read_layers(config: RegionConfig, progress: Progress, register: RegisterLocation | None
-                 ) -> dict[str, gpd.GeoDataFrame]:
-    """Read every vector layer in its own CRS (projection comes after the CRS is chosen)."""
+                 ) -> tuple[dict[str, gpd.GeoDataFrame], list[Finding]]:
+    """Read every vector layer in its own CRS (projection comes after the CRS is chosen).
+
+    The findings disclose what reading did to the data (census pieces summed into one unit).
+    """
     layers: dict[str, gpd.GeoDataFrame] = {}
+    findings: list[Finding] = []
     for kind, layer_cfg in config.layers.items():
         if kind in ("network", "dem"):
             continue
@@ -116,12 +124,18 @@ def _read_layers(config: RegionConfig, progress: Progress, register: RegisterLoc
             elif kind == "buildings":
                 parts.append(read_buildings(src))
         layers[kind] = _concat(parts)
+        merged = sum(int(p.attrs.get("merged_pieces", 0)) for p in parts)
+        if merged:
+            findings.append(Finding(
+                "info", "merged_pieces", kind,
+                t(f"同じコードの小地域の断片 {merged} 件を合算しました（合算）",
+                  f"summed {merged} census piece(s) into the unit whose code they share")))
     # Places staff added through the API (the register) are places like any other.
     registered = register_places(register or default_register_path(config))
     if len(registered):
         layers["places"] = _concat([*([layers["places"]] if "places" in layers else []),
                                     registered])
-    return layers
+    return layers, findings
 
 
 def _concat(parts: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
@@ -140,6 +154,7 @@ def _check_layers(layers: dict[str, gpd.GeoDataFrame], config: RegionConfig
             findings += fixed
         if kind in POLYGON_KINDS:
             findings += check_duplicate_names(gdf, kind, level="error")
+            findings += check_outliers(gdf, kind)
         elif kind in ("places", "candidates"):
             findings += check_duplicate_names(gdf, kind, level="warning")
             dup_ids = gdf["place_id"][gdf["place_id"].duplicated()]
@@ -158,10 +173,14 @@ def _stop_on_errors(findings: list[Finding], config: RegionConfig) -> None:
     if not errors:
         return
     first = errors[0]
+    plans = {f"plan:{p.name}": p.path for p in config.plans if p.path is not None}
+    if first.layer in config.layers:
+        path = next((s.path for s in config.layers[first.layer].sources), None)
+    else:
+        path = plans.get(first.layer) or config.path
     raise CheckError(first.message, feature=": ".join(
         x for x in (first.layer, first.feature) if x),
-        path=next((s.path for s in config.layers[first.layer].sources), None)
-        if first.layer in config.layers else config.path,
+        path=path,
         hint=t("入力を直してから build し直してください（他に "
                f"{len(errors) - 1} 件のエラー）",
                f"fix the input and build again ({len(errors) - 1} more error(s))"))
@@ -175,8 +194,7 @@ def load_region(config: RegionConfig, *, progress: Progress = no_progress,
     ``register`` is the SQLite place register whose active places join the places layer
     (default: :func:`kennai.register.default_register_path`).
     """
-    layers = _read_layers(config, progress, register)
-    findings: list[Finding] = []
+    layers, findings = _read_layers(config, progress, register)
     lonlat = [g.to_crs("EPSG:4326").total_bounds for g in layers.values()]
     net_src = config.layers["network"].sources[0] if "network" in config.layers else None
     if lonlat:
@@ -217,34 +235,69 @@ def load_region(config: RegionConfig, *, progress: Progress = no_progress,
                   f"the network has {summary['components']} parts; the largest holds "
                   f"{summary['largest_component_length_share']:.0%} of its length")))
     region._network = network
-    if any(k in layers for k in POLYGON_KINDS):
+    bounded = any(k in layers for k in POLYGON_KINDS)
+    if bounded:
         for kind in ("places", "candidates"):
             if kind in layers:
                 findings += check_points_inside(layers[kind], region.outline, kind)
+        if network is not None:
+            # A network of another city leaves everyone "off the network": say how little
+            # of the region it reaches.
+            hull = shapely.convex_hull(shapely.multipoints(network.node_xy))
+            findings += check_coverage(hull, region.outline, "network", "network_outside")
     for plan in config.plans:
         progress(f"plan:{plan.name}")
         gdf, plan_findings = read_plan(plan, layers, crs)
         gdf, fixed = repair_geometries(gdf, f"plan:{plan.name}")
         region._plans[plan.name] = gdf
         findings += plan_findings + fixed
+        layer = f"plan:{plan.name}"
+        if bounded and plan.from_layer is None:
+            findings += check_coverage(shapely.union_all(gdf.geometry.values), region.outline,
+                                       layer, "plan_outside", error_below=0.01)
+        findings += check_identical_areas(gdf, layer)
+    _stop_on_errors(findings, config)
     return region, network
 
 
-def _check_dem(config: RegionConfig, crs: CRS) -> dict[str, Any] | None:
+def _check_dem(config: RegionConfig, region: Region) -> dict[str, Any] | None:
+    """Describe the DEM, stopping when it cannot give a slope anywhere in the region.
+
+    A DEM that is all nodata or lies outside the region would drop the slope silently: both
+    are errors. One that covers part of the region is a warning finding on ``region``.
+    """
     if "dem" not in config.layers:
         return None
     path = config.layers["dem"].sources[0].path
+    hint = t("地域を覆う標高 GeoTIFF を指定してください", "give a GeoTIFF DEM covering the region")
     try:
         with rasterio.open(path) as ds:
             if ds.crs is None:
                 raise InputError(t("標高ラスタに CRS がありません", "the DEM has no CRS"), path=path,
                                  hint=t("GeoTIFF に CRS を付けてください",
                                         "give the GeoTIFF a CRS"))
-            return {"source": path.name, "crs": ds.crs.to_string(), "width": ds.width,
+            # A decimated read is enough to tell "all nodata" apart from data.
+            shape = (min(ds.height, 512), min(ds.width, 512))
+            sample = ds.read(1, out_shape=shape, masked=True)
+            values = sample.compressed()
+            valid = int(np.isfinite(values).sum()) if values.dtype.kind == "f" else len(values)
+            if valid == 0:
+                raise InputError(t(f"標高ラスタがすべて nodata（{ds.nodata}）です",
+                                   f"the DEM is all nodata ({ds.nodata})"), path=path, hint=hint)
+            box = shapely.box(*rasterio.warp.transform_bounds(ds.crs, region.crs, *ds.bounds))
+            meta = {"source": path.name, "crs": ds.crs.to_string(), "width": ds.width,
                     "height": ds.height, "res": list(ds.res), "nodata": ds.nodata}
     except rasterio.errors.RasterioIOError:
         raise InputError(t("標高ラスタとして読めません", "not a readable raster"), path=path,
                          hint=t("GeoTIFF を指定してください", "give a GeoTIFF")) from None
+    if any(k in region.layer_names for k in POLYGON_KINDS):
+        found = check_coverage(box, region.outline, "dem", "dem_outside", error_below=0.01)
+        if found and found[0].level == "error":
+            raise InputError(t(f"標高ラスタ（DEM）が地域と重なりません: {found[0].message.ja}",
+                               f"the DEM does not overlap the region: {found[0].message.en}"),
+                             path=path, hint=hint)
+        region.findings.extend(found)
+    return meta
 
 
 def is_current(config: RegionConfig, build_dir: Path | None = None) -> bool:
@@ -306,7 +359,7 @@ def read_region(config: RegionConfig, *, build_dir: Path | None = None,
         "plans": {plan.name: _plan_metadata(plan, region._plans[plan.name])
                   for plan in config.plans},
         "network": network.summary() if network is not None else None,
-        "dem": _check_dem(config, region.crs),
+        "dem": _check_dem(config, region),
     }
     return region, network
 
