@@ -16,7 +16,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from kennai.errors import OutputError
@@ -109,7 +109,8 @@ def atomic_path(path: str | Path, *, mkdir: bool = False) -> Iterator[Path]:
             raise describe_os_error(exc, path) from None
         raise
     finally:
-        tmp.unlink(missing_ok=True)
+        with suppress(OSError):  # a read-only place: nothing was written there either
+            tmp.unlink(missing_ok=True)
 
 
 @contextmanager
