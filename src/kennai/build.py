@@ -8,9 +8,9 @@ reading and checking alone, without writing anything.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
-import shutil
 import time
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -20,27 +20,31 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 import rasterio
+import rasterio.warp
 import shapely
 from pyproj import CRS
 
 from kennai import __version__
 from kennai.access.options import AccessOptions
 from kennai.access.pipeline import run_access_for_build
-from kennai.atomic import atomic_dir
+from kennai.atomic import describe_os_error, output_errors, versioned_dir, writable_problem
 from kennai.checks import (
     TILING_KINDS,
     Finding,
+    check_coverage,
     check_duplicate_names,
+    check_identical_areas,
+    check_outliers,
     check_points_inside,
     check_tiling,
     repair_geometries,
 )
 from kennai.config import POLYGON_KINDS, PlanConfig, RegionConfig, default_build_dir
 from kennai.crs import choose_crs_for_layers
-from kennai.errors import CheckError, InputError
+from kennai.dem import check_dem, write_dem
+from kennai.errors import CheckError, InputError, OutputError
 from kennai.graph import speed_for
 from kennai.i18n import t
-from kennai.io.gsi_dem import is_gsi_dem, iter_gsi_tiles, write_gsi_mosaic
 from kennai.io.layers import read_buildings, read_districts, read_points, read_population
 from kennai.io.network import read_network
 from kennai.io.vector import read_vector
@@ -173,6 +177,7 @@ def _check_layers(layers: dict[str, gpd.GeoDataFrame], config: RegionConfig
             findings += fixed
         if kind in POLYGON_KINDS:
             findings += check_duplicate_names(gdf, kind, level="error")
+            findings += check_outliers(gdf, kind)
         elif kind in ("places", "candidates"):
             findings += check_duplicate_names(gdf, kind, level="warning")
             dup_ids = gdf["place_id"][gdf["place_id"].duplicated()]
@@ -191,10 +196,14 @@ def _stop_on_errors(findings: list[Finding], config: RegionConfig) -> None:
     if not errors:
         return
     first = errors[0]
+    plans = {f"plan:{p.name}": p.path for p in config.plans if p.path is not None}
+    if first.layer in config.layers:
+        path = next((s.path for s in config.layers[first.layer].sources), None)
+    else:
+        path = plans.get(first.layer) or config.path
     raise CheckError(first.message, feature=": ".join(
         x for x in (first.layer, first.feature) if x),
-        path=next((s.path for s in config.layers[first.layer].sources), None)
-        if first.layer in config.layers else config.path,
+        path=path,
         hint=t("入力を直してから build し直してください（他に "
                f"{len(errors) - 1} 件のエラー）",
                f"fix the input and build again ({len(errors) - 1} more error(s))"))
@@ -210,9 +219,15 @@ def load_region(config: RegionConfig, *, progress: Progress = no_progress,
     """
     parts = _read_layers(config, progress, osm=False)
     findings: list[Finding] = []
-    for kind_parts in parts.values():  # e.g. the age table's 秘匿/合算 areas
+    for kind, kind_parts in parts.items():  # e.g. the age table's 秘匿/合算 areas
         for part in kind_parts:
             findings += part.attrs.pop("findings", [])
+        merged = sum(int(p.attrs.get("merged_pieces", 0)) for p in kind_parts)
+        if merged:
+            findings.append(Finding(
+                "info", "merged_pieces", kind,
+                t(f"同じコードの小地域の断片 {merged} 件を合算しました（合算）",
+                  f"summed {merged} census piece(s) into the unit whose code they share")))
     net_src = config.layers["network"].sources[0] if "network" in config.layers else None
     located = {k: _concat(v) for k, v in parts.items()}
     if not located and net_src is not None:
@@ -265,40 +280,29 @@ def load_region(config: RegionConfig, *, progress: Progress = no_progress,
                   f"the network has {summary['components']} parts; the largest holds "
                   f"{summary['largest_component_length_share']:.0%} of its length")))
     region._network = network
-    if any(k in layers for k in POLYGON_KINDS):
+    bounded = any(k in layers for k in POLYGON_KINDS)
+    if bounded:
         for kind in ("places", "candidates"):
             if kind in layers:
                 findings += check_points_inside(layers[kind], region.outline, kind)
+        if network is not None:
+            # A network of another city leaves everyone "off the network": say how little
+            # of the region it reaches.
+            hull = shapely.convex_hull(shapely.multipoints(network.node_xy))
+            findings += check_coverage(hull, region.outline, "network", "network_outside")
     for plan in config.plans:
         progress(f"plan:{plan.name}")
         gdf, plan_findings = read_plan(plan, layers, crs)
         gdf, fixed = repair_geometries(gdf, f"plan:{plan.name}")
         region._plans[plan.name] = gdf
         findings += plan_findings + fixed
+        layer = f"plan:{plan.name}"
+        if bounded and plan.from_layer is None:
+            findings += check_coverage(shapely.union_all(gdf.geometry.values), region.outline,
+                                       layer, "plan_outside", error_below=0.01)
+        findings += check_identical_areas(gdf, layer)
+    _stop_on_errors(findings, config)
     return region, network
-
-
-def _check_dem(config: RegionConfig, crs: CRS) -> dict[str, Any] | None:
-    if "dem" not in config.layers:
-        return None
-    paths = [s.path for s in config.layers["dem"].sources]
-    if all(is_gsi_dem(p) for p in paths):
-        # 基盤地図情報 DEM as GSI distributes it: mosaicked into the build's GeoTIFF at write.
-        tiles = list(iter_gsi_tiles(paths))
-        return {"source": ", ".join(p.name for p in paths), "format": "gsi", "tiles": len(tiles),
-                "crs": "EPSG:6668"}
-    path = paths[0]
-    try:
-        with rasterio.open(path) as ds:
-            if ds.crs is None:
-                raise InputError(t("標高ラスタに CRS がありません", "the DEM has no CRS"), path=path,
-                                 hint=t("GeoTIFF に CRS を付けてください",
-                                        "give the GeoTIFF a CRS"))
-            return {"source": path.name, "crs": ds.crs.to_string(), "width": ds.width,
-                    "height": ds.height, "res": list(ds.res), "nodata": ds.nodata}
-    except rasterio.errors.RasterioIOError:
-        raise InputError(t("標高ラスタとして読めません", "not a readable raster"), path=path,
-                         hint=t("GeoTIFF を指定してください", "give a GeoTIFF")) from None
 
 
 def is_current(config: RegionConfig, build_dir: Path | None = None) -> bool:
@@ -360,7 +364,7 @@ def read_region(config: RegionConfig, *, build_dir: Path | None = None,
         "plans": {plan.name: _plan_metadata(plan, region._plans[plan.name])
                   for plan in config.plans},
         "network": network.summary() if network is not None else None,
-        "dem": _check_dem(config, region.crs),
+        "dem": check_dem(config, region),
     }
     return region, network
 
@@ -390,9 +394,33 @@ def build_region(
         return open_region(config, build_dir=build_dir), False
     started = time.perf_counter()
     region, network = read_region(config, build_dir=build_dir, progress=progress)
-    dem = region.metadata["dem"]
     progress("write")
-    with atomic_dir(build_dir) as tmp:
+    try:
+        _write_build(config, region, network, hashes, build_dir, started, progress)
+    except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+            rasterio.errors.RasterioError) as exc:
+        # GDAL reports a full disk or a read-only folder in its own words: name the cause.
+        problem = writable_problem(build_dir.parent)
+        if problem is None and "No space left" in str(exc):
+            problem = describe_os_error(OSError(errno.ENOSPC, "full", str(build_dir)), build_dir)
+        if problem is not None:
+            raise problem from None
+        if isinstance(exc, OSError):
+            with output_errors(build_dir):
+                raise
+        raise OutputError(t(f"build を書き込めません（{exc}）", f"cannot write the build ({exc})"),
+                          path=build_dir, hint=t("空き容量と権限を確かめてください",
+                                                 "check the free space and permissions")
+                          ) from None
+    return open_region(config, build_dir=build_dir), True
+
+
+def _write_build(config: RegionConfig, region: Region, network: WalkNetwork | None,
+                 hashes: list[dict[str, Any]], build_dir: Path, started: float,
+                 progress: Progress) -> None:
+    """Write the build into a new version folder and swap ``build_dir`` to it."""
+    dem = region.metadata["dem"]
+    with versioned_dir(build_dir) as tmp:
         gpkg = tmp / GPKG
         for kind, gdf in region._layers.items():
             gdf.to_file(gpkg, layer=kind, driver="GPKG", engine="pyogrio")
@@ -403,14 +431,8 @@ def build_region(
             network.save(tmp / NETWORK)
             network.edges_frame().to_file(gpkg, layer="network_edges", driver="GPKG",
                                           engine="pyogrio")
-        if dem is not None and dem.get("format") == "gsi":
-            # The outline and 1 km around it (in metres), as a lon/lat box of the tiles' CRS.
-            box = shapely.bounds(gpd.GeoSeries([region.outline.buffer(1000.0)], crs=region.crs)
-                                 .to_crs("EPSG:6668").iloc[0])
-            write_gsi_mosaic([s.path for s in config.layers["dem"].sources], tmp / DEM,
-                             bounds=tuple(float(v) for v in box))  # type: ignore[arg-type]
-        elif dem is not None:
-            shutil.copyfile(config.layers["dem"].sources[0].path, tmp / DEM)
+        if dem is not None:
+            write_dem(config, region, dem, tmp / DEM)
         meta = {
             "format": FORMAT_VERSION,
             "kennai": __version__,
@@ -437,7 +459,6 @@ def build_region(
         meta["findings"] += meta["access"].pop("findings", [])
         meta["build_seconds"] = round(time.perf_counter() - started, 3)
         _write_metadata(tmp, meta)
-    return open_region(config, build_dir=build_dir), True
 
 
 def _write_metadata(folder: Path, meta: dict[str, Any]) -> None:

@@ -153,3 +153,79 @@ def check_points_inside(points: gpd.GeoDataFrame, outline: shapely.Geometry, lay
 def summarise(findings: list[Finding]) -> dict[str, int]:
     """Counts of findings by level."""
     return {lvl: sum(f.level == lvl for f in findings) for lvl in ("error", "warning", "info")}
+
+
+def covered_share(extent: shapely.Geometry, outline: shapely.Geometry) -> float:
+    """The share of the region's outline (by area) that ``extent`` covers, 0–1."""
+    total = float(shapely.area(outline))
+    if total <= 0 or extent is None or shapely.is_empty(extent):
+        return 0.0
+    return float(shapely.area(shapely.intersection(outline, extent))) / total
+
+
+def check_coverage(extent: shapely.Geometry, outline: shapely.Geometry, layer: str, code: str, *,
+                   error_below: float | None = None, warn_below: float = 0.5) -> list[Finding]:
+    """Report an input that covers too little of the region (a network of another city, a DEM
+    that lies elsewhere, a plan drawn on the wrong map).
+
+    Below ``error_below`` the input is unusable (an ``error``); below ``warn_below`` it is
+    suspect but may be meant (a ``warning``). The share is in the message either way.
+    """
+    share = covered_share(extent, outline)
+    if error_below is not None and share < error_below:
+        level: Level = "error"
+    elif share < warn_below:
+        level = "warning"
+    else:
+        return []
+    far = float(shapely.distance(outline, extent)) if share == 0 else 0.0
+    away = t(f"（{far / 1000:,.0f} km 離れています）", f" ({far / 1000:,.0f} km away)") \
+        if far > 0 else t("", "")
+    text = (t(f"地域をまったく覆っていません{away.ja}", f"covers none of the region{away.en}")
+            if share == 0 else t(f"地域の {share:.0%} しか覆っていません{away.ja}",
+                                 f"covers only {share:.0%} of the region{away.en}"))
+    return [Finding(level, code, layer, text)]
+
+
+def check_identical_areas(gdf: gpd.GeoDataFrame, layer: str, *,
+                          share: float = 0.99) -> list[Finding]:
+    """Report pairs of areas that are the same polygon (each unit would count twice)."""
+    geoms = gdf.geometry.values
+    left, right = gdf.sindex.query(geoms, predicate="intersects")
+    keep = left < right
+    left, right = left[keep], right[keep]
+    if not len(left):
+        return []
+    inter = shapely.area(shapely.intersection(geoms[left], geoms[right]))
+    larger = np.maximum(shapely.area(geoms[left]), shapely.area(geoms[right]))
+    same = inter >= share * np.where(larger > 0, larger, np.inf)
+    names = gdf["name"].astype(str).to_numpy()
+    return [Finding("error", "identical_areas", layer,
+                    t(f"「{names[i]}」と「{names[j]}」が同じ形です（同じ範囲が 2 度数えられます）",
+                      f"{names[i]!r} and {names[j]!r} are identical areas (the same ground "
+                      "would count twice)"), feature=f"{names[i]} / {names[j]}")
+            for i, j in zip(left[same], right[same], strict=True)]
+
+
+def check_outliers(gdf: gpd.GeoDataFrame, layer: str, *, limit_m: float = 50_000.0
+                   ) -> list[Finding]:
+    """Report features lying more than ``limit_m`` from every other feature of the layer
+    (a district digitised in the wrong place, or another city's file mixed in)."""
+    if len(gdf) < 2:
+        return []
+    geoms = gdf.geometry.values
+    tree = shapely.STRtree(geoms)
+    (src, _), dist = tree.query_nearest(geoms, exclusive=True, return_distance=True,
+                                        all_matches=False)
+    nearest = np.full(len(gdf), np.inf)
+    np.minimum.at(nearest, src, dist)
+    far = np.flatnonzero(nearest > limit_m)
+    if len(far) * 2 >= len(gdf):  # a scattered layer (islands): nothing stands out
+        return []
+    return [Finding("warning", "district_outlier", layer,
+                    t(f"他の区域から {nearest[i] / 1000:,.0f} km 離れています（位置の誤りか、"
+                      "別の市町村のデータでは？）",
+                      f"lies {nearest[i] / 1000:,.0f} km from every other district (misplaced, "
+                      "or another municipality's data?)"),
+                    feature=str(gdf["name"].iloc[i]))
+            for i in far]

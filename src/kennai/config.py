@@ -229,6 +229,37 @@ def _resolve(data: Any, base: Path) -> Any:
     return data
 
 
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping in the YAML names the same key twice (YAML keeps only the last silently)."""
+
+    def __init__(self, key: object, line: int, first_line: int) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key = key
+        self.line = line
+        self.first_line = first_line
+
+
+class StrictLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a repeated key in a mapping.
+
+    Plain YAML loaders keep the last value: ``layers:`` written twice loses every layer of the
+    first block without a word.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                if key in seen:
+                    raise DuplicateKeyError(key, line, seen[key])
+            except TypeError:  # an unhashable key: let SafeLoader say so
+                break
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_config(path: str | Path) -> RegionConfig:
     """Read a region config from YAML.
 
@@ -256,7 +287,15 @@ def load_config(path: str | Path) -> RegionConfig:
                    "give a YAML file such as pipelines/demo.yaml"),
         )
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=StrictLoader)
+    except DuplicateKeyError as exc:
+        raise ConfigError(
+            t(f"キー「{exc.key}」が 2 回あります（{exc.first_line} 行目と {exc.line} 行目）。"
+              "YAML は後のものだけを残します",
+              f"duplicate key {exc.key!r} (lines {exc.first_line} and {exc.line}); YAML would "
+              "keep only the last one"),
+            path=path, feature=f"line {exc.line}",
+            hint=t("1 つにまとめてください", "merge them into one")) from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(
             t(f"YAML として読めません ({exc.__class__.__name__})",

@@ -20,6 +20,7 @@ import pyogrio
 import shapely
 from pyproj import CRS
 
+from kennai.atomic import current_version
 from kennai.checks import Finding, summarise
 from kennai.config import POLYGON_KINDS, RegionConfig, default_build_dir
 from kennai.errors import BuildNotFoundError, NotFoundError
@@ -46,6 +47,8 @@ class Region:
     findings: list[Finding]
     metadata: dict[str, Any]
     build_dir: Path | None = None
+    #: The pointer the build was opened through (``build/<region>``), when it was one.
+    build_link: Path | None = None
     _layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict, repr=False)
     _plans: dict[str, gpd.GeoDataFrame] = field(default_factory=dict, repr=False)
     _network: WalkNetwork | None = field(default=None, repr=False)
@@ -160,15 +163,21 @@ class Region:
             "access": self.metadata.get("access"),
             "checks": summarise(self.findings),
             "findings": [f.to_dict() for f in self.findings],
-            "build_dir": str(self.build_dir) if self.build_dir else None,
+            "build_dir": str(self.build_link or self.build_dir) if self.build_dir else None,
             "built_at": self.metadata.get("built_at"),
         }
 
 
 
 def open_region(config: RegionConfig, *, build_dir: Path | None = None) -> Region:
-    """Reopen a built region (layers load lazily)."""
-    build_dir = build_dir or default_build_dir(config)
+    """Reopen a built region (layers load lazily).
+
+    ``build_dir`` is usually the pointer ``build/<region>`` (a symlink to the current version,
+    see :func:`kennai.atomic.versioned_dir`): it is followed once, here, so the region keeps
+    reading the version it opened even when a new build is swapped in meanwhile.
+    """
+    link = build_dir or default_build_dir(config)
+    build_dir = current_version(link) or link
     meta_path = build_dir / METADATA
     if not meta_path.is_file():
         raise BuildNotFoundError(
@@ -181,4 +190,4 @@ def open_region(config: RegionConfig, *, build_dir: Path | None = None) -> Regio
                         f.get("feature"), f.get("source"), f.get("figures"))
                 for f in meta["findings"]]
     return Region(config, CRS.from_epsg(meta["crs"]["epsg"]), findings, meta,
-                  build_dir=build_dir)
+                  build_dir=build_dir, build_link=link if link != build_dir else None)

@@ -195,7 +195,11 @@ def read_population(src: Source) -> gpd.GeoDataFrame:
         geometry=gdf.geometry.values,
         crs=gdf.crs,
     )
+    _check_counts(out, src.path, old_col)
+    merged = 0
     if out["unit_id"].duplicated().any() and out.geom_type.isin(["Polygon", "MultiPolygon"]).all():
+        _check_piece_names(out, src.path, id_col or "id")
+        merged = int(out["unit_id"].duplicated().sum())
         # e-Stat splits a small area into pieces (KIGO_E E1, E2 …) that share one KEY_CODE:
         # one unit, one population.
         out = out.dissolve(by="unit_id", aggfunc={"name": "first", "population": "sum",
@@ -207,12 +211,56 @@ def read_population(src: Source) -> gpd.GeoDataFrame:
         if hh_col is None:
             out["households"] = np.nan
     out["source_file"] = src.path.name
+    out = out.reset_index(drop=True)
+    #: How many pieces were summed into a unit they share a code with (disclosed by the build).
+    out.attrs["merged_pieces"] = merged
     if src.age_table is not None:
         out, age_findings = apply_age_table(out, src.age_table)
         out = out.reset_index(drop=True)
+        out.attrs["merged_pieces"] = merged
         out.attrs["findings"] = age_findings
-        return out
-    return out.reset_index(drop=True)
+    return out
+
+
+def _check_counts(out: gpd.GeoDataFrame, path: Path, old_col: str | None) -> None:
+    """Stop on a negative count or more people aged 65+ than people (a column mix-up)."""
+    def stop(mask: np.ndarray, ja: str, en: str) -> None:
+        row = int(np.flatnonzero(mask)[0])
+        label = out["name"].iloc[row] or out["unit_id"].iloc[row]
+        raise InputError(t(f"{ja}（{int(mask.sum())} 件）", f"{en} ({int(mask.sum())} row(s))"),
+                         path=path, feature=t(f"{row + 1} 件目（{label}）",
+                                              f"feature {row + 1} ({label})"),
+                         hint=t("人口の列と値を確かめてください（設定の population_column など）",
+                                "check the population columns and values (population_column …)"))
+
+    for col, ja, en in (("population", "人口", "population"),
+                        ("population_65plus", "65歳以上人口", "65+ population"),
+                        ("households", "世帯数", "households")):
+        neg = (out[col] < 0).to_numpy()
+        if neg.any():
+            stop(neg, f"{ja}が負の値です", f"{en} is negative")
+    above = (out["population_65plus"] > out["population"]).to_numpy()
+    if old_col is not None and above.any():
+        stop(above, "65歳以上人口が総人口を上回っています",
+             f"the 65+ population ({old_col}) is above the total")
+
+
+def _check_piece_names(out: gpd.GeoDataFrame, path: Path, id_col: str) -> None:
+    """Pieces merged by a shared code must be one place: the same code under two names is an
+    error (two areas would be summed into one), not a merge."""
+    named = out[out["name"] != ""]
+    names = named.groupby("unit_id")["name"].unique()
+    clash = names[names.map(len) > 1]
+    if len(clash):
+        code, both = clash.index[0], clash.iloc[0]
+        raise InputError(
+            t(f"{id_col}「{code}」が別々の名称「{both[0]}」と「{both[1]}」に使われています"
+              "（合算できません）",
+              f"{id_col} {code!r} is used under different names {both[0]!r} and {both[1]!r} "
+              "(they cannot be merged)"),
+            path=path, feature=f"{id_col} {code}",
+            hint=t("コードを直すか、別の地域のファイルが混ざっていないか確かめてください",
+                   "fix the code, or check that no other area's file is mixed in"))
 
 
 def read_points(src: Source, kind: str, *, clip: shapely.Geometry | None = None) -> gpd.GeoDataFrame:

@@ -174,15 +174,29 @@ def network_from_graphml(path: Path, crs: CRS) -> WalkNetwork:
 
 def read_network(src: Source, crs: CRS, *, clip: shapely.Geometry | None = None) -> WalkNetwork:
     """Read the region's walk network from any supported input (OSM files clipped to ``clip``,
-    a polygon in EPSG:4326, while they are read)."""
+    a polygon in EPSG:4326, while they are read).
+
+    Raises
+    ------
+    EmptyLayerError
+        When what is left has no edge to walk along (one node, or loops only).
+    """
     path = Path(src.path)
     name = path.name.lower()
     if name.endswith((".pbf", ".osm", ".osm.xml")):
-        return network_from_osm(path, crs, clip=clip)
-    if name.endswith(".graphml"):
-        return network_from_graphml(path, crs)
-    lines = read_vector(path, layer=src.layer, encoding=src.encoding, crs=src.crs)
-    net = network_from_lines(lines, crs, source=path)
-    if src.snap_tolerance_m:
-        net = snap_line_ends(net, tolerance_m=src.snap_tolerance_m)
+        net = network_from_osm(path, crs, clip=clip)
+    elif name.endswith(".graphml"):
+        net = network_from_graphml(path, crs)
+    else:
+        lines = read_vector(path, layer=src.layer, encoding=src.encoding, crs=src.crs)
+        net = network_from_lines(lines, crs, source=path)
+        if src.snap_tolerance_m:
+            net = snap_line_ends(net, tolerance_m=src.snap_tolerance_m)
+    if net.n_edges == 0 or net.n_nodes < 2:
+        raise EmptyLayerError(
+            t(f"歩行ネットワークに歩ける辺がありません（ノード {net.n_nodes} 個、辺 {net.n_edges} 本）",
+              f"the walk network has no edge to walk along ({net.n_nodes} node(s), "
+              f"{net.n_edges} edge(s))"),
+            path=path, hint=t("道路がつながった範囲のデータを指定してください",
+                              "give a network whose streets connect (a larger extract)"))
     return net

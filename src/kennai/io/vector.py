@@ -8,12 +8,15 @@ plausible, and errors that name the file and say what to do.
 
 from __future__ import annotations
 
+import struct
+import warnings
 import zipfile
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pyogrio
+import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError as PyprojCRSError
 
@@ -81,9 +84,32 @@ def list_layers(path: Path) -> list[str]:
         raise _unreadable(path, exc) from None
 
 
+def _one_line_megabytes(path: Path) -> float | None:
+    """The file's size in MB when it is (nearly) all one line, else ``None``."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(1 << 20)
+        size = path.stat().st_size
+    except OSError:
+        return None
+    return size / 1e6 if size > len(head) // 2 and head.count(b"\n") <= 1 else None
+
+
 def _unreadable(path: Path, exc: Exception) -> InputError:
     detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     detail = detail.replace(str(path), "").strip(" :;")
+    if "number" in detail.lower() and ("too many" in detail.lower() or "invalid" in detail.lower()):
+        # GDAL's words ("Too many characters in number") hide what the file is.
+        where = detail.split(";")[-1].split(":")[0].strip()
+        mb = _one_line_megabytes(path)
+        shape = (t(f"{mb:,.1f} MB が 1 行のファイルで、", f"the file is {mb:,.1f} MB on one line and ")
+                 if mb is not None else t("", ""))
+        return InputError(
+            t(f"{shape}数値として読めない長い数字の列があります（{where}）",
+              f"{shape}holds a run of digits too long to be a number ({where})"),
+            path=path,
+            hint=t("壊れているか、別の形式です。元のデータから GeoJSON を書き出し直してください",
+                   "it is damaged or not GeoJSON: export it again from the source data"))
     return InputError(
         t(f"読み込めません（{detail}）", f"cannot read it ({detail})"),
         path=path,
@@ -146,11 +172,21 @@ def read_vector(
     suffix = path.suffix.lower()
     if encoding is None and suffix in {".shp", ".zip"}:
         encoding = _shapefile_encoding(path, layer)
+    if suffix == ".shp":
+        _check_shapefile(path)
+    elif suffix == ".zip":
+        _check_zip(path)
     layer = _choose_layer(path, layer)
     try:
-        gdf = pyogrio.read_dataframe(_gdal_path(path), layer=layer, encoding=encoding)
+        with warnings.catch_warnings():
+            # GDAL's "Non closed ring detected" and numpy's NaN warnings would print raw
+            # text beside the one-line error; the geometry checks below name the cause.
+            warnings.simplefilter("ignore")
+            gdf = pyogrio.read_dataframe(_gdal_path(path), layer=layer, encoding=encoding)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise _unreadable(path, exc) from None
+    except shapely.errors.GEOSException:
+        raise _broken_geometry(path, layer, encoding) from None
     except UnicodeDecodeError:
         raise InputError(
             t(f"文字コード {encoding} で読めません", f"cannot decode it as {encoding}"),
@@ -179,8 +215,98 @@ def read_vector(
             hint=t("該当する地物を削除するか位置を入れてください",
                    "delete those features or give them a geometry"),
         )
+    _check_finite(gdf, path)
     gdf = _ensure_crs(gdf, path, crs, lonlat_by_spec=suffix in _LONLAT_BY_SPEC)
     return gdf
+
+
+def _check_shapefile(path: Path) -> None:
+    """A shapefile needs its ``.shx`` and ``.dbf`` beside it, and a ``.shp`` of full length."""
+    siblings = {p.suffix.lower(): p for p in path.parent.glob(path.stem + ".*")}
+    for ext, ja, en in ((".dbf", "属性", "attributes"), (".shx", "索引", "index")):
+        if ext not in siblings:
+            raise InputError(
+                t(f"シェープファイルの {ext} ファイル（{ja}）がありません",
+                  f"the shapefile's {ext} file ({en}) is missing"), path=path,
+                hint=t(f"{path.stem}{ext} を同じフォルダに置いてください（ZIP の展開漏れなど）",
+                       f"put {path.stem}{ext} in the same folder (was the zip fully unpacked?)"))
+    with path.open("rb") as fh:
+        header = fh.read(100)
+    size = path.stat().st_size
+    declared = struct.unpack(">i", header[24:28])[0] * 2 if len(header) >= 28 else None
+    if declared is None or size < declared:
+        raise InputError(
+            t(f".shp ファイルが途中で切れています（{size:,} / {declared or 100:,} バイト）",
+              f"the .shp file is truncated ({size:,} of {declared or 100:,} bytes)"), path=path,
+            hint=t("ダウンロードかコピーをやり直してください", "download or copy it again"))
+
+
+_VECTOR_EXTS = (".shp", ".gpkg", ".geojson", ".json", ".topojson", ".gml", ".fgb", ".kml")
+
+
+def _check_zip(path: Path) -> None:
+    """A zip must hold a vector file itself; a zip inside the zip is said so."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n.lower() for n in zf.namelist()]
+    except zipfile.BadZipFile:
+        raise InputError(t("ZIP ファイルが壊れています", "the zip file is damaged"), path=path,
+                         hint=t("ダウンロードし直してください", "download it again")) from None
+    if any(n.endswith(_VECTOR_EXTS) for n in names):
+        return
+    inner = [n for n in names if n.endswith(".zip")]
+    if inner:
+        raise InputError(
+            t(f"ZIP の中に ZIP があります（{inner[0]}）", f"a zip inside the zip ({inner[0]})"),
+            path=path, hint=t("外側の ZIP を展開し、中の ZIP を指定してください",
+                              "unpack the outer zip and give the inner one"))
+    raise InputError(t("ZIP の中に地図データのファイルがありません",
+                       "the zip holds no map data file"), path=path,
+                     hint=t(f"シェープファイル等を含む ZIP を指定してください（中身: "
+                            f"{', '.join(names[:5])}）",
+                            f"give a zip with a shapefile or similar (it holds: "
+                            f"{', '.join(names[:5])})"))
+
+
+def _broken_geometry(path: Path, layer: str | None, encoding: str | None) -> InputError:
+    """Name the first feature whose geometry GEOS cannot even build (an unclosed ring …)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, _, wkb, _ = pyogrio.raw.read(_gdal_path(path), layer=layer, encoding=encoding)[:4]
+    for i, blob in enumerate(wkb):
+        if blob is None:
+            continue
+        try:
+            shapely.from_wkb(blob)
+        except shapely.errors.GEOSException as exc:
+            detail = str(exc).split(":", 1)[-1].strip()
+            unclosed = "closed" in detail
+            return InputError(
+                t("ポリゴンの輪が閉じていません（始点と終点が違う）" if unclosed
+                  else f"ポリゴンの輪の点が足りません（{detail}）",
+                  "a polygon ring is not closed (its first and last points differ)" if unclosed
+                  else f"a polygon ring has too few points ({detail})"),
+                path=path, feature=t(f"{i + 1} 件目", f"feature {i + 1}"),
+                hint=t("GIS で形状を修正してください（輪は 4 点以上で、最後の点は最初の点と同じ）",
+                       "fix the shape in a GIS: a ring needs 4 or more points, the last equal "
+                       "to the first"))
+    return InputError(t("形状を読めない地物があります", "a feature's geometry cannot be read"),
+                      path=path, hint=t("GIS で形状を修正してください", "fix the shape in a GIS"))
+
+
+def _check_finite(gdf: gpd.GeoDataFrame, path: Path) -> None:
+    """Stop on NaN or infinite coordinates (GEOS would fail on them later, deep inside)."""
+    coords, index = shapely.get_coordinates(gdf.geometry.values, return_index=True)
+    bad = ~np.isfinite(coords).all(axis=1)
+    if bad.any():
+        first = int(index[np.flatnonzero(bad)[0]])
+        count = len(np.unique(index[bad]))
+        raise InputError(
+            t(f"座標に NaN（数でない値）か無限大があります（{count} 件の地物）",
+              f"a coordinate is NaN (not a number) or infinite ({count} feature(s))"),
+            path=path, feature=t(f"{first + 1} 件目", f"feature {first + 1}"),
+            hint=t("その地物の座標を直すか削除してください",
+                   "fix or delete that feature's coordinates"))
 
 
 def _ensure_crs(
@@ -220,6 +346,15 @@ def _check_bounds_fit_crs(gdf: gpd.GeoDataFrame, path: Path) -> None:
     minx, miny, maxx, maxy = gdf.total_bounds
     if gdf.crs.is_geographic:
         if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+            if -90 <= minx <= maxx <= 90 and -180 <= miny <= maxy <= 180:
+                raise CRSError(
+                    t(f"緯度と経度が入れ替わっています（x に緯度 {minx:.2f}〜{maxx:.2f}、"
+                      f"y に経度 {miny:.2f}〜{maxy:.2f}）",
+                      f"latitude and longitude are swapped (x holds latitudes {minx:.2f}-"
+                      f"{maxx:.2f}, y longitudes {miny:.2f}-{maxy:.2f})"),
+                    path=path,
+                    hint=t("座標を［経度, 緯度］の順に書き出し直してください",
+                           "export the coordinates as [longitude, latitude]"))
             raise CRSError(
                 t("経緯度の CRS なのに座標が経緯度の範囲外です",
                   "the CRS is lon/lat but the coordinates are not"),
