@@ -3,8 +3,8 @@
 The command only translates options into :mod:`kennai.access` calls: it reuses the results
 stored by ``kennai build`` when they were computed with the same routing options, and computes
 afresh otherwise. ``--json`` prints one object per district (or one for the whole region);
-``--csv`` prints the table with readable headers (Japanese, English with ``--lang en``) and ``-o FILE`` writes it
-through :mod:`kennai.export` (CSV as UTF-8 with a BOM, xlsx, GeoPackage …).
+``--csv`` prints the table with readable headers (Japanese, English with ``--lang en``) and
+``-o FILE`` writes it through :mod:`kennai.export` (CSV as UTF-8 with a BOM, xlsx, GeoPackage …).
 """
 
 from __future__ import annotations
