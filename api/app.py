@@ -27,7 +27,7 @@ from api.routers.regions import regions_router
 from api.routers.register import register_router
 from api.routers.splits import splits_router
 from api.routers.tiles import tiles_router
-from api.routers.web import mount_web
+from api.routers.web import mount_docs, mount_web
 from api.state import DEFAULT_MAX_UPLOAD_BYTES, ServerState
 from kennai import __version__
 from kennai.access import ACCESS_DIR, AccessResults, load_access
@@ -168,7 +168,7 @@ def create_app(
     app = FastAPI(title=f"kennai 圏内 — {config.title}", version=__version__,
                   description="通いの場への徒歩アクセス・第2層圏域の分断チェック・地図の API "
                               "(walkable access, layer-2 split checks and maps)",
-                  docs_url="/docs", openapi_url=f"{API_PREFIX}/openapi.json")
+                  docs_url=None, redoc_url=None, openapi_url=f"{API_PREFIX}/openapi.json")
     app.state.kennai = state
     app.add_exception_handler(KennaiError, _kennai_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -182,6 +182,7 @@ def create_app(
                     maps_router):
         app.include_router(factory(state), prefix=API_PREFIX)
     mount_web(app, state)
+    mount_docs(app, state, openapi_url=f"{API_PREFIX}/openapi.json")
     return app
 
 

@@ -598,7 +598,8 @@ def test_run_access_for_build_round_trip_and_cli_json(yaizu, monkeypatch, tmp_pa
     csv = CliRunner().invoke(app, ["access", str(ROOT / "pipelines" / "yaizu.yaml"), "--csv",
                                    "--threshold", "200", "--threshold", "1000"])
     head = csv.stdout.splitlines()[0].split(",")
-    assert head.index("coverage_200m") < head.index("coverage_1000m")
+    # Japanese headers by default (kennai.export.COLUMN_LABELS), thresholds in the order given.
+    assert head[0] == "名称" and head.index("200m以内の割合") < head.index("1000m以内の割合")
     text = CliRunner().invoke(app, ["access", str(ROOT / "pipelines" / "yaizu.yaml"), "--by",
                                     "elementary", "--threshold", "500"], env={"COLUMNS": "200"})
     assert text.exit_code == 0 and "区域外" in text.stdout

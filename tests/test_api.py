@@ -90,9 +90,29 @@ def test_region_summary_and_openapi(make_client) -> None:
     west, south, east, north = regions[0]["bounds"]
     assert 138.26 < west < east < 138.30 and 34.83 < south < north < 34.86
     assert {layer["kind"] for layer in regions[0]["layers"]} == {"elementary", "junior_high", "places"}
-    assert client.get("/docs").status_code == 200
+    # Without web/node_modules /docs says how to install Swagger UI (it never falls back to a CDN).
+    missing = client.get("/docs")
+    assert missing.status_code == 503 and "npm --prefix web ci" in missing.text
+    landing = client.get("/", follow_redirects=False)
+    assert landing.status_code == 307 and landing.headers["location"] == "/map/"
     paths = client.get("/api/v1/openapi.json").json()["paths"]
     assert "/api/v1/regions/{region}/tiles/{z}/{x}/{y}.mvt" in paths
+
+
+SWAGGER = Path(__file__).resolve().parents[1] / "web" / "node_modules" / "swagger-ui-dist"
+
+
+@pytest.mark.skipif(not (SWAGGER / "swagger-ui-bundle.js").is_file(),
+                    reason="needs swagger-ui-dist (npm --prefix web ci)")
+def test_docs_are_served_from_this_server(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    client = TestClient(create_app(tiny[0], build_dir=tiny[1], register_path=tmp_path / "r.sqlite",
+                                   web_modules=SWAGGER.parent))
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    # Swagger UI from this server (npm swagger-ui-dist), never a CDN: /docs reads offline.
+    assert "/vendor/swagger-ui/swagger-ui-bundle.js" in docs.text and "https://" not in docs.text
+    assert client.get("/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/redoc").status_code == 404  # ReDoc would load from a CDN: not offered
 
 
 def test_layer_is_paged_geojson_in_degrees(make_client) -> None:

@@ -1,10 +1,12 @@
-"""The web map page and the browser libraries it loads, all from this server (no CDN)."""
+"""The web map page, the API description (``/docs``) and the browser libraries they load, all
+from this server (no CDN), so both work on a machine with no internet."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -25,7 +27,8 @@ def mount_web(app: FastAPI, state: ServerState) -> None:
 
     @router.get("/")
     def root() -> RedirectResponse:
-        return RedirectResponse("/map/")
+        # 307: the landing page is the map.
+        return RedirectResponse("/map/", status_code=307)
 
     @router.get("/map/")
     def page() -> HTMLResponse:
@@ -43,3 +46,31 @@ def mount_web(app: FastAPI, state: ServerState) -> None:
     app.mount("/static", StaticFiles(directory=PAGE_DIR), name="static")
     if has_maplibre:
         app.mount("/vendor/maplibre-gl", StaticFiles(directory=dist), name="maplibre")
+
+
+SWAGGER_PATH = "/vendor/swagger-ui"
+_SWAGGER_HINT = ("Swagger UI is not installed. Run: npm --prefix web ci   "
+                 "(Swagger UI がありません。リポジトリで npm --prefix web ci を実行してください)")
+
+
+def mount_docs(app: FastAPI, state: ServerState, *, openapi_url: str, docs_url: str = "/docs") -> None:
+    """Serve Swagger UI at ``docs_url`` with its script and style from ``web/node_modules``
+    (npm ``swagger-ui-dist``), not from a CDN: the API description reads offline too."""
+    dist = state.web_modules / "swagger-ui-dist" if state.web_modules else None
+    has_swagger = dist is not None and (dist / "swagger-ui-bundle.js").is_file()
+    router = APIRouter(include_in_schema=False)
+
+    @router.get(docs_url)
+    def docs() -> HTMLResponse:
+        if not has_swagger:
+            return HTMLResponse(f"<!doctype html><meta charset=utf-8><pre>{_SWAGGER_HINT}</pre>",
+                                status_code=503)
+        return get_swagger_ui_html(openapi_url=openapi_url, title=f"{app.title} — API",
+                                   swagger_js_url=f"{SWAGGER_PATH}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{SWAGGER_PATH}/swagger-ui.css",
+                                   swagger_favicon_url=f"{SWAGGER_PATH}/favicon-32x32.png")
+
+    app.include_router(router)
+    if has_swagger:
+        assert dist is not None
+        app.mount(SWAGGER_PATH, StaticFiles(directory=dist), name="swagger-ui")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from kennai.cli import build  # noqa: F401
 
 # isort: split
-from kennai.cli import access, init, karte, maps, serve, splits  # noqa: F401
+from kennai.cli import access, export, init, karte, maps, serve, splits  # noqa: F401
 
 # isort: split
 from kennai.cli.app import app, err

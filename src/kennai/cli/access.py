@@ -2,19 +2,31 @@
 
 The command only translates options into :mod:`kennai.access` calls: it reuses the results
 stored by ``kennai build`` when they were computed with the same routing options, and computes
-afresh otherwise. ``--json`` prints one object per district (or one for the whole region).
+afresh otherwise. ``--json`` prints one object per district (or one for the whole region);
+``--csv`` prints the table with readable headers (Japanese, English with ``--lang en``) and
+``-o FILE`` writes it through :mod:`kennai.export` (CSV as UTF-8 with a BOM, xlsx, GeoPackage …).
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich import box
 from rich.table import Table
 
-from kennai.cli.app import ConfigArg, JsonOpt, app, open_region, out, print_json, progress_status
+from kennai.cli.app import (
+    ConfigArg,
+    JsonOpt,
+    app,
+    open_region,
+    out,
+    print_json,
+    progress_status,
+    say,
+)
 from kennai.errors import ConfigError
 from kennai.i18n import t
 
@@ -83,7 +95,11 @@ def access(
         "--kind", help="行き先の種類: places（集いの場）/ 設定の destinations の名前（例: food, bus） "
                        "(kind of destination)")] = "places",
     as_json: JsonOpt = False,
-    as_csv: Annotated[bool, typer.Option("--csv", help="CSV で出力 (CSV output)")] = False,
+    as_csv: Annotated[bool, typer.Option(
+        "--csv", help="CSV で出力（見出しは日本語、--lang en で英語） (CSV output)")] = False,
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", help="表をファイルに保存: .csv（BOM 付き UTF-8）.xlsx .gpkg .parquet .fgb "
+                               "(write the table to a file)")] = None,
 ) -> None:
     """通いの場まで歩いて行ける住民の割合を区域ごとに表示 (walkable access per district)."""
     from kennai.access import (
@@ -95,10 +111,14 @@ def access(
         resolve_polygons,
         results_for,
     )
+    from kennai.export import output_format, table_csv, write_table
+    from kennai.export_targets import coverage_export
 
     if as_json and as_csv:
         raise ConfigError(t("--json と --csv は同時に使えません", "--json and --csv exclude each other"),
                           hint=t("どちらか一方を指定してください", "choose one"))
+    if output is not None:
+        output_format(output)  # a bad name fails before the analysis runs
     thresholds = tuple(parse_threshold(x) for x in threshold) if threshold else DEFAULT_THRESHOLDS
     options = AccessOptions(profile=profile, thresholds=thresholds,
                             categories=tuple(category) if category else None, schedule=schedule)
@@ -110,10 +130,15 @@ def access(
             _, polygons = resolve_polygons(region, by)
         results = results_for(region, options, kind=kind, progress=progress)
     rows = coverage_table(results, polygons, thresholds=thresholds, region_name=cfg.title)
+    if output is not None:
+        write_table(coverage_export(region, results, by), output)
+        say(t(f"保存しました: {output}", f"written: {output}"))
+        if as_csv:
+            return
     if as_json:
         print_json(rows if by is not None else rows[0])
     elif as_csv:
-        coverage_frame(rows).to_csv(sys.stdout, index=False)
+        sys.stdout.write(table_csv(coverage_frame(rows)))
     else:
         unit = results.info.get("residents", {}).get("unit")
         title = f"{cfg.title} — {profile}"

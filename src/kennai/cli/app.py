@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -66,6 +66,35 @@ def progress_status(enabled: bool) -> Iterator[Progress]:
         return
     with err.status(t("準備中…", "starting…").get()) as status:
         yield lambda step: status.update(t(f"{step} を処理中…", f"working on {step}…").get())
+
+
+@contextmanager
+def progress_bars(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """Progress bars with counts and ETA on stderr for steps that count their work.
+
+    Yields a callback ``(what, done, in_all)``; each new ``what`` gets its own bar. Silent when
+    stderr is not a terminal or the output is JSON, so piped output stays clean.
+    """
+    if not enabled or not err.is_terminal:
+        yield lambda _what, _done, _total: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.progress import Progress as Bars
+
+    tasks: dict[str, Any] = {}
+    with Bars(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+              TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False) as bars:
+        def update(what: str, done: int, total: int) -> None:
+            if what not in tasks:
+                tasks[what] = bars.add_task(what, total=total)
+            bars.update(tasks[what], completed=done, total=total)
+        yield update
 
 
 def print_json(data: Any) -> None:

@@ -1,9 +1,14 @@
 // kennai web map: the region's vector tiles on MapLibre GL JS, all served by this server.
 // No CDN, no online basemap, no glyph server: CJK labels use the local font
 // (localIdeographFontFamily). window.kennai exposes the map and a ready flag for tests.
+// In site mode (<body data-mode="site">, written by `kennai export-site`) the page reads
+// local files instead of the API: tiles from PMTiles archives through the pmtiles protocol,
+// tables from data/*.json; the register and plan upload, which need the server, are hidden.
 "use strict";
 
 const API = "/api/v1";
+const SITE = document.body.dataset.mode === "site";
+const local = (path) => new URL(path, window.location.href).href;
 const TEXT = {
   ja: {
     lang_button: "English", layers: "レイヤ", plan: "第2層圏域の案", no_plan: "（表示しない）",
@@ -23,6 +28,7 @@ const TEXT = {
     coverage: "徒歩圏カバー率", threshold: "しきい値", share: "人口割合", share_65: "65歳以上の割合",
     no_network: "ネットワーク外の人口", nearest: "最寄りの通いの場", walk_min: "徒歩（分）",
     walk_m: "道のり（m）", district_gaps: "この区域の徒歩圏外", none: "なし",
+    district_page: "区域のページ", treasure_pdf: "宝物マップ（PDF）",
   },
   en: {
     lang_button: "日本語", layers: "Layers", plan: "Layer-2 plan", no_plan: "(none)",
@@ -45,6 +51,7 @@ const TEXT = {
     threshold: "Threshold", share: "Population share", share_65: "Share of 65+",
     no_network: "Population off the network", nearest: "Nearest gathering place",
     walk_min: "Walk (min)", walk_m: "Walk (m)", district_gaps: "Gaps in this district", none: "none",
+    district_page: "District page", treasure_pdf: "Treasure map (PDF)",
   },
 };
 const PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
@@ -119,15 +126,17 @@ function style(region, categories, sourceLayers, legend) {
   return {
     version: 8,
     // No glyph server: CJK labels are drawn from the local font (localIdeographFontFamily).
-    glyphs: "/static/glyphs/{fontstack}/{range}.pbf",
+    glyphs: `${SITE ? local("static/glyphs/") : "/static/glyphs/"}{fontstack}/{range}.pbf`,
     sources: {
-      kennai: { type: "vector", url: `${API}/regions/${region.name}/tiles.json` },
-      register: { type: "geojson", data: `${API}/regions/${region.name}/register/places` },
+      kennai: SITE ? { type: "vector", url: `pmtiles://${local("tiles/region.pmtiles")}` }
+        : { type: "vector", url: `${API}/regions/${region.name}/tiles.json` },
+      register: { type: "geojson", data: SITE ? EMPTY : `${API}/regions/${region.name}/register/places` },
       pieces: { type: "geojson", data: EMPTY },
       "district-gaps": { type: "geojson", data: EMPTY },
-      ...(legend ? { access: {
-        type: "raster", tileSize: 256, bounds: legend.bounds, minzoom: 0, maxzoom: 18,
-        tiles: [`${API}/regions/${region.name}/access/tiles/{z}/{x}/{y}.png`] } } : {}),
+      ...(legend ? { access: SITE
+        ? { type: "raster", tileSize: 256, url: `pmtiles://${local("tiles/access.pmtiles")}` }
+        : { type: "raster", tileSize: 256, bounds: legend.bounds, minzoom: 0, maxzoom: 18,
+            tiles: [`${API}/regions/${region.name}/access/tiles/{z}/{x}/{y}.png`] } } : {}),
     },
     layers: [
       { id: "background", type: "background", paint: { "background-color": "#f4f1ea" } },
@@ -256,12 +265,71 @@ async function showPlanSplits(plan) {
   if (!plan) { map.getSource("pieces").setData(EMPTY); return; }
   const units = $("units-select").value || "elementary";
   try {
+    if (SITE) { showReport(await siteSplits(plan)); return; }
     const report = await getJSON(`${API}/regions/${state.region.name}/plans/` +
       `${encodeURIComponent(plan)}/splits?units=${units}&pieces=true`);
     showReport(report);
   } catch (err) {
     $("panel").innerHTML = `<p class="error">${esc(err.message)}</p>`;
   }
+}
+
+class SiteSource {
+  // A pmtiles source for any static server: HTTP range requests where the server answers them
+  // (206), else the whole archive fetched once and sliced (python -m http.server answers 200).
+  constructor(url) { this.url = url; this.whole = null; }
+  getKey() { return this.url; }
+  async getBytes(offset, length, signal) {
+    if (!this.whole) {
+      const res = await fetch(this.url, { signal,
+        headers: { Range: `bytes=${offset}-${offset + length - 1}` } });
+      if (!res.ok) throw new Error(`HTTP ${res.status}: ${this.url}`);
+      if (res.status === 206) return { data: await res.arrayBuffer() };
+      if (!this.whole) this.whole = res.arrayBuffer().catch((err) => { this.whole = null; throw err; });
+    }
+    const buf = await this.whole;
+    return { data: buf.slice(offset, offset + length) };
+  }
+}
+
+function addSiteProtocol() {
+  const protocol = new pmtiles.Protocol();
+  for (const name of ["region", "access"]) {
+    protocol.add(new pmtiles.PMTiles(new SiteSource(local(`tiles/${name}.pmtiles`))));
+  }
+  maplibregl.addProtocol("pmtiles", protocol.tile);
+}
+
+async function siteSplits(plan) {
+  // The exported pieces of a plan, shaped as the split report the panel shows.
+  const pieces = await getJSON(local(`data/splits/${encodeURIComponent(plan)}.json`));
+  const units = new Map();
+  for (const f of pieces.features) {
+    const u = units.get(f.properties.unit) || { name: f.properties.unit, split: false, n_pieces: 0 };
+    u.split = u.split || Boolean(f.properties.split);
+    if (f.properties.counted) u.n_pieces += 1;
+    units.set(u.name, u);
+  }
+  const layer = (pieces.features[0] || { properties: {} }).properties.units_layer || "elementary";
+  return { plan, units_layer: layer, units: [...units.values()], pieces_geojson: pieces };
+}
+
+async function siteCoverage(layer) {
+  // data/coverage/<layer>.json: names (their order numbers the pages), coverage and gaps by name.
+  state.siteCoverage = state.siteCoverage || {};
+  if (!state.siteCoverage[layer]) {
+    state.siteCoverage[layer] = await getJSON(local(`data/coverage/${encodeURIComponent(layer)}.json`));
+  }
+  return state.siteCoverage[layer];
+}
+
+function siteLinks(layer, name, index) {
+  const n = index.names.indexOf(name) + 1;
+  if (!n) return "";
+  const pdf = (state.region.map_layers || []).includes(layer)
+    ? ` · <a id="district-pdf" href="maps/${esc(layer)}/${n}.pdf">${esc(tr("treasure_pdf"))}</a>` : "";
+  return `<p id="district-links"><a id="district-page" href="districts/${esc(layer)}/${n}.html">` +
+    `${esc(tr("district_page"))}</a>${pdf}</p>`;
 }
 
 async function uploadPlan() {
@@ -323,6 +391,16 @@ async function showCoverage(layer, name) {
   const r = state.region.name;
   const q = `layer=${encodeURIComponent(layer)}&district=${encodeURIComponent(name)}`;
   try {
+    if (SITE) {
+      const index = await siteCoverage(layer);
+      const gaps = index.gaps[name] || EMPTY;
+      if (!state.selected || state.selected.properties.name !== name || !index.coverage[name]) return;
+      state.coverage = { name, row: index.coverage[name], gaps: gaps.features.length,
+                         links: siteLinks(layer, name, index) };
+      window.kennai.map.getSource("district-gaps").setData(gaps);
+      renderCoverage();
+      return;
+    }
     const [rowsOut, gaps] = await Promise.all([
       getJSON(`${API}/regions/${r}/access/coverage?${q}`),
       getJSON(`${API}/regions/${r}/access/gaps?${q}&threshold=500`)]);
@@ -340,7 +418,8 @@ function renderCoverage() {
   if (!c || !state.selected || state.selected.properties.name !== c.name) return;
   const box = document.createElement("div");
   box.id = "coverage";
-  box.innerHTML = coverageHtml(c.row) + `<p>${esc(tr("district_gaps"))} (500 m): ${c.gaps}</p>`;
+  box.innerHTML = coverageHtml(c.row) + `<p>${esc(tr("district_gaps"))}: ${c.gaps}</p>` +
+    (c.links || "");
   $("panel").appendChild(box);
 }
 
@@ -446,14 +525,24 @@ async function main() {
   });
   $("token").value = sessionStorage.getItem("kennai-token") || "";
   $("token").addEventListener("change", () => sessionStorage.setItem("kennai-token", $("token").value));
-  const [region] = await getJSON(`${API}/regions`);
+  let region, places, vectorLayers;
+  if (SITE) {
+    addSiteProtocol();
+    for (const id of ["register-section", "upload-form"]) $(id).hidden = true;
+    region = await getJSON(local("data/region.json"));
+    places = await getJSON(local("data/places.geojson"));
+    vectorLayers = region.vector_layers;
+    state.legend = region.legend;
+  } else {
+    [region] = await getJSON(`${API}/regions`);
+    const hasPlaces = region.layers.some((l) => l.kind === "places");
+    places = hasPlaces
+      ? await getJSON(`${API}/regions/${region.name}/layers/places?limit=5000`) : { features: [] };
+    vectorLayers = (await getJSON(`${API}/regions/${region.name}/tiles.json`)).vector_layers;
+    state.legend = await getJSON(`${API}/regions/${region.name}/access/legend`).catch(() => null);
+  }
   state.region = region;
-  const hasPlaces = region.layers.some((l) => l.kind === "places");
-  const places = hasPlaces
-    ? await getJSON(`${API}/regions/${region.name}/layers/places?limit=5000`) : { features: [] };
-  const tilejson = await getJSON(`${API}/regions/${region.name}/tiles.json`);
-  const sourceLayers = new Set(tilejson.vector_layers.map((l) => l.id));
-  state.legend = await getJSON(`${API}/regions/${region.name}/access/legend`).catch(() => null);
+  const sourceLayers = new Set(vectorLayers.map((l) => l.id));
   const categories = [...new Set(places.features.map((f) => f.properties.category).filter(Boolean))];
   $("attribution").textContent = region.attribution.join(" / ");
   const map = new maplibregl.Map({
@@ -483,7 +572,7 @@ async function main() {
       map.getLayoutProperty(id, "visibility") !== "none");
     const hits = map.queryRenderedFeatures(ev.point, { layers });
     if (!hits.length) {
-      if (state.legend) showNearest(ev.lngLat).catch(() => {});
+      if (state.legend && !SITE) showNearest(ev.lngLat).catch(() => {});
       return;
     }
     const f = CLICKABLE.map((id) => hits.find((h) => h.layer.id === id)).find(Boolean);
