@@ -276,4 +276,8 @@ def test_district_coverage_gaps_and_walking_minutes(demo_server: str) -> None:
         assert "徒歩圏カバー率" in text and "500m" in text and "65歳以上" in text
         expected = f"{100 * rows[[r['name'] for r in rows].index(name)]['coverage']['500m']:.1f}%"
         assert expected in text
+        # Every share states its base: the demo's streets reach everyone, or the note says whom.
+        row = rows[[r["name"] for r in rows].index(name)]
+        base = page.locator("#coverage-base").inner_text()
+        assert base == f"割合はネットワーク上の住民（{100 * row['base_share']:.1f}%）のうちの数字です"
         page.screenshot(path=str(ARTIFACTS / "demo_district_coverage.png"))

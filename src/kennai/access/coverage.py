@@ -52,9 +52,6 @@ def _summary(rows: pd.DataFrame, name: str, thresholds: tuple[Threshold, ...],
     label = f"{int(straight_m) if float(straight_m).is_integer() else straight_m}m"
     return {
         "name": name,
-        "method": method,
-        "base": "population" if straight_only else "population_on_network",
-        "base_share": finite_round(base / total) if total > 0 else None,
         "population": round(total, 1),
         "population_65plus": round(float(p65.sum()), 1) if has65 else None,
         "population_on_network": 0.0 if straight_only else round(base, 1),
@@ -75,6 +72,9 @@ def _summary(rows: pd.DataFrame, name: str, thresholds: tuple[Threshold, ...],
         "straight_line_coverage": {label: within(rows["straight_m"].to_numpy(float) <= straight_m,
                                                  pop, base)},
         "locations": len(rows),
+        "method": method,
+        "base": "population" if straight_only else "population_on_network",
+        "base_share": finite_round(base / total) if total > 0 else None,
     }
 
 

@@ -26,6 +26,9 @@ const TEXT = {
     split_units: "分断される区域", no_splits: "分断される区域はありません", checking: "調べています…",
     pieces: "断片", sliver: "細片（数えない）", access: "徒歩時間（分）", gaps: "徒歩圏外（人口の多い所）",
     coverage: "徒歩圏カバー率", threshold: "しきい値", share: "人口割合", share_65: "65歳以上の割合",
+    unreachable: "通いの場のない道の先の人口",
+    base_network: "割合はネットワーク上の住民（{share}）のうちの数字です",
+    base_straight: "直線距離のみ（歩行ネットワークなし）",
     no_network: "ネットワーク外の人口", nearest: "最寄りの通いの場", walk_min: "徒歩（分）",
     walk_m: "道のり（m）", district_gaps: "この区域の徒歩圏外", none: "なし",
     district_page: "区域のページ", treasure_pdf: "宝物マップ（PDF）",
@@ -49,6 +52,9 @@ const TEXT = {
     pieces: "Pieces", sliver: "Sliver (not counted)", access: "Walking minutes",
     gaps: "Beyond walking distance (populated)", coverage: "Walkable coverage",
     threshold: "Threshold", share: "Population share", share_65: "Share of 65+",
+    unreachable: "Population on streets with no place",
+    base_network: "Shares are of the residents on the network ({share})",
+    base_straight: "Straight-line only (no walk network)",
     no_network: "Population off the network", nearest: "Nearest gathering place",
     walk_min: "Walk (min)", walk_m: "Walk (m)", district_gaps: "Gaps in this district", none: "none",
     district_page: "District page", treasure_pdf: "Treasure map (PDF)",
@@ -373,6 +379,14 @@ function showReport(report, title) {
 
 function pct(v) { return v === null || v === undefined ? "—" : `${(100 * v).toFixed(1)}%`; }
 
+function baseNote(row) {
+  // What the shares are of (kennai.access.coverage.base_note says the same in the CLI).
+  if (row.method === "straight_line") return tr("base_straight");
+  const share = row.base_share;
+  if (share === null || share === undefined) return "";
+  return tr("base_network").replace("{share}", pct(share));
+}
+
 function coverageHtml(row) {
   const fmt = (v) => (v === null || v === undefined ? "—" : Number(v).toLocaleString("ja-JP"));
   const labels = Object.keys(row.coverage || {});
@@ -383,7 +397,9 @@ function coverageHtml(row) {
   return `<h3>${esc(tr("coverage"))}</h3>` + rows([
     [tr("population_total"), fmt(row.population)], [tr("population_65"), fmt(row.population_65plus)],
     [tr("no_network"), fmt(row.no_network_population)],
-  ]) + `<table id="coverage-table">${head}${body}</table>`;
+    [tr("unreachable"), fmt(row.unreachable_population)],
+  ]) + `<p id="coverage-base">${esc(baseNote(row))}</p>` +
+    `<table id="coverage-table">${head}${body}</table>`;
 }
 
 async function showCoverage(layer, name) {
