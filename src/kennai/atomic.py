@@ -233,7 +233,7 @@ def write_manifest(folder: Path) -> None:
     for p in sorted(folder.rglob("*")):
         if p.is_file() and p.name != MANIFEST:
             files[p.relative_to(folder).as_posix()] = {"bytes": p.stat().st_size,
-                                                      "sha256": _file_sha256(p)}
+                                                      "sha256": file_sha256(p)}
     (folder / MANIFEST).write_text(json.dumps(files, indent=1, sort_keys=True), encoding="utf-8")
 
 
@@ -251,12 +251,13 @@ def verify_manifest(folder: str | Path) -> list[str]:
             if p.is_file() and p.name != MANIFEST}
     problems = sorted(set(want) ^ set(have))
     for rel in sorted(set(want) & set(have)):
-        if _file_sha256(have[rel]) != want[rel]["sha256"]:
+        if file_sha256(have[rel]) != want[rel]["sha256"]:
             problems.append(rel)
     return problems
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB chunks (build inputs, manifests, downloads)."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):

@@ -9,7 +9,6 @@ reading and checking alone, without writing anything.
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import time
 from importlib import metadata as importlib_metadata
@@ -27,7 +26,13 @@ from pyproj import CRS
 from kennai import __version__
 from kennai.access.options import AccessOptions
 from kennai.access.pipeline import run_access_for_build
-from kennai.atomic import describe_os_error, output_errors, versioned_dir, writable_problem
+from kennai.atomic import (
+    describe_os_error,
+    file_sha256,
+    output_errors,
+    versioned_dir,
+    writable_problem,
+)
 from kennai.checks import (
     TILING_KINDS,
     Finding,
@@ -62,21 +67,13 @@ from kennai.register import (
 FORMAT_VERSION = 3  # bump when what a build stores changes (old builds are rebuilt)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def input_hashes(config: RegionConfig, build_dir: Path | None = None) -> list[dict[str, Any]]:
     """Path, size and sha256 of every input file, and the place register's fingerprint."""
     seen: dict[Path, dict[str, Any]] = {}
     for p in config.input_files():
         if p in seen or not p.is_file():
             continue
-        seen[p] = {"path": str(p), "bytes": p.stat().st_size, "sha256": _sha256(p)}
+        seen[p] = {"path": str(p), "bytes": p.stat().st_size, "sha256": file_sha256(p)}
     register = register_fingerprint(default_register_path(config, build_dir))
     return [*seen.values(), {"register": register}]
 

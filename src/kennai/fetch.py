@@ -44,7 +44,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from kennai.atomic import atomic_path
+from kennai.atomic import atomic_path, file_sha256
 from kennai.errors import InputError
 from kennai.i18n import Text, t
 from kennai.municipalities import Municipality, lookup
@@ -152,14 +152,6 @@ def plan_downloads(code: str | int, *, bases: Mapping[str, str] | None = None) -
                  "© OpenStreetMap contributors (ODbL 1.0)",
                  "https://download.geofabrik.de/asia/japan.html", md5_url=f"{b['geofabrik']}/{pbf}.md5"),
     ]
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _request(url: str, *, headers: Mapping[str, str], timeout: float
@@ -372,7 +364,7 @@ def fetch_region(
         path = _where(dl, folder)
         rec = manifest.get(dl.key)
         cached = (rec is not None and rec.get("url") == dl.url and path.is_file()
-                  and path.stat().st_size == rec.get("bytes") and _sha256(path) == rec.get("sha256"))
+                  and path.stat().st_size == rec.get("bytes") and file_sha256(path) == rec.get("sha256"))
         downloaded[dl.key] = 0
         if not cached:
             if dl.extract_to is not None:
@@ -385,7 +377,7 @@ def fetch_region(
             _check(dl, path, _md5(dl, timeout=timeout))
             manifest[dl.key] = {"url": dl.url, "path": path.relative_to(folder).as_posix(),
                                 "date": time.strftime("%Y-%m-%d"), "bytes": path.stat().st_size,
-                                "sha256": _sha256(path), "docs": dl.docs}
+                                "sha256": file_sha256(path), "docs": dl.docs}
             _write_records(folder, manifest, muni, plan)
         files[dl.key] = path
         if dl.extract_to is not None:
