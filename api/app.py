@@ -30,14 +30,14 @@ from api.routers.tiles import tiles_router
 from api.routers.web import mount_docs, mount_web
 from api.state import DEFAULT_MAX_UPLOAD_BYTES, ServerState
 from kennai import __version__
-from kennai.access import ACCESS_DIR, AccessResults, load_access
+from kennai.access import ACCESS_DIR, load_access
 from kennai.config import load_config
 from kennai.errors import ApiError, KennaiError, http_status
 from kennai.i18n import Text, t
 from kennai.raster_tiles import SurfaceTiles
-from kennai.region import Region, open_region
+from kennai.region import open_region
 from kennai.register import PlaceRegister, RegisterLocation, default_register_path, register_location
-from kennai.tiles import TileSet, access_tile_layers, region_tile_layers
+from kennai.tiles import region_tile_set
 
 API_PREFIX = "/api/v1"
 #: Where ``npm --prefix web ci`` puts MapLibre GL JS (the repository's ``web/``).
@@ -152,10 +152,11 @@ def create_app(
     config = load_config(config_path)
     region = open_region(config, build_dir=build_dir)
     assert region.build_dir is not None
-    access = _stored_access(region.build_dir)
+    stored = region.build_dir / ACCESS_DIR / "access.json"
+    access = load_access(region.build_dir) if stored.is_file() else None
     surface = SurfaceTiles(access.surface_path) if access is not None and access.surface_path \
         and access.surface_path.is_file() else None
-    tiles = tile_set_for(region, access=access)
+    tiles = region_tile_set(region, access=access)
     where = register_location(register_path) if register_path is not None \
         else default_register_path(config, build_dir)
     register = PlaceRegister(where, bounds=_padded(tiles.bounds()))
@@ -184,31 +185,6 @@ def create_app(
     mount_web(app, state)
     mount_docs(app, state, openapi_url=f"{API_PREFIX}/openapi.json")
     return app
-
-
-def tile_set_for(region: Region, *, access: AccessResults | None = None) -> TileSet:
-    """The vector tile set the server sends for a built region (``kennai export-tiles`` writes
-    the same one): its layers plus, when given, the access gaps; cached under the build."""
-    assert region.build_dir is not None
-    if access is None:
-        access = _stored_access(region.build_dir)
-    return TileSet(region_tile_layers(region) + (access_tile_layers(access) if access else []),
-                   version=f"{region.metadata.get('built_at')}|{region.metadata.get('config_digest')}"
-                           f"|{_access_stamp(region.build_dir)}",
-                   cache_dir=region.build_dir / "tiles")
-
-
-def _stored_access(build_dir: Path) -> AccessResults | None:
-    """The access results ``kennai build`` stored with the region, if it stored any."""
-    if not (build_dir / ACCESS_DIR / "access.json").is_file():
-        return None
-    return load_access(build_dir)
-
-
-def _access_stamp(build_dir: Path) -> str:
-    """Changes whenever the stored access results change (keys the tile cache with them)."""
-    meta = build_dir / ACCESS_DIR / "access.json"
-    return f"{meta.stat().st_mtime_ns}" if meta.is_file() else "none"
 
 
 def _padded(bounds: list[float], margin: float = 0.05) -> tuple[float, float, float, float]:

@@ -43,3 +43,19 @@ def yaizu(tmp_path_factory: pytest.TempPathFactory) -> Region:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Region:
     """The embedded demo region (session-wide, built once)."""
     return _build(PIPELINES / "demo.yaml", tmp_path_factory)
+
+
+def _has_japanese_font() -> bool:
+    from kennai.errors import TreasureMapError
+    from kennai.maps.fonts import japanese_font
+
+    try:
+        japanese_font()
+    except TreasureMapError:
+        return False
+    return True
+
+
+#: Map tests need a Japanese font (scripts/setup_system.sh installs IPAexGothic).
+needs_font = pytest.mark.skipif(not _has_japanese_font(),
+                                reason="no Japanese font installed (scripts/setup_system.sh)")

@@ -32,6 +32,7 @@ from kennai.maps.layout import char_em, spread_labels, wrap_text
 from kennai.maps.treasure import render_treasure_map, write_atlas, write_treasure_map
 from kennai.region import Region
 from kennai.roads import road_class
+from tests.conftest import needs_font
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -39,16 +40,6 @@ ARTIFACTS = REPO / "tests" / "artifacts"
 CRS_JP = CRS.from_epsg(6676)
 
 
-def _has_font() -> bool:
-    try:
-        japanese_font()
-    except TreasureMapError:
-        return False
-    return True
-
-
-needs_font = pytest.mark.skipif(not _has_font(), reason="no Japanese font installed "
-                                "(scripts/setup_system.sh)")
 
 
 # --------------------------------------------------------------------------- pure helpers

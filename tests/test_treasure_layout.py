@@ -27,24 +27,19 @@ from kennai.build import build_region
 from kennai.config import load_config
 from kennai.errors import TreasureMapError
 from kennai.maps.content import district_page_url, district_places, walk_label
-from kennai.maps.fonts import font_rc, japanese_font
+from kennai.maps.fonts import font_rc
 from kennai.maps.request import TreasureMapRequest
 from kennai.maps.treasure import render_treasure_map
 from kennai.region import Region
+from tests.conftest import needs_font
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = [(paper, orientation) for paper in ("A4", "A3") for orientation in ("landscape", "portrait")]
 
 
-def _has_font() -> bool:
-    try:
-        japanese_font()
-    except TreasureMapError:
-        return False
-    return True
 
 
-pytestmark = pytest.mark.skipif(not _has_font(), reason="no Japanese font installed")
+pytestmark = needs_font
 
 
 def text_overlaps(fig: Figure, *, tolerance_px: float = 0.5) -> list[tuple[str, str]]:

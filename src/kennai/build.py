@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import rasterio
@@ -48,7 +49,7 @@ from kennai.config import POLYGON_KINDS, PlanConfig, RegionConfig, default_build
 from kennai.crs import choose_crs_for_layers
 from kennai.dem import check_dem, write_dem
 from kennai.errors import CheckError, InputError, OutputError
-from kennai.graph import speed_for
+from kennai.graph import speed_for, tobler_factor
 from kennai.i18n import t
 from kennai.io.layers import read_buildings, read_districts, read_points, read_population
 from kennai.io.network import read_network
@@ -64,7 +65,7 @@ from kennai.register import (
     register_places,
 )
 
-FORMAT_VERSION = 3  # bump when what a build stores changes (old builds are rebuilt)
+FORMAT_VERSION = 4  # bump when what a build stores changes (old builds are rebuilt)
 
 
 def input_hashes(config: RegionConfig, build_dir: Path | None = None) -> list[dict[str, Any]]:
@@ -101,10 +102,6 @@ def _prefecture(frames: list[pd.DataFrame]) -> int | None:
     return None
 
 
-def _is_osm(path: Path) -> bool:
-    return path.name.lower().endswith((".pbf", ".osm", ".osm.xml"))
-
-
 def _read_layers(config: RegionConfig, progress: Progress, *, osm: bool,
                  clip: shapely.Geometry | None = None) -> dict[str, list[gpd.GeoDataFrame]]:
     """Read the vector sources of every layer in their own CRS: the OSM-file sources when ``osm``
@@ -114,7 +111,7 @@ def _read_layers(config: RegionConfig, progress: Progress, *, osm: bool,
         if kind in ("network", "dem"):
             continue
         for src in layer_cfg.sources:
-            if _is_osm(src.path) != osm:
+            if src.is_osm != osm:
                 continue
             progress(kind)
             if kind in POLYGON_KINDS:
@@ -134,10 +131,11 @@ def _read_layers(config: RegionConfig, progress: Progress, *, osm: bool,
 
 def clip_margin_m(options: AccessOptions | None = None) -> float:
     """How far beyond the city line OSM data are kept: the largest walking threshold (people walk
-    across the city line), a time threshold taken at the profile's speed."""
+    across the city line), a time threshold taken at the profile's fastest speed (a gentle
+    downhill walk is faster than the flat, by Tobler's function)."""
     options = options or AccessOptions()
-    speed = speed_for(options.profile, options.speed_mps)
-    return max(th.value if th.unit == "m" else th.value * 60.0 * speed
+    fastest = speed_for(options.profile, options.speed_mps) * float(tobler_factor(np.array(-0.05)))
+    return max(th.value if th.unit == "m" else th.value * 60.0 * fastest
                for th in options.thresholds)
 
 
@@ -235,7 +233,7 @@ def load_region(config: RegionConfig, *, progress: Progress = no_progress,
         located = {"network": probe.nodes_frame()}
     osm_read = False
     if not located:
-        if not any(_is_osm(src.path) for lc in config.layers.values() for src in lc.sources):
+        if not any(src.is_osm for lc in config.layers.values() for src in lc.sources):
             raise InputError(t("レイヤが 1 つもありません", "the config has no layers"),
                              path=config.path, hint=t("layers を書いてください", "add layers"))
         # Only OSM layers: they place the region themselves, so they are read unclipped.
@@ -267,7 +265,7 @@ def load_region(config: RegionConfig, *, progress: Progress = no_progress,
     network = None
     if net_src is not None:
         progress("network")
-        network = read_network(net_src, crs, clip=clip if _is_osm(net_src.path) else None)
+        network = read_network(net_src, crs, clip=clip if net_src.is_osm else None)
         summary = network.summary()
         if summary["largest_component_length_share"] < 0.9:
             findings.append(Finding(

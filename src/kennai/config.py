@@ -68,6 +68,12 @@ class Source(_Model):
     #: Population layers: the age table that gives each area its 65+ (see kennai.io.age_tables).
     age_table: Source | None = None
 
+    @property
+    def is_osm(self) -> bool:
+        """Whether the file is OpenStreetMap data (PBF or XML), by its name: such a file holds
+        the network, buildings and places at once and is read by :mod:`kennai.io.osm`."""
+        return self.path.name.lower().endswith((".pbf", ".osm", ".osm.xml"))
+
 
 class LayerConfig(_Model):
     """A layer of the region: one or more sources of the same kind."""

@@ -36,7 +36,7 @@ from kennai.export_targets import coverage_export, export_table
 from kennai.geojson import to_feature_collection
 from kennai.i18n import t
 from kennai.region import Region
-from kennai.tiles import TileSet, access_tile_layers, export_pmtiles, region_tile_layers
+from kennai.tiles import TileSet, export_pmtiles, region_tile_set
 
 #: Where the web map's own files are (index.html, app.js, style.css).
 PAGE_DIR = Path(__file__).resolve().parent / "web"
@@ -242,8 +242,7 @@ def export_site(region: Region, out: Path, *, web_modules: Path, results: Access
     with atomic_dir(out) as tmp:
         _vendor(web_modules, tmp)
         _page(tmp)
-        tileset = TileSet(region_tile_layers(region) + (access_tile_layers(results) if results else []),
-                          version=str(region.metadata.get("built_at")))
+        tileset = region_tile_set(region, access=results)
         (tmp / "tiles").mkdir()
         label = t("ベクトルタイル", "vector tiles").get()
         export_pmtiles(tileset, tmp / "tiles" / "region.pmtiles", maxzoom=maxzoom,

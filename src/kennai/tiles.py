@@ -403,9 +403,28 @@ def access_tile_layers(results: AccessResults) -> list[TileLayer]:
     gaps = getattr(results, "gaps", None)
     if gaps is None or gaps.empty:
         return []
-    cols = [c for c in ("rank", "population", "population_65plus", "locations", "area_ha")
+    cols = [c for c in ("rank", "population", "population_65plus", "locations", "area_ha", "reach")
             if c in gaps.columns]
     threshold = results.options.gap_threshold_m
     return [TileLayer("gaps", gaps[[*cols, gaps.geometry.name]], minzoom=10,
                       description=f"徒歩 {threshold:g} m 圏外の人口の多い所 gaps beyond "
                                   f"{threshold:g} m (rank, population)")]
+
+
+def region_tile_set(region: Region, *, access: AccessResults | None = None) -> TileSet:
+    """The vector tile set of a built region, as the server sends it and ``kennai export-tiles``
+    and ``kennai export-site`` write it: its layers plus the access gaps (the stored ones when
+    ``access`` is not given), cached under the build and keyed by what it was made from."""
+    from kennai.access.store import ACCESS_DIR, load_access
+
+    if region.build_dir is None:
+        raise NotFoundError(t("地域がまだ build されていません", "the region is not built yet"),
+                            hint=t("kennai build を実行してください", "run kennai build"))
+    stored = region.build_dir / ACCESS_DIR / "access.json"
+    if access is None and stored.is_file():
+        access = load_access(region.build_dir)
+    stamp = f"{stored.stat().st_mtime_ns}" if stored.is_file() else "none"
+    return TileSet(region_tile_layers(region) + (access_tile_layers(access) if access else []),
+                   version=f"{region.metadata.get('built_at')}|{region.metadata.get('config_digest')}"
+                           f"|{stamp}",
+                   cache_dir=region.build_dir / "tiles")

@@ -34,9 +34,8 @@ def export_tiles(
     maxzoom: Annotated[int, typer.Option("--maxzoom", min=0, max=22, help="最大ズーム")] = 16,
 ) -> None:
     """ベクトルタイルを PMTiles に書き出す (export the served vector tiles to one PMTiles file)."""
-    from api.app import tile_set_for
     from kennai.errors import InputError
-    from kennai.tiles import export_pmtiles
+    from kennai.tiles import export_pmtiles, region_tile_set
 
     if output.suffix.lower() != ".pmtiles":
         raise InputError(t("出力ファイルは .pmtiles にしてください", "the output must be a .pmtiles file"),
@@ -44,7 +43,7 @@ def export_tiles(
     region = open_region(config, build=True)
     cfg = region.config
     with progress_status(True) as progress:
-        tiles = tile_set_for(region)
+        tiles = region_tile_set(region)
         progress("tiles")
         done = export_pmtiles(tiles, output, minzoom=minzoom, maxzoom=maxzoom, name=cfg.title,
                               attribution=" / ".join(cfg.attribution),

@@ -266,7 +266,7 @@ def _check_piece_names(out: gpd.GeoDataFrame, path: Path, id_col: str) -> None:
 def read_points(src: Source, kind: str, *, clip: shapely.Geometry | None = None) -> gpd.GeoDataFrame:
     """Read gathering places or candidate sites into the places schema."""
     suffix = src.path.suffix.lower()
-    if suffix in {".pbf", ".osm"}:
+    if src.is_osm:
         from kennai.io.osm import read_osm_places
 
         return read_osm_places(src, clip=clip)
@@ -331,7 +331,7 @@ def read_points(src: Source, kind: str, *, clip: shapely.Geometry | None = None)
 
 def read_buildings(src: Source, *, clip: shapely.Geometry | None = None) -> gpd.GeoDataFrame:
     """Read building footprints (OSM file or any polygon file)."""
-    if src.path.suffix.lower() in {".pbf", ".osm"}:
+    if src.is_osm:
         from kennai.io.osm import read_osm_buildings
 
         return read_osm_buildings(src.path, clip=clip)

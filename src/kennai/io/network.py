@@ -183,7 +183,7 @@ def read_network(src: Source, crs: CRS, *, clip: shapely.Geometry | None = None)
     """
     path = Path(src.path)
     name = path.name.lower()
-    if name.endswith((".pbf", ".osm", ".osm.xml")):
+    if src.is_osm:
         net = network_from_osm(path, crs, clip=clip)
     elif name.endswith(".graphml"):
         net = network_from_graphml(path, crs)

@@ -25,14 +25,7 @@ from kennai.roads import road_class
 
 _RAIL = frozenset({"rail", "light_rail", "subway", "tram", "narrow_gauge", "monorail"})
 _WATERWAY_LINES = frozenset({"river", "stream", "canal", "drain", "ditch"})
-_OSM_SUFFIXES = (".pbf", ".osm", ".osm.xml")
-
 _EMPTY_LINES = ("geometry",)
-
-
-def is_osm_path(path: Path) -> bool:
-    """Whether a source file is OpenStreetMap data by its name (PBF or XML)."""
-    return path.name.lower().endswith(_OSM_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -150,7 +143,7 @@ def _osm_sources(region: Region) -> list[Path]:
     for kind in ("network", "buildings"):
         if kind in region.config.layers:
             paths += [Path(s.path) for s in region.config.layers[kind].sources
-                      if is_osm_path(Path(s.path))]
+                      if s.is_osm]
     return list(dict.fromkeys(paths))
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import geopandas as gpd
 import matplotlib as mpl
@@ -23,7 +22,7 @@ from kennai.access.options import AccessOptions
 from kennai.errors import NotFoundError, TreasureMapError
 from kennai.graph import speed_for
 from kennai.i18n import t
-from kennai.maps.basemap import Basemap, is_osm_path
+from kennai.maps.basemap import Basemap
 from kennai.region import Region
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors"
@@ -259,7 +258,7 @@ def attributions(region: Region, basemap: Basemap | None = None) -> list[str]:
     items = list(cfg.attribution)
     items += [lc.attribution for lc in cfg.layers.values() if lc.attribution]
     uses_osm = (basemap.osm if basemap is not None else False) or any(
-        is_osm_path(Path(s.path)) for lc in cfg.layers.values() for s in lc.sources)
+        s.is_osm for lc in cfg.layers.values() for s in lc.sources)
     if uses_osm and not any("openstreetmap" in a.lower() for a in items):
         items.append(OSM_ATTRIBUTION)
     return list(dict.fromkeys(items))
