@@ -17,7 +17,7 @@ import shapely
 import yaml
 from pyproj import CRS
 
-from kennai.access import AccessOptions, AccessResults, coverage_table
+from kennai.access import AccessOptions, AccessResults, coverage_table, gap_polygons
 from kennai.access.coverage import base_note
 from kennai.build import build_region
 from kennai.config import load_config
@@ -54,6 +54,15 @@ def test_rows_state_their_base_and_count_unreachable_apart() -> None:
     assert row["coverage"]["500m"] == pytest.approx(10 / 60, abs=1e-4)
     assert row["population_beyond_worst"] == 50.0  # far and unreachable: neither is within reach
     assert base_note(row).ja == "ネットワーク上の住民 60% のうち "
+
+
+def test_unreachable_residents_are_gaps_of_their_own() -> None:
+    """Far and unreachable residents next to each other stay two gaps, told apart by ``reach``."""
+    res = _results(["ok", "ok", "ok", "ok"], [100.0, 900.0, np.inf, np.inf], [5.0, 30.0, 20.0, 1.0])
+    gaps = gap_polygons(res)
+    assert list(gaps["reach"]) == ["far", "unreachable"]
+    assert list(gaps["population"]) == [30.0, 21.0] and list(gaps["rank"]) == [1, 2]
+    assert gaps.loc[1, "population_65plus"] == 10.5
 
 
 def test_a_full_network_needs_no_note() -> None:

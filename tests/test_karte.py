@@ -78,6 +78,25 @@ def test_karte_coverage_and_html_follow_the_tables(yaizu: Region) -> None:
     assert f'data-district="{name}"' in html and "<svg" in html
     assert f"{row['population']:,.0f}" in html
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=[\"']?(https?:)?//", html)
+    # The shares are of the 87 % on the station network, and the page says so.
+    assert f"ネットワーク上の住民 {row['base_share']:.0%} のうち" in html
+    assert "道路に沿って計算" in html
+
+
+def test_karte_of_a_region_without_network_says_straight_line(tmp_path: Path) -> None:
+    """Takamatsu as published (points, no network): one page, labelled straight-line only."""
+    from kennai.build import build_region
+    from kennai.config import load_config
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root.parent / "shared" / "data" / "takamatsu").is_dir():
+        pytest.skip("../shared/data/takamatsu is absent")
+    region, _ = build_region(load_config(root / "pipelines" / "takamatsu.yaml"),
+                             build_dir=tmp_path / "takamatsu")
+    (profile,) = karte_profiles(region, layer="region")
+    html = karte_html([profile])
+    assert profile.population == 418129.0 and profile.coverage[0].straight_line
+    assert "直線距離だけで計算" in html and "道路に沿って計算" not in html
 
 
 def test_karte_html_escapes_district_text(demo: Region) -> None:

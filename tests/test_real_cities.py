@@ -69,3 +69,12 @@ def test_osm_files_are_clipped_to_the_outline(config: str, tmp_path: Path) -> No
     assert shapely.contains_xy(far, net.node_xy[:, 0], net.node_xy[:, 1]).mean() > 0.99
     xy = shapely.get_coordinates(region.layer("buildings").geometry.representative_point().values)
     assert shapely.contains_xy(far, xy[:, 0], xy[:, 1]).all()
+
+
+def test_clip_margin_covers_the_longest_walk() -> None:
+    """A 30-minute threshold keeps OSM data as far as the fastest (gentle downhill) walk goes."""
+    from kennai.access import AccessOptions, parse_threshold
+
+    assert clip_margin_m() == 1000.0  # the default thresholds: 1,000 m is the longest
+    long = AccessOptions(thresholds=(parse_threshold("30min"),))
+    assert clip_margin_m(long) > 30 * 60 * 0.8 * 1.15

@@ -60,6 +60,7 @@ COLUMN_LABELS: dict[str, Text] = {
     "method": t("測り方（network: 道のり / straight_line: 直線）", "method"),
     "base": t("割合の分母", "base of the shares"),
     "base_share": t("分母が全人口に占める割合", "base as a share of everyone"),
+    "reach": t("圏外の理由（far: 遠い / unreachable: 通いの場のない道）", "why beyond reach"),
     "no_network_population_65plus": t("ネットワーク外の65歳以上人口", "population 65+ off the network"),
     "median_distance_m": t("距離の中央値（m）", "median distance (m)"),
     "median_time_min": t("時間の中央値（分）", "median time (min)"),

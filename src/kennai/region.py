@@ -136,7 +136,7 @@ class Region:
     @cached_property
     def outline(self) -> shapely.Geometry:
         """The region's extent: its ``outline`` layer, else the union of its first district layer
-        (or of its census areas), else the network hull."""
+        (or of its census areas), else the network hull, else the hull of its residents' points."""
         for kind in ("outline", *POLYGON_KINDS, "population"):
             if self.has_layer(kind) and self.layer(kind).geom_type.isin(
                     ["Polygon", "MultiPolygon"]).all():
@@ -144,6 +144,9 @@ class Region:
         net = self.network
         if net is not None:
             return shapely.convex_hull(shapely.multipoints(net.node_xy))
+        for kind in ("population", "buildings", "places"):  # points only (a register table)
+            if self.has_layer(kind) and len(self.layer(kind)):
+                return shapely.convex_hull(shapely.union_all(self.layer(kind).geometry.values))
         raise NotFoundError(t("地域の範囲を決める区域もネットワークもありません",
                               "the region has neither districts nor a network to bound it"),
                             hint=t("小学校区などの面レイヤを追加してください",

@@ -10,7 +10,7 @@ columns with :func:`coverage_frame`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import geopandas as gpd
@@ -78,7 +78,7 @@ def _summary(rows: pd.DataFrame, name: str, thresholds: tuple[Threshold, ...],
     }
 
 
-def base_note(row: dict[str, Any]) -> Text:
+def base_note(row: Mapping[str, Any]) -> Text:
     """The visible note that says what a row's shares are of, e.g. 「ネットワーク上の住民 8 % のうち」.
 
     Empty when the shares are of everyone on a full network; a straight-line row says so.

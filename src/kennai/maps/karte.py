@@ -27,6 +27,7 @@ from kennai.access import (
     kind_title,
     results_for,
 )
+from kennai.access.coverage import base_note
 from kennai.config import POLYGON_KINDS
 from kennai.errors import NotFoundError, TreasureMapError
 from kennai.i18n import t
@@ -56,6 +57,10 @@ class KindCoverage:
     coverage_65plus: dict[str, float | None] | None
     median_distance_m: float | None
     destinations: int
+    #: What the shares are of (:func:`kennai.access.coverage.base_note`), e.g.
+    #: 「ネットワーク上の住民 8% のうち」; empty when they are of everyone.
+    base: str = ""
+    straight_line: bool = False
 
 
 @dataclass(frozen=True)
@@ -196,7 +201,9 @@ def district_profiles(region: Region, results: Mapping[str, AccessResults], *, l
                 kind=k, title=titles.get(k, k), coverage=dict(krow.get("coverage") or {}),
                 coverage_65plus=krow.get("coverage_65plus"),
                 median_distance_m=krow.get("median_distance_m"),
-                destinations=int(results[k].info.get("places", len(results[k].places)))))
+                destinations=int(results[k].info.get("places", len(results[k].places))),
+                base=base_note(krow).ja.strip() if krow else "",
+                straight_line=krow.get("method") == "straight_line"))
         if whole:
             gaps = gap_polygons(base).head(GAPS_SHOWN)
             places = region.layer(PLACES_KIND).sort_values("place_id", kind="stable")

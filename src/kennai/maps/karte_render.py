@@ -62,6 +62,18 @@ def figure_rows(p: DistrictProfile) -> list[tuple[str, str, str]]:
             ("高齢化率", _pct(p.ageing_rate), _pct(p.city_ageing_rate))]
 
 
+def base_lines(p: DistrictProfile) -> list[str]:
+    """What each kind's shares are of, when not everyone: printed under the coverage block."""
+    return [f"{k.title.split('（')[0]}: {k.base.rstrip(': ')}" for k in p.coverage if k.base]
+
+
+def method_text(p: DistrictProfile) -> str:
+    """How the walks were measured: along the streets, or only as straight lines."""
+    if any(k.straight_line for k in p.coverage):
+        return "歩行ネットワークがないため直線距離だけで計算（道のりではありません）"
+    return f"徒歩は{p.pace}で道路に沿って計算（直線距離ではありません）"
+
+
 def coverage_rows(p: DistrictProfile) -> tuple[list[str], list[list[str]]]:
     """The coverage block: header (threshold, one column per kind) and one row per threshold."""
     head = ["徒歩", *(f"{k.title.split('（')[0]}（{k.destinations}）" for k in p.coverage)]
@@ -167,6 +179,9 @@ def render_karte_page(p: DistrictProfile, *, date: dt.date | None = None) -> Fig
             for x, s in zip(lefts, r, strict=True):
                 text(x, y, s, 8.5)
             y += 4.6
+        for line in base_lines(p):
+            text(12, y, line, 6.5, color="#555555")
+            y += 3.8
         y += 4
         text(12, y, "大きな空白地（徒歩 500 m より遠い住民）", 11, color="#111111")
         y += 7
@@ -190,8 +205,7 @@ def render_karte_page(p: DistrictProfile, *, date: dt.date | None = None) -> Fig
             text(14 + col * 95, y + k * 4.8, f"{q['number']}. {q['name'][:20]}（{q['category'][:10]}）", 7.5)
         if len(p.places) > len(shown):
             text(14, y + half * 4.8, f"ほか {len(p.places) - len(shown)} か所", 7.5, color="#555555")
-        text(12, h - 8, f"kennai で作成。徒歩は{p.pace}で道路に沿って計算（直線距離ではありません）。",
-             6.5, color="#555555")
+        text(12, h - 8, f"kennai で作成。{method_text(p)}。", 6.5, color="#555555")
     return fig
 
 
@@ -247,11 +261,11 @@ def karte_html(profiles: Sequence[DistrictProfile], *, date: dt.date | None = No
         left = Markup("").join([
             Markup("<h2>人口と高齢化率</h2>"),
             _table(["", p.name, "市全体"], figure_rows(p)),
-            Markup("<h2>歩いて行ける人の割合</h2>"), _table(head, rows),
+            Markup("<h2>歩いて行ける人の割合</h2>"), _table(head, rows), _list(base_lines(p)),
             Markup("<h2>大きな空白地（徒歩 500 m より遠い住民）</h2>"), _list(gap_lines(p)),
             Markup("<h2>第2層の圏域</h2>"), _list(split_lines(p)),
             Markup("<h2>集いの場（{} か所）</h2>").format(len(p.places)), _list(places or ["（なし）"]),
-            Markup('<p class="sub">徒歩は{}で道路に沿って計算</p>').format(p.pace)])
+            Markup('<p class="sub">{}</p>').format(method_text(p))])
         sections.append(Markup(
             '<section data-district="{name}"><h1>{name} 地区カルテ</h1>'
             '<p class="sub">{region}　{layer}　作成日 {date}</p>'

@@ -176,7 +176,10 @@ function style(region, categories, sourceLayers, legend) {
         layout: { visibility: "none" }, filter: ["==", ["get", "plan"], ""] },
       layer("plans-line", "plans", "line", "plans", { "line-color": "#d84315", "line-width": 3 },
             { filter: ["==", ["get", "plan"], ""] }),
-      layer("gaps-fill", "gaps", "fill", "gaps", { "fill-color": "#6a1b9a", "fill-opacity": 0.35 }),
+      // Far (purple) apart from unreachable: people on streets that lead to no place (grey).
+      layer("gaps-fill", "gaps", "fill", "gaps", {
+        "fill-color": ["match", ["get", "reach"], "unreachable", "#616161", "#6a1b9a"],
+        "fill-opacity": 0.35 }),
       layer("gaps-line", "gaps", "line", "gaps", { "line-color": "#4a148c", "line-width": 1 }),
       // Split pieces of the selected or uploaded plan: counted pieces of split units strong,
       // slivers (not counted) only outlined.
@@ -188,7 +191,8 @@ function style(region, categories, sourceLayers, legend) {
       { id: "pieces-sliver", type: "line", source: "pieces", filter: ["==", ["get", "counted"], false],
         paint: { "line-color": "#9e9e9e", "line-width": 1, "line-dasharray": [1, 1] } },
       { id: "district-gaps-fill", type: "fill", source: "district-gaps",
-        paint: { "fill-color": "#6a1b9a", "fill-opacity": 0.5 } },
+        paint: { "fill-color": ["match", ["get", "reach"], "unreachable", "#616161", "#6a1b9a"],
+                 "fill-opacity": 0.5 } },
       { id: "district-gaps-line", type: "line", source: "district-gaps",
         paint: { "line-color": "#4a148c", "line-width": 2 } },
       layer("candidates-circle", "candidates", "circle", "candidates",
