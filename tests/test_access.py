@@ -422,7 +422,7 @@ def test_thresholds_parse_and_reject_nonsense():
             access.parse_threshold(bad)
 
 
-def test_gaps_merge_touching_cells_and_rank_by_population():
+def test_gaps_merge_touching_cells_and_rank_by_65plus():
     rows = pd.DataFrame({"x": [5, 105, 205, 5000, 9000], "y": [5, 5, 5, 5, 5],
                          "population": [3.0, 3.0, 3.0, 20.0, 1.0],
                          "population_65plus": [1.0, 1.0, 1.0, 2.0, 0.0], "unit_id": "",
@@ -430,8 +430,12 @@ def test_gaps_merge_touching_cells_and_rank_by_population():
                          "place_id": "", "distance_m": [900.0, 900, 900, 2000, np.inf],
                          "time_min": 20.0, "straight_m": 900.0})
     gaps = access.gap_polygons(fake_results(rows), threshold_m=500, cell_m=100)
-    assert list(gaps["population"]) == [20.0, 9.0]  # the no-network resident is no gap
-    assert list(gaps["rank"]) == [1, 2] and gaps["area_ha"].iloc[1] == 3.0
+    assert list(gaps["population"]) == [9.0, 20.0]  # the no-network resident is no gap
+    assert list(gaps["population_65plus"]) == [3.0, 2.0]  # ranked by 65+, not by everyone
+    assert list(gaps["rank"]) == [1, 2] and gaps["area_ha"].iloc[0] == 3.0
+    no65 = access.gap_polygons(fake_results(rows.assign(population_65plus=np.nan)),
+                               threshold_m=500, cell_m=100)
+    assert list(no65["population"]) == [20.0, 9.0]  # 65+ unknown: ranked by residents
     assert gaps["rank"].dtype == np.int64 and gaps["locations"].dtype == np.int64
     props = json.loads(gaps.to_json())["features"][0]["properties"]
     assert type(props["rank"]) is int and type(props["locations"]) is int

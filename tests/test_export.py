@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from kennai.access import AccessOptions, gap_polygons, results_for, suggest_sites
+from kennai.access import AccessOptions, region_gaps, results_for, suggest_sites
 from kennai.cli import app
 from kennai.errors import NotFoundError, OutputError
 from kennai.export import ExportTable, column_label, write_table
@@ -26,7 +26,7 @@ BOM = b"\xef\xbb\xbf"
 @pytest.fixture(scope="module")
 def gaps_and_suggestions(demo: Region) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     results = results_for(demo, AccessOptions())
-    return gap_polygons(results), suggest_sites(demo, results)
+    return region_gaps(demo, results), suggest_sites(demo, results)
 
 
 @pytest.mark.parametrize("suffix", [".gpkg", ".parquet"])

@@ -21,7 +21,7 @@ from kennai.access import (
     check_kind,
     coverage_table,
     district_gaps,
-    gap_polygons,
+    region_gaps,
     resolve_polygons,
     results_for,
 )
@@ -77,7 +77,8 @@ def access_router(state: ServerState) -> APIRouter:
                 if len(gap_cache) > 32:
                     gap_cache.clear()
                 assert state.access is not None
-                gap_cache[threshold] = gap_polygons(state.access, threshold_m=threshold)
+                gap_cache[threshold] = region_gaps(state.region, state.access,
+                                                   threshold_m=threshold)
             return gap_cache[threshold]
 
     @router.get("", summary="アクセス計算の概要 (access results: options and totals)")

@@ -65,7 +65,7 @@ from kennai.register import (
     register_places,
 )
 
-FORMAT_VERSION = 4  # bump when what a build stores changes (old builds are rebuilt)
+FORMAT_VERSION = 5  # bump when what a build stores changes (old builds are rebuilt)
 
 
 def input_hashes(config: RegionConfig, build_dir: Path | None = None) -> list[dict[str, Any]]:

@@ -36,6 +36,8 @@ COLUMN_LABELS: dict[str, Text] = {
     "name": t("名称", "name"),
     "code": t("コード", "code"),
     "rank": t("順位", "rank"),
+    "district": t("区域", "district"),
+    "district_rank": t("区域内の順位", "rank in the district"),
     "unit_id": t("区域ID", "area id"),
     "place_id": t("場所ID", "place id"),
     "candidate_id": t("候補ID", "candidate id"),

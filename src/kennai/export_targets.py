@@ -16,7 +16,7 @@ from kennai.access import (
     AccessResults,
     coverage_frame,
     coverage_table,
-    gap_polygons,
+    region_gaps,
     resolve_polygons,
     results_for,
     suggest_sites,
@@ -101,7 +101,7 @@ def export_table(region: Region, target: str, *, by: str | None = None,
             return coverage_export(region, results, by)
         title = _title(region, RESULT_TARGETS[base].get())
         if base == "gaps":
-            return ExportTable(gap_polygons(results), "gaps", title, _attribution(region))
+            return ExportTable(region_gaps(region, results), "gaps", title, _attribution(region))
         progress(RESULT_TARGETS["suggestions"].get())
         return ExportTable(suggest_sites(region, results), "suggestions", title,
                            _attribution(region))

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kennai.access import AccessResults, coverage_table, district_gaps, gap_polygons, resolve_polygons
+from kennai.access import AccessResults, coverage_table, district_gaps, region_gaps, resolve_polygons
 from kennai.atomic import atomic_dir
 from kennai.config import POLYGON_KINDS
 from kennai.errors import NotFoundError, OutputError
@@ -264,7 +264,7 @@ def export_site(region: Region, out: Path, *, web_modules: Path, results: Access
         if results is not None:
             gaps = export_table(region, "gaps")
             write_table(gaps, tmp / "data" / "gaps.csv")
-            _write_json(tmp / "data" / "gaps.json", to_feature_collection(gap_polygons(results)))
+            _write_json(tmp / "data" / "gaps.json", to_feature_collection(region_gaps(region, results)))
         for plan in region.plan_names:
             pieces = export_table(region, f"splits:{plan}", units=layers[0] if layers else "elementary")
             (tmp / "data" / "splits").mkdir(parents=True, exist_ok=True)

@@ -403,8 +403,7 @@ def access_tile_layers(results: AccessResults) -> list[TileLayer]:
     gaps = getattr(results, "gaps", None)
     if gaps is None or gaps.empty:
         return []
-    cols = [c for c in ("rank", "population", "population_65plus", "locations", "area_ha", "reach")
-            if c in gaps.columns]
+    cols = [c for c in gaps.columns if c != gaps.geometry.name]  # kennai.access.GAP_COLUMNS
     threshold = results.options.gap_threshold_m
     return [TileLayer("gaps", gaps[[*cols, gaps.geometry.name]], minzoom=10,
                       description=f"徒歩 {threshold:g} m 圏外の人口の多い所 gaps beyond "

@@ -25,7 +25,7 @@ from kennai.access.destinations import (
     read_destinations,
 )
 from kennai.access.districts import district_geometry, polygon_layers, resolve_polygons
-from kennai.access.gaps import DistrictGaps, district_gaps, gap_polygons
+from kennai.access.gaps import DistrictGaps, district_gaps, gap_polygons, region_gaps
 from kennai.access.options import DEFAULT_THRESHOLDS, AccessOptions, Threshold, parse_threshold
 from kennai.access.pipeline import analyse, run_access_for_build
 from kennai.access.results import AccessResults
@@ -92,6 +92,7 @@ __all__ = [
     "point_costs",
     "polygon_layers",
     "read_destinations",
+    "region_gaps",
     "region_network",
     "resolve_polygons",
     "results_for",

@@ -41,3 +41,13 @@ def district_geometry(region: Region, *, layer: str, district: str) -> shapely.G
     """
     districts, row = region.district_row(layer, district)
     return districts.geometry.iloc[row]
+
+
+def gap_districts(region: Region) -> gpd.GeoDataFrame | None:
+    """The district layer a region's gaps are split at and named by: the first of
+    :data:`kennai.config.POLYGON_KINDS` the region has (小学校区 before 中学校区 before 自治会),
+    as the unit coordinators rank gaps in; ``None`` when it has none."""
+    for kind in POLYGON_KINDS:
+        if region.has_layer(kind):
+            return region.layer(kind)
+    return None

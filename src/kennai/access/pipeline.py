@@ -16,7 +16,7 @@ from kennai.access.compute import compute_access
 from kennai.access.coverage import OUTSIDE_NAME, coverage_table
 from kennai.access.destinations import PLACES_KIND
 from kennai.access.districts import polygon_layers
-from kennai.access.gaps import gap_polygons
+from kennai.access.gaps import region_gaps
 from kennai.access.options import AccessOptions
 from kennai.access.results import AccessResults
 from kennai.access.sites import suggest_sites
@@ -44,7 +44,7 @@ def analyse(region: Region, options: AccessOptions | None = None, *, progress: P
     if results.info.get("method") == "straight_line":
         return results  # gaps, suggestions and the surface need walking distances
     progress("gaps")
-    results.gaps = gap_polygons(results)
+    results.gaps = region_gaps(region, results)
     if kind == PLACES_KIND:
         progress("suggestions")
         results.suggestions = suggest_sites(region, results)

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 import shapely
 
 from kennai.access import (
@@ -23,8 +24,8 @@ from kennai.access import (
     AccessResults,
     coverage_table,
     district_gaps,
-    gap_polygons,
     kind_title,
+    region_gaps,
     results_for,
 )
 from kennai.access.coverage import base_note
@@ -205,7 +206,7 @@ def district_profiles(region: Region, results: Mapping[str, AccessResults], *, l
                 base=base_note(krow).ja.strip() if krow else "",
                 straight_line=krow.get("method") == "straight_line"))
         if whole:
-            gaps = gap_polygons(base).head(GAPS_SHOWN)
+            gaps = region_gaps(region, base).head(GAPS_SHOWN)
             places = region.layer(PLACES_KIND).sort_values("place_id", kind="stable")
             places = places.assign(number=range(1, len(places) + 1))
             shape = region.outline
@@ -225,7 +226,10 @@ def district_profiles(region: Region, results: Mapping[str, AccessResults], *, l
                      "y": float(p["geometry"].y)} for p in places.to_dict("records")],
             coverage=coverage,
             gaps=[{"rank": int(g["rank"]), "population": float(g["population"]),
-                   "area_ha": float(g["area_ha"])} for g in gaps.to_dict("records")],
+                   "population_65plus": (None if pd.isna(g["population_65plus"])
+                                         else float(g["population_65plus"])),
+                   "district": g["district"], "area_ha": float(g["area_ha"])}
+                  for g in gaps.to_dict("records")],
             splits=[_plan_status(region, rep, p, name) for p, rep in reports.items()],
             shape=shape,
             thresholds=tuple(th.label for th in base.options.thresholds),

@@ -101,10 +101,16 @@ def split_lines(p: DistrictProfile) -> list[str]:
 
 
 def gap_lines(p: DistrictProfile) -> list[str]:
-    """The largest gaps: rank, people beyond the gap distance, area."""
+    """The largest gaps: rank, people (and 65+) beyond the gap distance, area, and the district
+    when the page is not that district's."""
     if not p.gaps:
         return ["（500 m より遠い住民のまとまりはありません）"]
-    return [f"{g['rank']}. {g['population']:,.0f} 人（{g['area_ha']:g} ha）" for g in p.gaps]
+    return [f"{g['rank']}. {g['population']:,.0f} 人"
+            + (f"（65歳以上 {g['population_65plus']:,.0f} 人）" if g.get("population_65plus") is not None
+               else "")
+            + f"・{g['area_ha']:g} ha"
+            + (f"・{g['district']}" if g.get("district") not in (None, p.name) else "")
+            for g in p.gaps]
 
 
 def _draw_small_map(fig: Figure, p: DistrictProfile, rect: tuple[float, float, float, float]
