@@ -21,6 +21,7 @@ from kennai.access import (
     check_kind,
     coverage_table,
     district_gaps,
+    district_suggestions,
     region_gaps,
     resolve_polygons,
     results_for,
@@ -118,6 +119,25 @@ def access_router(state: ServerState) -> APIRouter:
         if out_bounds is not None:
             out["district"] = district
             out["bounds"] = out_bounds
+        return out
+
+    @router.get("/suggestions", summary="新しい通いの場の候補地 (site suggestions: the candidates "
+                                        "that would bring the most residents, 65+ first, within reach)")
+    def suggestions(region: RegionName, layer: LayerName = "elementary", district: District = None,
+                    k: Annotated[int, Query(ge=1, le=50, description="提案の数")] = 5,
+                    threshold: Annotated[float, Query(ge=50, le=5000, description="徒歩距離 m")] = 500.0,
+                    allow: Annotated[str | None, Query(
+                        max_length=200, pattern=r"^[a-z_]+(,[a-z_]+)*$",
+                        description="候補地の種類（カンマ区切り: hall,welfare,school,library,shop,"
+                                    "religious,street …） (candidate kinds)")] = None
+                    ) -> dict[str, Any]:
+        results = state.require_access(region)
+        frame = district_suggestions(state.region, results, layer=layer, district=district, k=k,
+                                     threshold_m=float(threshold),
+                                     allow=allow.split(",") if allow else None)
+        out = to_feature_collection(frame, id_column="rank" if len(frame) else None)
+        out["threshold_m"] = float(threshold)
+        out["district"] = district
         return out
 
     @router.get("/nearest", summary="クリックした地点から最寄りの通いの場まで歩く (nearest place, "

@@ -16,6 +16,7 @@ from typing import Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from kennai.candidate_kinds import KINDS_BY_KEY, unknown_kinds
 from kennai.errors import ConfigError
 from kennai.i18n import t
 
@@ -155,6 +156,9 @@ class RegionConfig(_Model):
     plans: list[PlanConfig] = Field(default_factory=list)
     #: Kinds of destination besides the gathering places, by name (``food``, ``bus`` …).
     destinations: dict[str, DestinationConfig] = Field(default_factory=dict)
+    #: The kinds of candidate site suggestions may pick (``hall``, ``school`` …; see
+    #: :mod:`kennai.candidate_kinds`); the default allow-list when not given.
+    suggest_kinds: list[str] | None = None
     #: Tolerances for the checks (metres / square metres).
     tiling_tolerance_m2: float = 1000.0
     #: Where the config file lives; set by :func:`load_config`.
@@ -182,6 +186,14 @@ class RegionConfig(_Model):
         if bad:
             raise ValueError(f"destination names use lower-case letters, digits, '_' and '-' "
                              f"and are not 'places': {bad}")
+        return v
+
+    @field_validator("suggest_kinds")
+    @classmethod
+    def _check_suggest_kinds(cls, v: list[str] | None) -> list[str] | None:
+        bad = unknown_kinds(v or [])
+        if bad:
+            raise ValueError(f"unknown candidate kind(s) {bad}; known: {list(KINDS_BY_KEY)}")
         return v
 
     @model_validator(mode="after")

@@ -75,6 +75,8 @@ COLUMN_LABELS: dict[str, Text] = {
     "added_population": t("増える人口", "population added"),
     "added_population_65plus": t("増える65歳以上人口", "population 65+ added"),
     "coverage_after": t("追加後のカバー率", "coverage after"),
+    "kind": t("候補地の種類", "kind of site"),
+    "threshold_m": t("道のり（m）以内", "within (m of walk)"),
     "plan": t("計画", "plan"),
     "units_layer": t("区域レイヤ", "units layer"),
     "unit": t("区域", "unit"),

@@ -46,6 +46,14 @@ def _title(region: Region, what: str) -> str:
     return f"{what} — {region.config.title}"
 
 
+def suggestions_export(region: Region, frame: gpd.GeoDataFrame, district: str | None = None
+                       ) -> ExportTable:
+    """Site suggestions (of one district when ``district`` is given) as a table to write."""
+    what = RESULT_TARGETS["suggestions"].get()
+    return ExportTable(frame, "suggestions", _title(region, f"{what} {district}" if district else what),
+                       _attribution(region, "candidates"))
+
+
 def coverage_export(region: Region, results: AccessResults, by: str | None = None
                     ) -> ExportTable:
     """Coverage per district of ``by`` (with its polygons), or one region-wide row (outline)."""
@@ -103,8 +111,7 @@ def export_table(region: Region, target: str, *, by: str | None = None,
         if base == "gaps":
             return ExportTable(region_gaps(region, results), "gaps", title, _attribution(region))
         progress(RESULT_TARGETS["suggestions"].get())
-        return ExportTable(suggest_sites(region, results), "suggestions", title,
-                           _attribution(region))
+        return suggestions_export(region, suggest_sites(region, results))
     if not region.has_layer(target):
         known = ", ".join([*region.layer_names, *RESULT_TARGETS])
         raise NotFoundError(t(f"「{target}」というレイヤはありません（あるもの: {known}）",

@@ -42,7 +42,13 @@ from kennai.access.routing import (
     region_network,
     walk_graphs,
 )
-from kennai.access.sites import coverage_matrix, greedy_sites, suggest_sites
+from kennai.access.sites import (
+    SUGGESTION_COLUMNS,
+    coverage_matrix,
+    district_suggestions,
+    greedy_sites,
+    suggest_sites,
+)
 from kennai.access.store import ACCESS_DIR, access_dir, load_access, save_access
 from kennai.access.surface import (
     access_results,
@@ -58,6 +64,7 @@ __all__ = [
     "DEFAULT_THRESHOLDS",
     "OUTSIDE_NAME",
     "PLACES_KIND",
+    "SUGGESTION_COLUMNS",
     "AccessOptions",
     "AccessResults",
     "Anchors",
@@ -79,6 +86,7 @@ __all__ = [
     "district_gaps",
     "district_geometry",
     "district_place_minutes",
+    "district_suggestions",
     "gap_polygons",
     "greedy_sites",
     "kind_title",

@@ -33,6 +33,22 @@ def resolve_polygons(region: Region, by: str) -> tuple[str, gpd.GeoDataFrame]:
                                            "use e.g. elementary, or a plan's name"))
 
 
+def named_district(region: Region, layer: str, district: str) -> gpd.GeoDataFrame:
+    """The pieces named ``district`` of a district layer or plan (``layer`` as for ``--by``).
+
+    Raises :class:`NotFoundError`, listing the names there are, when there is none.
+    """
+    key, polygons = resolve_polygons(region, layer)
+    match = polygons[polygons["name"].astype(str) == district]
+    if match.empty:
+        names = ", ".join(sorted(map(str, polygons["name"].unique()))[:20])
+        raise NotFoundError(t(f"{key} に区域「{district}」はありません（あるもの: {names}）",
+                              f"no district {district!r} in {key} (there are: {names})"),
+                            feature=district, hint=t("区域の一覧で名称を確認してください",
+                                                     "check the names in the district list"))
+    return match
+
+
 def district_geometry(region: Region, *, layer: str, district: str) -> shapely.Geometry:
     """The polygon of the first district named ``district`` in the district layer ``layer``.
 

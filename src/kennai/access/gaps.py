@@ -21,10 +21,8 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from kennai.access.coverage import OUTSIDE_NAME
-from kennai.access.districts import gap_districts, resolve_polygons
+from kennai.access.districts import gap_districts, named_district
 from kennai.access.results import AccessResults
-from kennai.errors import NotFoundError
-from kennai.i18n import t
 from kennai.region import Region
 
 #: The columns of a gap table, in order.
@@ -198,14 +196,7 @@ def district_gaps(region: Region, results: AccessResults, *, layer: str, distric
 
     Raises :class:`NotFoundError` when the layer has no district of that name.
     """
-    key, polygons = resolve_polygons(region, layer)
-    match = polygons[polygons["name"].astype(str) == district]
-    if match.empty:
-        names = ", ".join(sorted(map(str, polygons["name"].unique()))[:20])
-        raise NotFoundError(t(f"{key} に区域「{district}」はありません（あるもの: {names}）",
-                              f"no district {district!r} in {key} (there are: {names})"),
-                            feature=district, hint=t("区域の一覧で名称を確認してください",
-                                                     "check the names in the district list"))
+    match = named_district(region, layer, district)
     shape = shapely.union_all(match.to_crs(results.residents.crs).geometry.values)
     frame = gap_polygons(results, threshold_m=threshold_m, within=shape, districts=match)
     bounds = [round(float(v), 6) for v in match.to_crs("EPSG:4326").total_bounds]

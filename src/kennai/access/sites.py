@@ -1,11 +1,14 @@
 """Site suggestion: the next places that would bring the most uncovered residents within reach.
 
-Candidates are the region's ``candidates`` layer or network nodes near uncovered residents; a
-sparse matrix says which residents each candidate reaches within the threshold (one bounded
-Dijkstra per candidate), and a greedy maximal-coverage pass picks them one at a time.
+Candidates are the allowed kinds of the region's ``candidates`` layer and free network points
+(:mod:`kennai.access.candidates`); a sparse matrix says which residents each candidate reaches
+within the threshold (one bounded Dijkstra per candidate), and a greedy maximal-coverage pass
+picks them one at a time.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -13,35 +16,13 @@ import shapely
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from kennai.access.candidates import allowed_kinds, candidate_points
+from kennai.access.districts import named_district
 from kennai.access.results import AccessResults
 from kennai.access.routing import cost_scale, region_network
 from kennai.graph import WalkGraph, build_graph
-from kennai.i18n import t
 from kennai.region import Region
 from kennai.residents import Snap, snap_to_edges
-
-
-def _candidate_points(region: Region, results: AccessResults, limit: int) -> gpd.GeoDataFrame:
-    """The region's ``candidates`` layer, or network nodes near uncovered residents."""
-    if region.has_layer("candidates"):
-        cand = region.layer("candidates")
-        return gpd.GeoDataFrame({"candidate_id": cand["place_id"].astype(str),
-                                 "name": cand["name"].astype(str), "source": "candidates"},
-                                geometry=cand.geometry.values, crs=cand.crs)
-    net = region_network(region)
-    res = results.residents
-    far = res[(res["status"] == "ok") & ~(res["distance_m"] <= results.options.gap_threshold_m)]
-    if far.empty:
-        nodes = np.arange(0)
-    else:
-        ntree = shapely.STRtree(shapely.points(net.node_xy))
-        nodes = np.unique(ntree.query_nearest(far.geometry.values, all_matches=False)[1])
-        if len(nodes) > limit:  # spread over space: keep an even sample
-            nodes = nodes[np.linspace(0, len(nodes) - 1, limit).astype(np.int64)]
-    return gpd.GeoDataFrame({"candidate_id": [f"node:{net.node_id[i]}" for i in nodes],
-                             "name": [t(f"交差点 {net.node_id[i]}", f"node {net.node_id[i]}").get()
-                                      for i in nodes], "source": "network_nodes"},
-                            geometry=shapely.points(net.node_xy[nodes]), crs=net.crs)
 
 
 def coverage_matrix(graph: WalkGraph, sites: Snap, points: Snap, *, limit: float,
@@ -111,19 +92,34 @@ def greedy_sites(cover: csr_matrix, weights: np.ndarray, *, k: int,
 
 
 def suggest_sites(region: Region, results: AccessResults, *, k: int | None = None,
-                  threshold_m: float | None = None, max_candidates: int = 400) -> gpd.GeoDataFrame:
+                  threshold_m: float | None = None, max_candidates: int = 400,
+                  allow: Sequence[str] | None = None, within: shapely.Geometry | None = None,
+                  district: str | None = None) -> gpd.GeoDataFrame:
     """The next ``k`` sites that would bring the most uncovered residents within
-    ``threshold_m`` (network metres), with the population and 65+ each adds."""
+    ``threshold_m`` (network metres), with the population and 65+ each adds.
+
+    Parameters
+    ----------
+    allow
+        The candidate kinds to choose from (:func:`kennai.access.candidates.allowed_kinds`).
+    within, district
+        A district (in the network's CRS) and its name: only its residents count and only
+        sites inside it are chosen.
+    """
     k = results.options.suggestions if k is None else k
     threshold_m = threshold_m or results.options.gap_threshold_m
     net = region_network(region)
-    cand = _candidate_points(region, results, max_candidates)
-    cols = ["rank", "candidate_id", "name", "source", "added_population", "added_population_65plus",
-            "coverage_after", "geometry"]
+    cand = candidate_points(region, results, allow=allowed_kinds(region, allow), within=within,
+                            limit=max_candidates)
     res = results.residents
-    uncovered = ((res["status"] == "ok") & ~(res["distance_m"] <= threshold_m)).to_numpy()
+    on = (res["status"] == "ok").to_numpy().copy()
+    if within is not None:
+        xy = shapely.get_coordinates(res.geometry.values)
+        shapely.prepare(within)
+        on &= shapely.contains_xy(within, xy[:, 0], xy[:, 1])
+    uncovered = on & ~(res["distance_m"] <= threshold_m).to_numpy()
     if cand.empty or not uncovered.any():
-        return gpd.GeoDataFrame(columns=cols, geometry="geometry", crs=net.crs)
+        return gpd.GeoDataFrame(columns=SUGGESTION_COLUMNS, geometry="geometry", crs=net.crs)
     tree = shapely.STRtree(net.edge_geometry)
     c_xy = shapely.get_coordinates(cand.geometry.values)
     c_snap = snap_to_edges(net, c_xy, max_distance_m=results.options.max_snap_m, tree=tree)
@@ -136,16 +132,42 @@ def suggest_sites(region: Region, results: AccessResults, *, k: int | None = Non
     has65 = not np.isnan(p65).all()
     picks = greedy_sites(cover, sub["population"].to_numpy(float), k=k,
                          weights_65=p65 if has65 else None)
-    on = res["status"] == "ok"
     base = float(res.loc[on, "population"].sum())
-    covered = float(res.loc[on & (res["distance_m"] <= threshold_m), "population"].sum())
+    covered = float(res.loc[on & (res["distance_m"] <= threshold_m).to_numpy(), "population"].sum())
     rows = []
     for rank, (i, add, add65) in enumerate(picks, start=1):
         covered += add
         rows.append({"rank": rank, "candidate_id": cand["candidate_id"].iloc[i],
-                     "name": cand["name"].iloc[i], "source": cand["source"].iloc[i],
+                     "name": cand["name"].iloc[i], "category": cand["category"].iloc[i],
+                     "kind": cand["kind"].iloc[i], "source": cand["source"].iloc[i],
+                     "district": district, "threshold_m": float(threshold_m),
                      "added_population": round(add, 1),
                      "added_population_65plus": None if add65 is None else round(add65, 1),
                      "coverage_after": round(covered / base, 4) if base else None,
                      "geometry": cand.geometry.iloc[i]})
-    return gpd.GeoDataFrame(rows, columns=cols, geometry="geometry", crs=net.crs)
+    return gpd.GeoDataFrame(rows, columns=SUGGESTION_COLUMNS, geometry="geometry", crs=net.crs)
+
+
+#: The columns of a suggestion table, in order.
+SUGGESTION_COLUMNS = ["rank", "candidate_id", "name", "category", "kind", "source", "district",
+                      "threshold_m", "added_population", "added_population_65plus",
+                      "coverage_after", "geometry"]
+
+
+def district_suggestions(region: Region, results: AccessResults, *, layer: str | None = None,
+                         district: str | None = None, k: int | None = None,
+                         threshold_m: float | None = None,
+                         allow: Sequence[str] | None = None) -> gpd.GeoDataFrame:
+    """Site suggestions for the whole region, or for the district named ``district`` of
+    ``layer`` (a district layer or plan, as for ``--by``): what the CLI and the API both ask.
+
+    Raises :class:`kennai.errors.NotFoundError` for an unknown district and
+    :class:`kennai.errors.ConfigError` for an unknown candidate kind.
+    """
+    if district is None:
+        return suggest_sites(region, results, k=k, threshold_m=threshold_m, allow=allow)
+    match = named_district(region, layer or "elementary", district)
+    crs = region_network(region).crs
+    shape = shapely.union_all(match.to_crs(crs).geometry.values)
+    return suggest_sites(region, results, k=k, threshold_m=threshold_m, allow=allow,
+                         within=shape, district=district)

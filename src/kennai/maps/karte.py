@@ -89,7 +89,7 @@ class DistrictProfile:
     city_population_65plus: float | None
     places: list[dict[str, Any]]
     coverage: list[KindCoverage]
-    gaps: list[dict[str, float]]
+    gaps: list[dict[str, Any]]
     splits: list[PlanStatus]
     shape: shapely.Geometry
     thresholds: tuple[str, ...] = field(default=())
