@@ -269,7 +269,7 @@ def test_pattern_a_and_b() -> None:
                                                           _box(2000, 0, 4000, 1000),
                                                           _box(9000, 0, 9500, 500)]))
     assert [a["pattern"] for a in pairs.to_dict()["areas"]] == ["B", "B", "-"]
-    assert pairs.summary["patterns"] == {"A": 0, "B": 2, "C": 0, "-": 1}
+    assert pairs.summary["patterns"] == {"A": 0, "B": 2, "M": 0, "C": 0, "-": 1}
 
 
 def test_pattern_a_needs_every_unit_covered() -> None:
@@ -357,7 +357,7 @@ def test_plan_equal_to_units_splits_nothing(points: list[tuple[float, float]]) -
     report = analyse_splits(units, plan)
     assert report.summary["units_split"] == 0
     assert report.summary["effective_splits"] == 0
-    assert set(report.areas["pattern"]) <= {"A", "B"}
+    assert set(report.areas["pattern"]) <= {"A", "M"}  # each area is one whole unit: 一致
     assert (report.units["main_area"].to_numpy() == plan["name"].to_numpy()).all()
 
 
@@ -750,3 +750,14 @@ def test_demo_plans_compared_share_one_overlay(demo: Region) -> None:
     first, second = comparison.reports
     assert first.units["population_65plus"].tolist() == second.units["population_65plus"].tolist()
     assert "65歳以上" in render_report(comparison)
+
+
+def test_an_area_that_is_one_whole_unit_is_a_match_not_b() -> None:
+    # The guidance (図５－２) keeps B for an area of several 小学校区; one whole unit is 「一致」.
+    units = _grid_units()
+    plan = analyse_splits(units, _gdf(["一校", "三校"], [_box(-10, -10, 1000, 1010),
+                                                       _box(1000, -10, 4010, 1010)]))
+    assert [a["pattern"] for a in plan.to_dict()["areas"]] == ["M", "B"]
+    assert plan.summary["patterns"]["M"] == 1 and plan.summary["patterns"]["B"] == 1
+    text = render_report(plan)
+    assert "一致: 1つの区域と同じ" in text and "いくつかの小学校区の集合体" in text

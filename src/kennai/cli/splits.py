@@ -161,13 +161,13 @@ def compare(
     if as_json:
         print_json(result.to_dict())
         return
-    table = Table(t("計画", "plan").get(), t("圏域", "areas").get(), "A/B/C",
+    table = Table(t("計画", "plan").get(), t("圏域", "areas").get(), t("A/B/一致/C", "A/B/match/C").get(),
                   t("分断区域", "units split").get(), t("3つ以上", "3+ ways").get(),
                   t("実効分断数", "effective splits").get(),
                   t("分断区域の人口", "pop. in split units").get(),
                   t("うち65歳以上", "of whom 65+").get())
     for r in result.table().itertuples(index=False):
-        table.add_row(r.plan, str(r.areas), f"{r.pattern_A}/{r.pattern_B}/{r.pattern_C}",
+        table.add_row(r.plan, str(r.areas), f"{r.pattern_A}/{r.pattern_B}/{r.pattern_M}/{r.pattern_C}",
                       f"{r.units_split}/{r.units}", str(r.units_split_3plus),
                       f"{r.effective_splits:.2f}",
                       *("–" if x is None or x != x else f"{x:.1%}"

@@ -12,7 +12,7 @@ Modules
   :class:`PlanComparison`) and their JSON.
 - :mod:`.overlay`: the unit × plan intersection, the unit × small-area overlap cache and the
   areal weighting of residents.
-- :mod:`.scoring`: which pieces count, unit scores, patterns A/B/C, balance, the split-free
+- :mod:`.scoring`: which pieces count, unit scores, patterns A/B/一致/C, balance, the split-free
   alternative and the summary.
 - :mod:`.analysis`: :func:`analyse_splits`, :func:`split_report_for_region`,
   :func:`compare_plans`.

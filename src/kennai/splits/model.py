@@ -19,9 +19,12 @@ from kennai.errors import InputError
 from kennai.geometry import finite_round
 from kennai.i18n import t
 
-#: The pattern of a plan area: A the whole municipality, B whole units only, C cuts a unit,
-#: ``-`` no unit.
-Pattern = Literal["A", "B", "C", "-"]
+#: The pattern of a plan area (the guidance's figure 5-2): A the whole municipality, B two or more
+#: whole units, M (一致) exactly one whole unit, C cuts a unit, ``-`` no unit.
+Pattern = Literal["A", "B", "M", "C", "-"]
+
+#: Every pattern, in the order reports list them.
+PATTERNS: tuple[Pattern, ...] = ("A", "B", "M", "C", "-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +198,8 @@ class PlanComparison:
             s = r.summary
             rows.append({"plan": r.plan_name, "areas": s["areas"],
                          "pattern_A": s["patterns"]["A"], "pattern_B": s["patterns"]["B"],
-                         "pattern_C": s["patterns"]["C"], "units": s["units"],
+                         "pattern_M": s["patterns"]["M"], "pattern_C": s["patterns"]["C"],
+                         "units": s["units"],
                          "units_split": s["units_split"], "units_split_3plus": s["units_split_3plus"],
                          "pieces": s["pieces"], "effective_splits": s["effective_splits"],
                          "uncertainty": s["uncertainty"],

@@ -53,9 +53,30 @@ def _num(x: float | None, digits: int = 0) -> str:
 
 _PATTERN_TEXT = {
     "A": t("A: 市町村全体", "A: the whole municipality"),
-    "B": t("B: 区域を丸ごと含む", "B: whole units only"),
+    "B": t("B: 複数の区域を丸ごと含む", "B: two or more whole units"),
+    "M": t("一致: 1つの区域と同じ", "match: one whole unit"),
     "C": t("C: 区域を分断", "C: cuts a unit"),
     "-": t("-: 区域なし", "-: no unit"),
+}
+
+
+#: What each pattern means, in the words of the guidance (図５－２「協議体の対象エリア構造」).
+PATTERN_NOTES = {
+    "A": t("A: 第１層（市町村）と第２層のエリアが同一で、１つの市町村に１つの小・中学校のみという場合。"
+           "小規模な自治体は、このタイプが多い。",
+           "A: layer 1 (the municipality) and layer 2 are the same area: one municipality with a "
+           "single school. Common in small municipalities."),
+    "B": t("B: 第２層が複数（２〜３）の小学校区により構成されている場合。第２層を１つのエリアとして"
+           "とらえるのではなく、いくつかの小学校区の集合体ととらえる必要がある。",
+           "B: a layer-2 area made of several (2–3) elementary school districts; see it as a group "
+           "of school districts, not as one area."),
+    "M": t("一致: 第２層が１つの小学校区と同じ範囲。B（複数の小学校区の集合体）とは分けて示します。",
+           "match: the layer-2 area is exactly one school district, shown apart from B (a group "
+           "of several)."),
+    "C": t("C: 第２層が１つの小学校区をまたいでいる場合。複数の第２層の生活支援コーディネーターや"
+           "協議体が協力することが望まれる。",
+           "C: the layer-2 area straddles a school district; the coordinators and councils of the "
+           "layer-2 areas concerned should work together."),
 }
 
 
@@ -145,6 +166,9 @@ def _report_blocks(report: SplitReport) -> list[Block]:
         header += [t("65歳以上（案）", "aged 65+ (plan)").get(),
                    t("65歳以上（分断なし案）", "aged 65+ (split-free)").get()]
     blocks.append(Block("table", header=header, rows=rows))
+    for code in dict.fromkeys(a.pattern for a in report.areas.itertuples(index=False)):
+        if code in PATTERN_NOTES:
+            blocks.append(Block("p", PATTERN_NOTES[code].get()))
     blocks.append(Block("h2", t("分断なし案", "Split-free alternative").get()))
     blocks.append(Block("p", t(
         "分断された区域をそれぞれ" + ("人口" if report.has_population else "面積")
@@ -163,14 +187,14 @@ def _report_blocks(report: SplitReport) -> list[Block]:
 def _comparison_blocks(comparison: PlanComparison) -> list[Block]:
     """The readable report of several plans: their scores side by side, then each split unit."""
     table = comparison.table()
-    header = [t("計画", "plan").get(), t("圏域数", "areas").get(), "A/B/C",
+    header = [t("計画", "plan").get(), t("圏域数", "areas").get(), t("A/B/一致/C", "A/B/match/C").get(),
               t("分断区域", "units split").get(), t("3つ以上", "3+ ways").get(),
               t("断片", "pieces").get(), t("実効分断数", "effective splits").get(),
               t("不確かさ", "uncertainty").get(), t("分断区域の人口", "pop. in split units").get()]
     old = any(r.has_population_65plus for r in comparison.reports)
     if old:
         header.append(t("分断区域の65歳以上", "aged 65+ in split units").get())
-    rows = [[r.plan, str(r.areas), f"{r.pattern_A}/{r.pattern_B}/{r.pattern_C}",
+    rows = [[r.plan, str(r.areas), f"{r.pattern_A}/{r.pattern_B}/{r.pattern_M}/{r.pattern_C}",
              f"{r.units_split}/{r.units}", str(r.units_split_3plus), str(r.pieces),
              f"{r.effective_splits:.2f}", f"{r.uncertainty:.3f}",
              f"{_num(r.population_in_split_units)} ({_pct(r.population_in_split_units_share)})"]
@@ -243,11 +267,11 @@ def _summary_blocks(report: SplitReport) -> list[Block]:
 def _comparison_summary_blocks(comparison: PlanComparison) -> list[Block]:
     """The short comparison for the terminal: one row of scores per plan."""
     units = comparison.units_layer
-    header = [t("計画", "plan").get(), t("圏域", "areas").get(), "A/B/C",
+    header = [t("計画", "plan").get(), t("圏域", "areas").get(), t("A/B/一致/C", "A/B/match/C").get(),
               t("分断区域", "units split").get(), t("3つ以上", "3+ ways").get(),
               t("実効分断数", "effective splits").get(),
               t("分断区域の人口", "pop. in split units").get(), t("うち65歳以上", "of whom 65+").get()]
-    rows = [[r.plan, str(r.areas), f"{r.pattern_A}/{r.pattern_B}/{r.pattern_C}",
+    rows = [[r.plan, str(r.areas), f"{r.pattern_A}/{r.pattern_B}/{r.pattern_M}/{r.pattern_C}",
              f"{r.units_split}/{r.units}", str(r.units_split_3plus), f"{r.effective_splits:.2f}",
              _pct(r.population_in_split_units_share), _pct(r.population_65plus_in_split_units_share)]
             for r in comparison.table().itertuples(index=False)]

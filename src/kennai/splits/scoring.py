@@ -3,7 +3,7 @@
 From the pieces of :mod:`kennai.splits.overlay` come, in order: which pieces count (above the
 :class:`~kennai.splits.model.SplitTolerances`, a unit's largest piece always), each unit's
 redistricting-style scores (counted pieces, effective splits, uncertainty of membership) and
-its main area, the pattern A/B/C of each plan area, each area's population (or area) under the
+its main area, the pattern A/B/一致/C of each plan area, each area's population (or area) under the
 plan and under the split-free alternative (every unit wholly in its main area), and the
 plan's summary.
 """
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from kennai.geometry import finite_round
-from kennai.splits.model import Pattern, SplitTolerances
+from kennai.splits.model import PATTERNS, Pattern, SplitTolerances
 
 #: Why a piece does not count (the first tolerance it fails, in this order).
 _REASONS = ("area_share", "area_m2", "population")
@@ -84,11 +84,13 @@ def _partly_uncovered(units: pd.DataFrame, tol: SplitTolerances) -> np.ndarray:
 
 def classify_areas(pieces: pd.DataFrame, units: pd.DataFrame, area_names: Sequence[str], *,
                     tolerances: SplitTolerances) -> pd.DataFrame:
-    """Pattern A/B/C of each plan area with its whole and partial units.
+    """Pattern A/B/一致(M)/C of each plan area with its whole and partial units.
 
     A: every unit lies wholly in this area and the plan leaves no part of any unit outside
-    it (the area is the whole municipality); B: only whole units; C: at least one unit is
-    cut; ``-``: no unit lies in it. A plan leaving part of the town uncovered has no A.
+    it (the area is the whole municipality); B: two or more whole units only, as the guidance
+    reserves B for an area made of several 小学校区; M (一致): exactly one whole unit, the area
+    coincides with it; C: at least one unit is cut; ``-``: no unit lies in it. A plan leaving
+    part of the town uncovered has no A.
     """
     c = pieces[pieces["counted"]]
     split = units["split"].to_numpy()
@@ -107,6 +109,8 @@ def classify_areas(pieces: pd.DataFrame, units: pd.DataFrame, area_names: Sequen
             pattern = "C"
         elif town_covered and len(whole) == len(units):
             pattern = "A"
+        elif len(whole) == 1:
+            pattern = "M"
         else:
             pattern = "B"
         rows.append({"name": name, "pattern": pattern, "whole_units": whole,
@@ -144,7 +148,7 @@ def split_summary(pieces: pd.DataFrame, units: pd.DataFrame, areas: pd.DataFrame
     old = units["population_65plus"].to_numpy(dtype=float)
     old_total = float(old.sum()) if has_population else math.nan
     old_split = float(old[split].sum()) if has_population else math.nan
-    patterns = {p: int((areas["pattern"] == p).sum()) for p in ("A", "B", "C", "-")}
+    patterns = {p: int((areas["pattern"] == p).sum()) for p in PATTERNS}
     return {
         "units": len(units),
         "units_split": int(split.sum()),
