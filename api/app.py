@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.routers.access import access_router
 from api.routers.maps import maps_router
+from api.routers.plans import plans_router
 from api.routers.regions import regions_router
 from api.routers.register import register_router
 from api.routers.splits import splits_router
@@ -34,6 +35,7 @@ from kennai.access import ACCESS_DIR, load_access
 from kennai.config import load_config
 from kennai.errors import ApiError, KennaiError, http_status
 from kennai.i18n import Text, t
+from kennai.plan_store import PlanStore, default_plan_store_path
 from kennai.raster_tiles import SurfaceTiles
 from kennai.region import open_region
 from kennai.register import PlaceRegister, RegisterLocation, default_register_path, register_location
@@ -163,6 +165,7 @@ def create_app(
     env_modules = os.environ.get("KENNAI_WEB_MODULES")
     state = ServerState(
         region=region, tiles=tiles, register=register,
+        plans=PlanStore(default_plan_store_path(config, build_dir)),
         token=token if token is not None else os.environ.get("KENNAI_TOKEN") or None,
         max_upload_bytes=max_upload_bytes, access=access, surface=surface,
         web_modules=web_modules or (Path(env_modules) if env_modules else DEFAULT_WEB_MODULES))
@@ -179,8 +182,8 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok", "region": region.name, "version": __version__}
 
-    for factory in (regions_router, tiles_router, register_router, splits_router, access_router,
-                    maps_router):
+    for factory in (regions_router, tiles_router, register_router, splits_router, plans_router,
+                    access_router, maps_router):
         app.include_router(factory(state), prefix=API_PREFIX)
     mount_web(app, state)
     mount_docs(app, state, openapi_url=f"{API_PREFIX}/openapi.json")

@@ -15,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from kennai.access import AccessResults, PointRouter
 from kennai.errors import ApiError, NotFoundError
 from kennai.i18n import t
+from kennai.plan_store import PlanStore
 from kennai.raster_tiles import SurfaceTiles
 from kennai.region import Region
 from kennai.register import PlaceRegister
@@ -32,6 +33,7 @@ class ServerState:
     tiles: TileSet
     register: PlaceRegister
     token: str | None
+    plans: PlanStore
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     web_modules: Path | None = None
     access: AccessResults | None = None

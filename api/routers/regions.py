@@ -11,6 +11,7 @@ from kennai.config import POLYGON_KINDS
 from kennai.errors import NotFoundError
 from kennai.geojson import bounds_lonlat, to_feature_collection
 from kennai.i18n import t
+from kennai.plan_store import plan_polygons
 
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="最初の地物の番号 (first feature)")]
 Limit = Annotated[int, Query(ge=1, le=5000, description="1 ページの地物数 (features per page)")]
@@ -30,8 +31,9 @@ def _summary(state: ServerState) -> dict[str, Any]:
         "attribution": region.config.attribution,
         "layers": [{"kind": k, **{f: v for f, v in m.items() if f != "sources"}}
                    for k, m in meta.get("layers", {}).items()],
-        "plans": [{"name": k, "title": m.get("title"), "areas": m.get("areas")}
-                  for k, m in meta.get("plans", {}).items()],
+        "plans": [{"name": k, "title": m.get("title"), "areas": m.get("areas"), "stored": False}
+                  for k, m in meta.get("plans", {}).items()]
+                 + [p.to_dict() for p in state.plans.plans()],
         "network": meta.get("network"),
         "built_at": meta.get("built_at"),
     }
@@ -90,13 +92,14 @@ def regions_router(state: ServerState) -> APIRouter:
         out["bounds"] = bounds_lonlat(match)
         return out
 
-    @router.get("/{region}/plans", summary="第2層圏域の案の一覧 (layer-2 plans)")
+    @router.get("/{region}/plans", summary="第2層圏域の案の一覧: 設定の案と保存した案 (layer-2 plans: "
+                                          "the config's and the stored ones, with who and when)")
     def list_plans(region: RegionName) -> list[dict[str, Any]]:
         return _summary(state)["plans"] if state.check_region(region) else []
 
     @router.get("/{region}/plans/{plan}", summary="案の圏域 (a plan's areas as GeoJSON)")
     def get_plan(region: RegionName, plan: Annotated[str, Path(max_length=100)]) -> dict[str, Any]:
-        gdf = state.check_region(region).plan(plan)
+        gdf = plan_polygons(state.check_region(region), plan, state.plans)
         return to_feature_collection(gdf[["name", "geometry"]], id_column="name")
 
     return router

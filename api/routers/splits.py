@@ -11,7 +11,7 @@ from kennai.config import DistrictKind
 from kennai.errors import ApiError
 from kennai.geojson import to_feature_collection
 from kennai.i18n import t
-from kennai.plans import read_plan_upload
+from kennai.plan_store import read_region_plan
 from kennai.splits import SplitReport, split_report_for_region
 
 Units = Annotated[DistrictKind,
@@ -28,6 +28,14 @@ def _too_large(limit: int) -> ApiError:
                                              f"the upload is larger than {limit:,} bytes"),
                     hint=t("圏域の面だけを含む小さなファイルにしてください",
                            "send a smaller file holding only the plan's areas"))
+
+
+async def read_upload(request: Request, upload: UploadFile, limit: int) -> bytes:
+    """An uploaded file's bytes, refusing a request that declares or sends more than ``limit``."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + _CHUNK:
+        raise _too_large(limit)
+    return await _read_limited(upload, limit)
 
 
 async def _read_limited(upload: UploadFile, limit: int) -> bytes:
@@ -64,13 +72,16 @@ def splits_router(state: ServerState) -> APIRouter:
     def plan_splits(region: RegionName, plan: Annotated[str, Path(max_length=100)],
                     units: Units = "elementary", pieces: Pieces = False) -> dict[str, Any]:
         reg = state.check_region(region)
-        return report_json(split_report_for_region(reg, plan, units), pieces=pieces)
+        return report_json(split_report_for_region(reg, plan, units, store=state.plans),
+                           pieces=pieces)
 
-    @router.post("/upload", summary="案をアップロードして分断を調べる (upload a plan: GeoJSON or "
-                                    "zipped shapefile, Shift_JIS included; returns its split report)")
+    @router.post("/upload", summary="案をアップロードして分断を調べる (upload a plan: GeoJSON, "
+                                    "zipped shapefile (Shift_JIS included) or an assignment table "
+                                    "CSV/xlsx; returns its split report)")
     async def upload_plan(
         region: RegionName, request: Request,
-        file: Annotated[UploadFile, File(description="GeoJSON または ZIP 圧縮したシェープファイル")],
+        file: Annotated[UploadFile, File(description="GeoJSON・ZIP 圧縮したシェープファイル・割当表 "
+                                                     "CSV / xlsx（単位のコードか名称 → 圏域）")],
         units: Units = "elementary",
         name_column: Annotated[str | None, Query(max_length=100)] = None,
         crs: Annotated[str | None, Query(
@@ -80,11 +91,9 @@ def splits_router(state: ServerState) -> APIRouter:
         pieces: Pieces = False,
     ) -> dict[str, Any]:
         reg = state.check_region(region)
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > state.max_upload_bytes + _CHUNK:
-            raise _too_large(state.max_upload_bytes)
-        data = await _read_limited(file, state.max_upload_bytes)
-        plan = read_plan_upload(data, name_column=name_column, crs=reg.crs, source_crs=crs)
+        data = await read_upload(request, file, state.max_upload_bytes)
+        plan = read_region_plan(reg, data, filename=file.filename or "", name_column=name_column,
+                                source_crs=crs)
         report = split_report_for_region(reg, UPLOAD_NAME, units, plan=plan)
         return report_json(report, pieces=pieces)
 

@@ -28,7 +28,8 @@ KindName = Literal[DistrictKind, "population", "places", "candidates", "building
 POLYGON_KINDS: tuple[DistrictKind, ...] = get_args(DistrictKind)
 LAYER_KINDS: tuple[KindName, ...] = get_args(KindName)
 
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+#: What region, plan and destination names may be (they become folder and URL parts).
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
 class _Model(BaseModel):
@@ -128,7 +129,7 @@ class PlanConfig(_Model):
     @field_validator("name")
     @classmethod
     def _check_name(cls, v: str) -> str:
-        if not _NAME_RE.match(v):
+        if not NAME_RE.match(v):
             raise ValueError("plan names use lower-case letters, digits, '_' and '-'")
         return v
 
@@ -136,7 +137,7 @@ class PlanConfig(_Model):
     def _one_form(self) -> PlanConfig:
         if (self.path is None) == (self.from_layer is None):
             raise ValueError("a plan needs exactly one of 'path' or 'from_layer'")
-        is_table = self.path is not None and self.path.suffix.lower() == ".csv"
+        is_table = self.path is not None and self.path.suffix.lower() in (".csv", ".xlsx")
         if is_table and not (self.units and self.unit_column and self.area_column):
             raise ValueError("an assignment table needs 'units', 'unit_column' and 'area_column'")
         return self
@@ -167,7 +168,7 @@ class RegionConfig(_Model):
     @field_validator("name")
     @classmethod
     def _check_name(cls, v: str) -> str:
-        if not _NAME_RE.match(v):
+        if not NAME_RE.match(v):
             raise ValueError("region names use lower-case letters, digits, '_' and '-'")
         return v
 
@@ -182,7 +183,7 @@ class RegionConfig(_Model):
     @field_validator("destinations")
     @classmethod
     def _check_destinations(cls, v: dict[str, DestinationConfig]) -> dict[str, DestinationConfig]:
-        bad = sorted(k for k in v if not _NAME_RE.match(k) or k == "places")
+        bad = sorted(k for k in v if not NAME_RE.match(k) or k == "places")
         if bad:
             raise ValueError(f"destination names use lower-case letters, digits, '_' and '-' "
                              f"and are not 'places': {bad}")
@@ -339,6 +340,12 @@ def load_config(path: str | Path) -> RegionConfig:
             hint=t("pipelines/demo.yaml を手本にしてください",
                    "see pipelines/demo.yaml for an example"),
         ) from None
+
+
+def beside_build(config: RegionConfig, what: str, build_dir: Path | None = None) -> Path:
+    """A file kept beside a region's build folder, not in it, so that a rebuild keeps it (the
+    register, stored plans): ``<build root>/<region>.<what>``."""
+    return (build_dir or default_build_dir(config)).parent / f"{config.name}.{what}"
 
 
 def default_build_dir(config: RegionConfig, root: Path | None = None) -> Path:

@@ -111,6 +111,10 @@ class RegisterConflictError(KennaiError):
     """Another editor holds the place too long: the change was not made (try again)."""
 
 
+class PlanExistsError(KennaiError):
+    """A plan of that name exists already (stored, or the region's own)."""
+
+
 class ApiError(KennaiError):
     """A refusal by the server itself (no token, upload too large) with its HTTP status.
 
@@ -135,6 +139,7 @@ HTTP_STATUS: dict[type[KennaiError], int] = {
     NotFoundError: 404,
     BuildNotFoundError: 503,
     RegisterConflictError: 409,
+    PlanExistsError: 409,
     KennaiError: 422,
 }
 

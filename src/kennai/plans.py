@@ -24,8 +24,17 @@ from kennai.config import PlanConfig, Source
 from kennai.errors import ConfigError, CRSError, InputError, KennaiError
 from kennai.i18n import t
 from kennai.io.layers import detect_name_column, read_districts
-from kennai.io.tables import read_csv_table
+from kennai.io.tables import read_csv_table, read_xlsx_table
 from kennai.io.vector import read_vector
+
+#: Suffixes of an assignment table (unit → area), as opposed to a polygon file.
+TABLE_SUFFIXES = (".csv", ".xlsx")
+
+#: Layers an assignment table may assign, tried in this order when it does not say.
+ASSIGNABLE_LAYERS = ("population", "neighbourhood", "elementary", "junior_high")
+
+#: Column names that say "this column is the area" in an assignment table.
+_AREA_WORDS = ("圏域", "第2層", "第２層", "エリア", "area", "plan", "案")
 
 #: Kinds whose naming patterns are tried to find a plan's name column (plans are most often
 #: junior-high districts, sometimes groups of elementary districts or 町丁目).
@@ -49,7 +58,7 @@ def read_plan(
         return gpd.GeoDataFrame({"name": src["name"].to_numpy()}, geometry=src.geometry.values,
                                 crs=src.crs), []
     assert plan.path is not None
-    if plan.path.suffix.lower() == ".csv":
+    if plan.path.suffix.lower() in TABLE_SUFFIXES:
         return plan_from_table(plan, layers, crs)
     src_cfg = Source(path=plan.path, layer=plan.layer, encoding=plan.encoding, crs=plan.crs,
                      name_column=plan.name_column)
@@ -191,7 +200,7 @@ def plan_from_table(
                           hint=t("layers にあるレイヤ名を書いてください",
                                  "name a layer of the region"))
     units = layers[plan.units].to_crs(crs)
-    table = read_csv_table(plan.path, encoding=plan.encoding)
+    table = _read_table(plan.path, plan.encoding)
     for col in (plan.unit_column, plan.area_column):
         if col not in table.columns:
             raise InputError(t(f"列「{col}」がありません（列: {', '.join(table.columns)}）",
@@ -236,3 +245,99 @@ def plan_from_table(
     gdf = assigned.dissolve(by="_area", as_index=False, sort=False)
     return gpd.GeoDataFrame({"name": gdf["_area"].to_numpy()}, geometry=gdf.geometry.values,
                             crs=crs), findings
+
+
+def _read_table(path: Path, encoding: str | None = None) -> pd.DataFrame:
+    """An assignment table: a CSV (encoding detected) or the first sheet of an xlsx."""
+    if path.suffix.lower() == ".xlsx":
+        return read_xlsx_table(path)
+    return read_csv_table(path, encoding=encoding)
+
+
+def read_plan_file(
+    path: Path | str | bytes,
+    *,
+    filename: str,
+    layers: Mapping[str, gpd.GeoDataFrame],
+    crs: CRS,
+    name_column: str | None = None,
+    source_crs: str | None = None,
+    units: str | None = None,
+    unit_column: str | None = None,
+    area_column: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Any plan file someone adds or uploads: polygons (GeoJSON, zipped shapefile …, see
+    :func:`read_plan_upload`) or an assignment table (CSV/xlsx: unit code or name → area),
+    told apart by ``filename``'s suffix. What the CLI's ``plans add`` and the API both read.
+
+    For a table the unit layer and columns are found from the values when not given: the
+    column whose values are most often a unit's id or name in one of
+    :data:`ASSIGNABLE_LAYERS`, and the area column (by its header, else the other column).
+    """
+    suffix = Path(filename).suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        return read_plan_upload(path, name_column=name_column, crs=crs, source_crs=source_crs)
+    with tempfile.TemporaryDirectory(prefix="kennai-plan-") as tmp:
+        if isinstance(path, bytes):
+            file = Path(tmp) / f"plan{suffix}"
+            file.write_bytes(path)
+        else:
+            file = Path(path)
+        try:
+            table = _read_table(file)
+            layer, ucol = _unit_column(table, layers, units, unit_column, file)
+            acol = area_column or _area_column(table, ucol, file)
+            plan = PlanConfig(name="upload", path=file, units=layer, unit_column=ucol,
+                              area_column=acol)
+            gdf, findings = plan_from_table(plan, layers, crs)
+        except KennaiError as exc:
+            if isinstance(path, bytes):
+                exc.path = UPLOAD_PATH
+            raise
+    gdf.attrs["findings"] = findings
+    return gdf
+
+
+def _unit_column(table: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame], units: str | None,
+                 column: str | None, path: Path) -> tuple[str, str]:
+    """The layer a table assigns and its unit column: the pair with the most values that are
+    a unit's ``unit_id`` or ``name`` (at least 80 %)."""
+    kinds = [units] if units else [k for k in ASSIGNABLE_LAYERS if k in layers]
+    cols = [column] if column else [str(c) for c in table.columns]
+    best: tuple[float, str, str] = (0.0, "", "")
+    for kind in kinds:
+        if kind not in layers:
+            continue
+        layer = layers[kind]
+        known = set(layer["name"].astype(str))
+        if "unit_id" in layer.columns:
+            known |= set(layer["unit_id"].astype(str))
+        for col in cols:
+            if col not in table.columns:
+                continue
+            share = float(table[col].astype(str).str.strip().isin(known).mean())
+            if share > best[0]:
+                best = (share, kind, col)
+    if best[0] < 0.8:
+        raise InputError(t("表のどの列が区域（単位）のコードか名称か分かりません",
+                           "cannot tell which column holds the units' codes or names"),
+                         path=path, hint=t("1 列目に町丁・自治会・小学校区のコードか名称、2 列目に圏域名を"
+                                           "書いてください（units / unit_column でも指定できます）",
+                                           "put the units' codes or names in one column and the "
+                                           "area in another (or give units / unit_column)"))
+    return best[1], best[2]
+
+
+def _area_column(table: pd.DataFrame, unit_column: str, path: Path) -> str:
+    """The column naming each unit's area: by its header, else the only other column."""
+    others = [str(c) for c in table.columns if str(c) != unit_column]
+    named = [c for c in others if any(w in c.lower() for w in _AREA_WORDS)]
+    if named:
+        return named[0]
+    filled = [c for c in others if table[c].notna().all()]
+    if len(filled) == 1:
+        return filled[0]
+    raise InputError(t(f"どの列が圏域名か分かりません（列: {', '.join(others)}）",
+                       f"cannot tell which column names the area (columns: {', '.join(others)})"),
+                     path=path, hint=t("圏域名の列の見出しを「圏域」にするか area_column を指定してください",
+                                       "head the area column 圏域 or give area_column"))

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -31,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from kennai.atomic import atomic_path
+from kennai.config import NAME_RE
 from kennai.errors import KennaiError
 from kennai.i18n import t
 from kennai.recognise import (
@@ -44,7 +44,6 @@ from kennai.recognise import (
 )
 
 CONVERTED = ".kennai"
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _TITLES = {"elementary": "小学校区", "junior_high": "中学校区", "neighbourhood": "自治会・町内会",
            "population": "人口", "places": "集いの場の候補",
            "candidates": "公共施設（新しい通いの場の候補地）",
@@ -339,7 +338,7 @@ def write_region_yaml(
     layers += residents + places
     layers += _network_and_dem(found, osm, code, _lonlat_bounds(found), w)
     stem = out_path.stem.lower()
-    name = name or (stem if _NAME_RE.match(stem) else "region")
+    name = name or (stem if NAME_RE.match(stem) else "region")
     title = title or (muni.name if muni else folder.name)
     today = time.strftime("%Y-%m-%d")
     head = [f"# {title}: kennai init が {folder.name}/ のファイルから書いた設定（{today}）。",

@@ -39,6 +39,10 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
+#: ``kennai plans …``: the layer-2 plans (compared in kennai.cli.splits, kept in kennai.cli.plans).
+plans_app = typer.Typer(help="第2層圏域の案 (layer-2 plans)", no_args_is_help=True)
+app.add_typer(plans_app, name="plans")
+
 ConfigArg = Annotated[Path, typer.Argument(help="地域の設定 YAML (region config)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON で出力 (machine-readable output)")]
 

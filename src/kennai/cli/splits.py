@@ -12,15 +12,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from kennai.cli.app import ConfigArg, JsonOpt, app, open_region, out, print_json, say
+from kennai.cli.app import ConfigArg, JsonOpt, app, open_region, out, plans_app, print_json, say
 from kennai.i18n import t
 
 if TYPE_CHECKING:
     from kennai.region import Region
     from kennai.splits import SplitTolerances
 
-plans_app = typer.Typer(help="第2層圏域の案 (layer-2 plans)", no_args_is_help=True)
-app.add_typer(plans_app, name="plans")
 
 UnitsOpt = Annotated[str, typer.Option("--units", help="分断を調べる区域のレイヤ "
                                                        "(units layer: elementary, neighbourhood …)")]
@@ -74,7 +72,8 @@ def _saved(path: Path) -> None:
 @app.command()
 def splits(
     config: ConfigArg,
-    plan: Annotated[str, typer.Option("--plan", help="計画の名前 (plan name in the config)")],
+    plan: Annotated[str, typer.Option("--plan", help="計画の名前: 設定の案か kennai plans add で保存した案 "
+                                                     "(plan name: the config's or a stored one)")],
     units: UnitsOpt = "elementary",
     as_json: JsonOpt = False,
     csv: CsvOpt = None,
@@ -86,12 +85,14 @@ def splits(
     min_population: MinPopOpt = 10.0,
 ) -> None:
     """計画が小学校区・自治会を分断するかを調べる (which units a layer-2 plan splits)."""
+    from kennai.plan_store import region_plan_store
     from kennai.splits import split_report_for_region, write_csv, write_gpkg, write_report
 
     _check_outputs(csv=csv, gpkg=gpkg, report=report)
     region = _region(config, as_json)
     result = split_report_for_region(region, plan, units,
-                                     tolerances=_tolerances(min_share, min_area, min_population))
+                                     tolerances=_tolerances(min_share, min_area, min_population),
+                                     store=region_plan_store(region))
     for path, write in ((csv, write_csv), (gpkg, write_gpkg), (report, write_report)):
         if path is not None:
             _saved(write(result, path))
@@ -149,12 +150,14 @@ def compare(
     min_population: MinPopOpt = 10.0,
 ) -> None:
     """複数の計画の分断を並べて比べる (compare the splits of two or more plans)."""
+    from kennai.plan_store import region_plan_store
     from kennai.splits import compare_plans, write_csv, write_report
 
     _check_outputs(csv=csv, report=report)
     region = _region(config, as_json)
     result = compare_plans(region, plans, units,
-                           tolerances=_tolerances(min_share, min_area, min_population))
+                           tolerances=_tolerances(min_share, min_area, min_population),
+                           store=region_plan_store(region))
     for path, write in ((csv, write_csv), (report, write_report)):
         if path is not None:
             _saved(write(result, path))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from kennai.config import RegionConfig, default_build_dir
+from kennai.config import RegionConfig, beside_build
 
 #: Where a register lives: a SQLite file, or a ``postgresql://`` URL (kept as ``str``).
 RegisterLocation = str | Path
@@ -31,7 +31,6 @@ def default_register_path(config: RegionConfig, build_dir: Path | None = None
     env = os.environ.get("KENNAI_REGISTER")
     if env:
         return register_location(env)
-    build_dir = build_dir or default_build_dir(config)
-    return build_dir.parent / f"{config.name}.register.sqlite"
+    return beside_build(config, "register.sqlite", build_dir)
 
 

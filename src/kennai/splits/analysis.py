@@ -22,6 +22,7 @@ from pyproj import CRS
 from kennai.errors import InputError, NotFoundError
 from kennai.geometry import finite_round
 from kennai.i18n import t
+from kennai.plan_store import PlanStore, plan_polygons
 from kennai.region import Region
 from kennai.splits.model import PlanComparison, SplitReport, SplitTolerances
 from kennai.splits.overlay import COUNTS, Overlay, count_piece_people, intersect_pairs, overlay_for
@@ -177,8 +178,10 @@ def split_report_for_region(
     *,
     tolerances: SplitTolerances = _DEFAULT_TOLERANCES,
     plan: gpd.GeoDataFrame | None = None,
+    store: PlanStore | None = None,
 ) -> SplitReport:
-    """Analyse a region's plan (or an uploaded ``plan`` named ``plan_name``) against a layer.
+    """Analyse a region's plan, a stored one (in ``store``) or an uploaded ``plan`` named
+    ``plan_name`` against a layer.
 
     Population comes from the region's ``population`` layer when it has one.
     """
@@ -188,7 +191,7 @@ def split_report_for_region(
                               f"layer {units_layer!r} is not a polygon layer"),
                             feature=units_layer, hint=t("小学校区や自治会などの面レイヤを指定してください",
                                                         "name a polygon layer such as elementary"))
-    plan_gdf = plan if plan is not None else region.plan(plan_name)
+    plan_gdf = plan if plan is not None else plan_polygons(region, plan_name, store)
     return analyse_splits(units, plan_gdf, population=_population_of(region),
                           tolerances=tolerances, units_layer=units_layer, plan_name=plan_name)
 
@@ -199,12 +202,14 @@ def compare_plans(
     units_layer: str,
     *,
     tolerances: SplitTolerances = _DEFAULT_TOLERANCES,
+    store: PlanStore | None = None,
 ) -> PlanComparison:
-    """Analyse two or more of a region's plans against the same units, side by side."""
+    """Analyse two or more of a region's plans (its own or stored in ``store``) against the
+    same units, side by side."""
     if len(plan_names) < 2:
         raise InputError(t("比較には 2 つ以上の計画が必要です", "comparing needs two or more plans"),
                          feature="plans", hint=t(f"計画: {', '.join(region.plan_names)}",
                                                  f"plans: {', '.join(region.plan_names)}"))
     return PlanComparison(units_layer, [split_report_for_region(region, name, units_layer,
-                                                                tolerances=tolerances)
+                                                                tolerances=tolerances, store=store)
                                         for name in plan_names])
