@@ -34,6 +34,7 @@ from kennai.atomic import (
     versioned_dir,
     writable_problem,
 )
+from kennai.basemap import BASEMAP_FILE, make_basemap
 from kennai.checks import (
     TILING_KINDS,
     Finding,
@@ -428,6 +429,10 @@ def _write_build(config: RegionConfig, region: Region, network: WalkNetwork | No
                                           engine="pyogrio")
         if dem is not None:
             write_dem(config, region, dem, tmp / DEM)
+        progress("basemap")
+        basemap = make_basemap(config, region)
+        if len(basemap):
+            basemap.to_parquet(tmp / BASEMAP_FILE)
         meta = {
             "format": FORMAT_VERSION,
             "kennai": __version__,
@@ -441,6 +446,7 @@ def _write_build(config: RegionConfig, region: Region, network: WalkNetwork | No
             "plans": region.metadata["plans"],
             "network": region.metadata["network"],
             "dem": dem,
+            "basemap": basemap["kind"].value_counts().to_dict() if len(basemap) else None,
             "versions": _versions(),
             "findings": [f.to_dict() for f in region.findings],
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

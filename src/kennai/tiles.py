@@ -25,6 +25,7 @@ import pandas as pd
 import shapely
 
 from kennai.atomic import atomic_path
+from kennai.basemap import BASEMAP_LAYERS, load_basemap
 from kennai.errors import EmptyLayerError, InputError, NotFoundError
 from kennai.geojson import plain_value
 from kennai.i18n import t
@@ -340,7 +341,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def region_tile_layers(region: Region) -> list[TileLayer]:
-    """The tile layers of a built region: districts, plans, places, basemap roads, buildings.
+    """The tile layers of a built region: its basemap (water, rail, major roads, place names),
+    districts, plans, places, the walk network's roads, buildings.
 
     Parameters
     ----------
@@ -348,6 +350,13 @@ def region_tile_layers(region: Region) -> list[TileLayer]:
         A :class:`kennai.region.Region`.
     """
     layers: list[TileLayer] = []
+    basemap = load_basemap(region)
+    if basemap is not None:
+        for kind, (name, desc, minzoom) in BASEMAP_LAYERS.items():
+            part = basemap[basemap["kind"] == kind]
+            if len(part):
+                layers.append(TileLayer(name, part[["class", "name", "geometry"]].reset_index(
+                    drop=True), minzoom=minzoom, description=desc))
     if region.has_layer("buildings"):
         b = region.layer("buildings")
         layers.append(TileLayer("buildings", gpd.GeoDataFrame(geometry=b.geometry.values,

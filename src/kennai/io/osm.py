@@ -80,7 +80,7 @@ def is_walkable(tags: osmium.osm.TagList) -> bool:
     return not (tags.get("access") in _NO_ACCESS and tags.get("foot") not in {"yes", "designated"})
 
 
-def _storage(clip: Clip | None) -> AbstractContextManager[str]:
+def location_storage(clip: Clip | None) -> AbstractContextManager[str]:
     """Node locations in memory (the whole file) or, when clipping, on disk."""
     return disk_locations() if clip is not None else nullcontext("flex_mem")
 
@@ -106,7 +106,7 @@ def read_walk_ways(path: str | Path, *, clip: shapely.Geometry | None = None) ->
     highway: list[str] = []
     names: list[str] = []
     try:
-        with _storage(test) as storage:
+        with location_storage(test) as storage:
             fp = (osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
                   .with_locations(storage)
                   .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
@@ -151,7 +151,7 @@ def _areas(path: Path, key: str, test: Clip | None = None
     geoms: list[bytes] = []
     tags: list[dict[str, str]] = []
     try:
-        with _storage(test) as storage:
+        with location_storage(test) as storage:
             fp = (osmium.FileProcessor(str(path))
                   .with_locations(storage)
                   .with_areas(osmium.filter.KeyFilter(key))
@@ -230,7 +230,7 @@ def _place_areas(path: Path, wanted: dict[str, list[str]],
                  rows: list[dict[str, str | float]], xy: list[tuple[float, float]]) -> None:
     """Append the areas with the wanted tags (by a point inside each) to ``rows`` and ``xy``."""
     wkb = osmium.geom.WKBFactory()
-    with _storage(test) as storage:
+    with location_storage(test) as storage:
         for area in areas_of(osmium.FileProcessor(str(path))
                              .with_locations(storage)
                              .with_areas(osmium.filter.KeyFilter(*wanted))
