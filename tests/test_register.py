@@ -116,6 +116,7 @@ def test_register_places_is_a_places_source(register: PlaceRegister,
     gdf = register_places(location, crs="EPSG:6676")
     assert gdf.columns.tolist() == ["place_id", "name", "category", "address", "weekdays",
                                     "start_time", "end_time", "schedule_note", "description",
+                                    "frequency", "audience", "fee", "activity", "contact", "note",
                                     "geometry", "source_file"]
     assert gdf["place_id"].tolist() == ["register:1"] and gdf.crs.to_epsg() == 6676
     assert abs(gdf.geometry.iloc[0].x) < 200_000  # metres in plane zone VIII, not degrees

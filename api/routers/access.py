@@ -8,6 +8,7 @@ and summarised by :mod:`kennai.access`; this module only selects and serialises.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import Annotated, Any
 
 import geopandas as gpd
@@ -39,6 +40,10 @@ Kind = Annotated[str, Query(max_length=100, description=(
     "or a name under the config's destinations, e.g. food, bus)"))]
 
 
+Weekly = Annotated[bool, Query(description="週1回以上開いている場所だけで数える "
+                                          "(count only places open at least weekly)")]
+
+
 def _no_district(layer: str, district: str) -> NotFoundError:
     return NotFoundError(t(f"{layer} に「{district}」はありません", f"no district {district!r} in {layer}"),
                          feature=district, hint=t("区域の一覧で名称を確認してください",
@@ -61,16 +66,20 @@ def access_router(state: ServerState) -> APIRouter:
     gap_lock = threading.Lock()
     kind_cache: dict[str, AccessResults] = {}
 
-    def results_of(region: str, kind: str) -> AccessResults:
-        """The stored results of one kind of destination (the gathering places by default)."""
+    def results_of(region: str, kind: str, weekly: bool = False) -> AccessResults:
+        """The stored results of one kind of destination (the gathering places by default),
+        or, with ``weekly``, those of the places open at least weekly (computed once)."""
         results = state.require_access(region)
-        if kind == PLACES_KIND:
+        if kind == PLACES_KIND and not weekly:
             return results
-        check_kind(state.region, kind)
+        if kind != PLACES_KIND:
+            check_kind(state.region, kind)
+        key = f"{kind}|weekly" if weekly else kind
         with gap_lock:
-            if kind not in kind_cache:
-                kind_cache[kind] = results_for(state.region, results.options, kind=kind)
-            return kind_cache[kind]
+            if key not in kind_cache:
+                options = replace(results.options, weekly=weekly)
+                kind_cache[key] = results_for(state.region, options, kind=kind)
+            return kind_cache[key]
 
     def gaps_at(threshold: float) -> gpd.GeoDataFrame:
         with gap_lock:
@@ -93,8 +102,8 @@ def access_router(state: ServerState) -> APIRouter:
     @router.get("/coverage", summary="区域ごとの徒歩圏カバー率 (coverage per district: population, "
                                      "65+, shares within thresholds, no-network population)")
     def coverage(region: RegionName, layer: LayerName = "elementary", district: District = None,
-                 kind: Kind = PLACES_KIND) -> list[dict[str, Any]]:
-        results = results_of(region, kind)
+                 kind: Kind = PLACES_KIND, weekly: Weekly = False) -> list[dict[str, Any]]:
+        results = results_of(region, kind, weekly)
         key, polygons = resolve_polygons(state.region, layer)
         rows = results.coverage.get(key)
         if rows is None:

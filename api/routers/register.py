@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.state import RegionName, ServerState, token_dependency
 from kennai.geojson import to_feature_collection
+from kennai.schedule import FREQUENCIES
 
 PlaceId = Annotated[str, Path(max_length=100, description="登録簿の ID (e.g. register:1)")]
 _Text = Annotated[str | None, Field(default=None, max_length=2000)]
@@ -30,6 +31,13 @@ class PlaceFields(_Body):
     end_time: _Text = None
     schedule_note: _Text = None
     description: _Text = None
+    frequency: Annotated[str | None, Field(default=None, max_length=20, description=(
+        "頻度: " + " / ".join(FREQUENCIES) + " (how often it meets)"))] = None
+    audience: _Text = Field(default=None, max_length=2000, description="対象 (who may come)")
+    fee: _Text = Field(default=None, max_length=2000, description="参加費 (fee)")
+    activity: _Text = Field(default=None, max_length=2000, description="活動内容 (activity)")
+    contact: _Text = Field(default=None, max_length=2000, description="連絡先 (contact)")
+    note: _Text = Field(default=None, max_length=2000, description="備考 (note)")
 
 
 class PlaceNew(PlaceFields):

@@ -28,12 +28,15 @@ from kennai.i18n import t
 from kennai.progress import Progress, no_progress
 from kennai.region import Region
 from kennai.residents import resident_locations, snap_to_edges
+from kennai.schedule import is_weekly
 
 
 def select_places(places: gpd.GeoDataFrame, *, categories: Iterable[str] | None = None,
-                  schedule: str | None = None) -> gpd.GeoDataFrame:
-    """Places whose category contains one of ``categories`` and whose schedule mentions
-    ``schedule``; raises when nothing is left (an empty set would make everyone "far")."""
+                  schedule: str | None = None, weekly: bool = False) -> gpd.GeoDataFrame:
+    """Places whose category contains one of ``categories``, whose schedule mentions
+    ``schedule`` and, with ``weekly``, that are open at least weekly
+    (:func:`kennai.schedule.is_weekly`); raises when nothing is left (an empty set would make
+    everyone "far")."""
     keep = np.ones(len(places), dtype=bool)
     if categories:
         cat = places["category"].fillna("").astype(str)
@@ -43,13 +46,18 @@ def select_places(places: gpd.GeoDataFrame, *, categories: Iterable[str] | None 
         text = (places["weekdays"].fillna("").astype(str) + " "
                 + places["schedule_note"].fillna("").astype(str))
         keep &= text.str.contains(schedule, regex=False).to_numpy()
+    if weekly:
+        freq = places["frequency"] if "frequency" in places.columns else [None] * len(places)
+        keep &= np.array([is_weekly(f, d) for f, d in zip(freq, places["weekdays"], strict=True)],
+                         dtype=bool)
     out = places[keep].reset_index(drop=True)
     if out.empty:
         cats = ", ".join(sorted(places["category"].astype(str).unique())[:10])
         raise EmptyLayerError(t(f"条件に合う通いの場がありません（種別: {cats}）",
                                 f"no gathering place matches (categories: {cats})"),
-                              feature="places", hint=t("--category / --schedule を確認してください",
-                                                       "check --category / --schedule"))
+                              feature="places",
+                              hint=t("--category / --schedule / --weekly を確認してください",
+                                     "check --category / --schedule / --weekly"))
     return out
 
 
@@ -81,7 +89,8 @@ def compute_access(region: Region, options: AccessOptions | None = None, *,
     destinations = read_destinations(region, kind) if kind != PLACES_KIND else \
         region.layer("places")
     progress("residents")
-    places = select_places(destinations, categories=options.categories, schedule=options.schedule)
+    places = select_places(destinations, categories=options.categories, schedule=options.schedule,
+                           weekly=options.weekly)
     extent = network_extent(net, margin_m=options.extent_margin_m)
     residents, res_info = resident_locations(
         population=region.layer("population") if region.has_layer("population") else None,
@@ -152,7 +161,8 @@ def straight_line_access(region: Region, options: AccessOptions | None = None, *
     progress("residents")
     destinations = read_destinations(region, kind) if kind != PLACES_KIND else \
         region.layer("places")
-    places = select_places(destinations, categories=options.categories, schedule=options.schedule)
+    places = select_places(destinations, categories=options.categories, schedule=options.schedule,
+                           weekly=options.weekly)
     residents, res_info = resident_locations(
         population=region.layer("population") if region.has_layer("population") else None,
         buildings=region.layer("buildings") if region.has_layer("buildings") else None,

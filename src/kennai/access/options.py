@@ -53,7 +53,8 @@ class AccessOptions:
     """What an access computation depends on.
 
     ``categories`` keeps places whose category contains any of the strings; ``schedule``
-    keeps places whose weekdays or schedule note contain the string (e.g. ``"毎週"``).
+    keeps places whose weekdays or schedule note contain the string (e.g. ``"毎週"``);
+    ``weekly`` keeps the places open at least weekly (:func:`kennai.schedule.is_weekly`).
     """
 
     profile: str = "elderly"
@@ -61,6 +62,7 @@ class AccessOptions:
     thresholds: tuple[Threshold, ...] = DEFAULT_THRESHOLDS
     categories: tuple[str, ...] | None = None
     schedule: str | None = None
+    weekly: bool = False
     slope: bool = True
     steps_factor: float = 1.5
     max_snap_m: float = 300.0
@@ -75,7 +77,8 @@ class AccessOptions:
         """The options that change residents' distances (thresholds do not)."""
         return {"profile": self.profile, "speed_mps": self.speed_mps,
                 "categories": list(self.categories) if self.categories else None,
-                "schedule": self.schedule, "slope": self.slope, "steps_factor": self.steps_factor,
+                "schedule": self.schedule, "weekly": self.weekly, "slope": self.slope,
+                "steps_factor": self.steps_factor,
                 "max_snap_m": self.max_snap_m, "extent_margin_m": self.extent_margin_m}
 
     def to_dict(self) -> dict[str, Any]:

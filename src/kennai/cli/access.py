@@ -91,6 +91,8 @@ def access(
         "--category", help="この種別を含む通いの場だけ（繰り返し可） (place category filter)")] = None,
     schedule: Annotated[str | None, typer.Option(
         "--schedule", help="曜日・日時特記事項にこの語を含む場所だけ（例: 毎週） (schedule filter)")] = None,
+    weekly: Annotated[bool, typer.Option(
+        "--weekly", help="週1回以上開いている場所だけで数える (only places open at least weekly)")] = False,
     kind: Annotated[str, typer.Option(
         "--kind", help="行き先の種類: places（集いの場）/ 設定の destinations の名前（例: food, bus） "
                        "(kind of destination)")] = "places",
@@ -121,7 +123,8 @@ def access(
         output_format(output)  # a bad name fails before the analysis runs
     thresholds = tuple(parse_threshold(x) for x in threshold) if threshold else DEFAULT_THRESHOLDS
     options = AccessOptions(profile=profile, thresholds=thresholds,
-                            categories=tuple(category) if category else None, schedule=schedule)
+                            categories=tuple(category) if category else None, schedule=schedule,
+                            weekly=weekly)
     region = open_region(config, build=True, quiet=as_json or as_csv)
     cfg = region.config
     with progress_status(not (as_json or as_csv)) as progress:

@@ -212,11 +212,13 @@ def clean_text(value: object) -> str:
 
 
 def schedule_text(place: Mapping[str, object]) -> str:
-    """Day and time of a place in one line: 曜日, 開始～終了, and the free-text note."""
+    """Day and time of a place in one line: how often (週1回以上 …), 曜日, 開始～終了, and the
+    free-text note."""
     days = clean_text(place.get("weekdays"))
     start, end = clean_text(place.get("start_time")), clean_text(place.get("end_time"))
     hours = f"{start}～{end}" if start or end else ""
-    return " ".join(x for x in (days, hours, clean_text(place.get("schedule_note"))) if x)
+    return " ".join(x for x in (clean_text(place.get("frequency")), days, hours,
+                                clean_text(place.get("schedule_note"))) if x)
 
 
 def address_prefix(addresses: Sequence[str]) -> str:

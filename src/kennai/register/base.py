@@ -19,10 +19,28 @@ import shapely
 from kennai.errors import InputError, NotFoundError
 from kennai.i18n import t
 from kennai.register.location import RegisterLocation, is_database_url
+from kennai.schedule import (
+    ScheduleValueError,
+    check_hours,
+    parse_frequency,
+    parse_time,
+    parse_weekdays,
+)
 
 #: Text fields of the places schema (``kennai.io.layers``) a register entry can set.
 TEXT_FIELDS = ("name", "category", "address", "weekdays", "start_time", "end_time",
-               "schedule_note", "description")
+               "schedule_note", "description", "frequency", "audience", "fee", "activity",
+               "contact", "note")
+#: The fields a 通いの場 gained after the first register version (added to old tables).
+ADDED_FIELDS = ("frequency", "audience", "fee", "activity", "contact", "note")
+#: Fields read by a rule of :mod:`kennai.schedule` rather than taken as free text.
+_PARSED = {"weekdays": parse_weekdays, "start_time": parse_time, "end_time": parse_time,
+           "frequency": parse_frequency}
+#: Field → its Japanese name, for messages.
+FIELD_TITLES = {"name": "名称", "category": "種別", "address": "住所", "weekdays": "曜日",
+                "start_time": "開始時刻", "end_time": "終了時刻", "schedule_note": "日時の特記事項",
+                "description": "説明", "frequency": "頻度", "audience": "対象（どなたでも等）",
+                "fee": "参加費", "activity": "活動内容", "contact": "連絡先", "note": "備考"}
 SOURCE_NAME = "register"
 _MAX_TEXT = 2000
 _STAMPS = ("created_at", "created_by", "updated_at", "updated_by", "retired_at", "retired_by",
@@ -132,9 +150,17 @@ class PlaceRegister:
                 continue
             text = str(values[key]).strip()
             if len(text) > _MAX_TEXT:
-                raise self._bad(key, f"「{key}」が長すぎます（{_MAX_TEXT} 文字まで）",
+                raise self._bad(key, f"「{FIELD_TITLES[key]}」が長すぎます（{_MAX_TEXT} 文字まで）",
                                 f"{key!r} is too long (max {_MAX_TEXT} characters)")
+            if text and key in _PARSED:
+                try:
+                    text = _PARSED[key](text)
+                except ScheduleValueError as exc:
+                    raise self._bad(key, f"{FIELD_TITLES[key]}: {exc.text.ja}",
+                                    f"{key}: {exc.text.en}") from None
             out[key] = text
+        if not partial:
+            self._check_hours(out.get("start_time", ""), out.get("end_time", ""))
         if (not partial or "name" in out) and not out.get("name"):
             raise self._bad("name", "名称を入れてください", "a place needs a name")
         has_lon, has_lat = values.get("lon") is not None, values.get("lat") is not None
@@ -156,6 +182,13 @@ class PlaceRegister:
                                     f"point ({lon:.5f}, {lat:.5f}) is outside the region")
             out["lon"], out["lat"] = lon, lat
         return out
+
+    def _check_hours(self, start: str, end: str) -> None:
+        try:
+            check_hours(start, end)
+        except ScheduleValueError as exc:
+            raise self._bad("end_time", f"終了時刻: {exc.text.ja}", f"end_time: {exc.text.en}"
+                            ) from None
 
     @staticmethod
     def _who(by: str) -> str:
@@ -250,6 +283,8 @@ class PlaceRegister:
                                                           "a retired place cannot be edited"))
             if not clean:
                 return _row(row)
+            self._check_hours(clean.get("start_time", row["start_time"]),
+                              clean.get("end_time", row["end_time"]))
             text = {k: v for k, v in clean.items() if k in TEXT_FIELDS}
             sets = [f"{k} = ?" for k in text]
             params: list[Any] = list(text.values())

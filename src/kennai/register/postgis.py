@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from kennai.errors import ConfigError, RegisterConflictError
 from kennai.i18n import t
-from kennai.register.base import PlaceRegister
+from kennai.register.base import ADDED_FIELDS, PlaceRegister
 from kennai.register.location import RegisterLocation
 
 _POSTGIS_SCHEMA = """
@@ -24,6 +24,12 @@ CREATE TABLE IF NOT EXISTS places (
     end_time text NOT NULL DEFAULT '',
     schedule_note text NOT NULL DEFAULT '',
     description text NOT NULL DEFAULT '',
+    frequency text NOT NULL DEFAULT '',
+    audience text NOT NULL DEFAULT '',
+    fee text NOT NULL DEFAULT '',
+    activity text NOT NULL DEFAULT '',
+    contact text NOT NULL DEFAULT '',
+    note text NOT NULL DEFAULT '',
     geom geometry(Point, 4326) NOT NULL,
     created_at timestamptz NOT NULL,
     created_by text NOT NULL,
@@ -151,3 +157,6 @@ class PostGISRegister(PlaceRegister, scheme="postgresql"):
                                f"ask the administrator to run CREATE EXTENSION postgis ({exc})"),
                     ) from None
             conn.execute(_POSTGIS_SCHEMA)
+            for name in ADDED_FIELDS:  # a register made before these fields existed
+                conn.execute(f"ALTER TABLE places ADD COLUMN IF NOT EXISTS {name} text NOT NULL "
+                             "DEFAULT ''")

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from kennai.register.base import PlaceRegister
+from kennai.register.base import ADDED_FIELDS, PlaceRegister
 from kennai.register.location import RegisterLocation
 
 _SQLITE_SCHEMA = """
@@ -22,6 +22,12 @@ CREATE TABLE IF NOT EXISTS places (
     end_time TEXT NOT NULL DEFAULT '',
     schedule_note TEXT NOT NULL DEFAULT '',
     description TEXT NOT NULL DEFAULT '',
+    frequency TEXT NOT NULL DEFAULT '',
+    audience TEXT NOT NULL DEFAULT '',
+    fee TEXT NOT NULL DEFAULT '',
+    activity TEXT NOT NULL DEFAULT '',
+    contact TEXT NOT NULL DEFAULT '',
+    note TEXT NOT NULL DEFAULT '',
     lon REAL NOT NULL,
     lat REAL NOT NULL,
     created_at TEXT NOT NULL,
@@ -53,6 +59,10 @@ class SQLiteRegister(PlaceRegister, scheme="sqlite"):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as conn:
             conn.executescript(_SQLITE_SCHEMA)
+            have = {row["name"] for row in conn.execute("PRAGMA table_info(places)")}
+            for name in ADDED_FIELDS:  # a register made before these fields existed
+                if name not in have:
+                    conn.execute(f"ALTER TABLE places ADD COLUMN {name} TEXT NOT NULL DEFAULT ''")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
