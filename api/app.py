@@ -27,19 +27,17 @@ from api.routers.plans import plans_router
 from api.routers.regions import regions_router
 from api.routers.register import register_router
 from api.routers.splits import splits_router
+from api.routers.status import status_router
 from api.routers.tiles import tiles_router
 from api.routers.web import mount_docs, mount_web
+from api.snapshot import Updater, load_snapshot
 from api.state import DEFAULT_MAX_UPLOAD_BYTES, ServerState
 from kennai import __version__
-from kennai.access import ACCESS_DIR, load_access
 from kennai.config import load_config
 from kennai.errors import ApiError, KennaiError, http_status
 from kennai.i18n import Text, t
 from kennai.plan_store import PlanStore, default_plan_store_path
-from kennai.raster_tiles import SurfaceTiles
-from kennai.region import open_region
 from kennai.register import PlaceRegister, RegisterLocation, default_register_path, register_location
-from kennai.tiles import region_tile_set
 
 API_PREFIX = "/api/v1"
 #: Where ``npm --prefix web ci`` puts MapLibre GL JS (the repository's ``web/``).
@@ -152,22 +150,17 @@ def create_app(
         When the config cannot be read or the region has not been built.
     """
     config = load_config(config_path)
-    region = open_region(config, build_dir=build_dir)
-    assert region.build_dir is not None
-    stored = region.build_dir / ACCESS_DIR / "access.json"
-    access = load_access(region.build_dir) if stored.is_file() else None
-    surface = SurfaceTiles(access.surface_path) if access is not None and access.surface_path \
-        and access.surface_path.is_file() else None
-    tiles = region_tile_set(region, access=access)
+    snapshot = load_snapshot(config, build_dir)
+    region = snapshot.region
     where = register_location(register_path) if register_path is not None \
         else default_register_path(config, build_dir)
-    register = PlaceRegister(where, bounds=_padded(tiles.bounds()))
+    register = PlaceRegister(where, bounds=_padded(snapshot.tiles.bounds()))
     env_modules = os.environ.get("KENNAI_WEB_MODULES")
     state = ServerState(
-        region=region, tiles=tiles, register=register,
+        updater=Updater(config, build_dir, where, snapshot), register=register,
         plans=PlanStore(default_plan_store_path(config, build_dir)),
         token=token if token is not None else os.environ.get("KENNAI_TOKEN") or None,
-        max_upload_bytes=max_upload_bytes, access=access, surface=surface,
+        max_upload_bytes=max_upload_bytes,
         web_modules=web_modules or (Path(env_modules) if env_modules else DEFAULT_WEB_MODULES))
     app = FastAPI(title=f"kennai 圏内 — {config.title}", version=__version__,
                   description="通いの場への徒歩アクセス・第2層圏域の分断チェック・地図の API "
@@ -183,7 +176,7 @@ def create_app(
         return {"status": "ok", "region": region.name, "version": __version__}
 
     for factory in (regions_router, tiles_router, register_router, splits_router, plans_router,
-                    access_router, maps_router):
+                    access_router, maps_router, status_router):
         app.include_router(factory(state), prefix=API_PREFIX)
     mount_web(app, state)
     mount_docs(app, state, openapi_url=f"{API_PREFIX}/openapi.json")

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import hmac
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +11,7 @@ from fastapi import Depends
 from fastapi import Path as PathParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.snapshot import Snapshot, Updater
 from kennai.access import AccessResults, PointRouter
 from kennai.errors import ApiError, NotFoundError
 from kennai.i18n import t
@@ -27,19 +27,39 @@ DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 @dataclass
 class ServerState:
-    """The server's region and services, shared by every request."""
+    """The server's region and services, shared by every request.
 
-    region: Region
-    tiles: TileSet
+    The region, tiles, access results and surface are those of the current build version
+    (:class:`api.snapshot.Updater` swaps them whole after an edit or a rebuild); a handler
+    that needs two of them consistent reads :attr:`snapshot` once.
+    """
+
+    updater: Updater
     register: PlaceRegister
     token: str | None
     plans: PlanStore
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     web_modules: Path | None = None
-    access: AccessResults | None = None
-    surface: SurfaceTiles | None = None
-    _router: PointRouter | None = field(default=None, repr=False)
-    _router_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self.updater.current()
+
+    @property
+    def region(self) -> Region:
+        return self.snapshot.region
+
+    @property
+    def tiles(self) -> TileSet:
+        return self.snapshot.tiles
+
+    @property
+    def access(self) -> AccessResults | None:
+        return self.snapshot.access
+
+    @property
+    def surface(self) -> SurfaceTiles | None:
+        return self.snapshot.surface
 
     def check_region(self, name: str) -> Region:
         """The region when ``name`` is its name; otherwise :class:`NotFoundError`."""
@@ -63,11 +83,10 @@ class ServerState:
 
     def point_router(self, name: str) -> PointRouter:
         """The router for clicked points (made on first use: two Dijkstra runs)."""
-        results = self.require_access(name)
-        with self._router_lock:
-            if self._router is None:
-                self._router = PointRouter(self.region, results)
-            return self._router
+        self.require_access(name)
+        router = self.snapshot.point_router()
+        assert router is not None
+        return router
 
     def require_surface(self, name: str) -> SurfaceTiles:
         """The walking-minutes surface tiles; :class:`NotFoundError` when there is no surface."""

@@ -179,7 +179,7 @@ def test_register_add_edit_retire_and_restart(make_client, tmp_path: Path) -> No
     pid = added.json()["place_id"]
     assert added.json()["created_by"] == "山田"
     edited = client.patch(f"{PLACES}/{pid}", json={"weekdays": "火・金", "by": "佐藤"}, headers=AUTH)
-    assert edited.json()["weekdays"] == "火・金" and edited.json()["updated_by"] == "佐藤"
+    assert edited.json()["weekdays"] == "火,金" and edited.json()["updated_by"] == "佐藤"
     outside = client.post(PLACES, json={"name": "遠く", "lon": 139.7, "lat": 35.7, "by": "x"},
                           headers=AUTH)
     assert outside.status_code == 422 and outside.json()["error"] == "InputError"

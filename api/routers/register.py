@@ -97,19 +97,25 @@ def register_router(state: ServerState) -> APIRouter:
     def add_place(region: RegionName, body: PlaceNew) -> dict[str, Any]:
         state.check_region(region)
         values = body.model_dump(exclude={"by"}, exclude_none=True)
-        return state.register.add(values, by=body.by)
+        place = state.register.add(values, by=body.by)
+        state.updater.request()  # the results follow the register, without a restart
+        return place
 
     @router.patch("/places/{place_id}", dependencies=writer,
                   summary="場所を編集 (edit a place; needs the token)")
     def edit_place(region: RegionName, place_id: PlaceId, body: PlaceEdit) -> dict[str, Any]:
         state.check_region(region)
-        return state.register.edit(place_id, body.model_dump(exclude={"by"}, exclude_none=True),
-                                   by=body.by)
+        place = state.register.edit(place_id, body.model_dump(exclude={"by"}, exclude_none=True),
+                                    by=body.by)
+        state.updater.request()
+        return place
 
     @router.post("/places/{place_id}/retire", dependencies=writer,
                  summary="場所を廃止 (retire a place; needs the token)")
     def retire_place(region: RegionName, place_id: PlaceId, body: PlaceRetire) -> dict[str, Any]:
         state.check_region(region)
-        return state.register.retire(place_id, by=body.by, reason=body.reason)
+        place = state.register.retire(place_id, by=body.by, reason=body.reason)
+        state.updater.request()
+        return place
 
     return router

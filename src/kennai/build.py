@@ -69,15 +69,17 @@ from kennai.register import (
 FORMAT_VERSION = 5  # bump when what a build stores changes (old builds are rebuilt)
 
 
-def input_hashes(config: RegionConfig, build_dir: Path | None = None) -> list[dict[str, Any]]:
-    """Path, size and sha256 of every input file, and the place register's fingerprint."""
+def input_hashes(config: RegionConfig, build_dir: Path | None = None, *,
+                 register: RegisterLocation | None = None) -> list[dict[str, Any]]:
+    """Path, size and sha256 of every input file, and the place register's fingerprint
+    (``register``, default :func:`kennai.register.default_register_path`)."""
     seen: dict[Path, dict[str, Any]] = {}
     for p in config.input_files():
         if p in seen or not p.is_file():
             continue
         seen[p] = {"path": str(p), "bytes": p.stat().st_size, "sha256": file_sha256(p)}
-    register = register_fingerprint(default_register_path(config, build_dir))
-    return [*seen.values(), {"register": register}]
+    fingerprint = register_fingerprint(register or default_register_path(config, build_dir))
+    return [*seen.values(), {"register": fingerprint}]
 
 
 def _versions() -> dict[str, str]:
@@ -339,7 +341,8 @@ def _plan_metadata(plan: PlanConfig, gdf: gpd.GeoDataFrame) -> dict[str, Any]:
 
 
 def read_region(config: RegionConfig, *, build_dir: Path | None = None,
-                progress: Progress = no_progress) -> tuple[Region, WalkNetwork | None]:
+                progress: Progress = no_progress, register: RegisterLocation | None = None
+                ) -> tuple[Region, WalkNetwork | None]:
     """The reading half of a build: read, check and describe the region, writing nothing.
 
     The region's metadata holds what a build records of its layers, plans, network and DEM, so
@@ -352,7 +355,7 @@ def read_region(config: RegionConfig, *, build_dir: Path | None = None,
     """
     build_dir = build_dir or default_build_dir(config)
     region, network = load_region(config, progress=progress,
-                                  register=default_register_path(config, build_dir))
+                                  register=register or default_register_path(config, build_dir))
     _stop_on_errors(region.findings, config)
     region.metadata = {
         "crs": {"epsg": region.crs.to_epsg(), "name": region.crs.name},
@@ -371,8 +374,10 @@ def build_region(
     build_dir: Path | None = None,
     force: bool = False,
     progress: Progress = no_progress,
+    register: RegisterLocation | None = None,
 ) -> tuple[Region, bool]:
-    """Build a region into ``build/<region>/`` (or reuse an up-to-date build).
+    """Build a region into ``build/<region>/`` (or reuse an up-to-date build), with the places of
+    ``register`` (default :func:`kennai.register.default_register_path`).
 
     Returns
     -------
@@ -385,11 +390,11 @@ def build_region(
         On any bad input; nothing is written then.
     """
     build_dir = build_dir or default_build_dir(config)
-    hashes = input_hashes(config, build_dir)
+    hashes = input_hashes(config, build_dir, register=register)
     if not force and _is_current(build_dir, config, hashes):
         return open_region(config, build_dir=build_dir), False
     started = time.perf_counter()
-    region, network = read_region(config, build_dir=build_dir, progress=progress)
+    region, network = read_region(config, build_dir=build_dir, progress=progress, register=register)
     progress("write")
     try:
         _write_build(config, region, network, hashes, build_dir, started, progress)

@@ -1,0 +1,147 @@
+"""What the server serves from one build, swapped whole when the data change.
+
+A :class:`Snapshot` holds the region, its tiles, access results and surface as read from one
+build version. After a register edit the :class:`Updater` rebuilds in a background thread
+(edits arriving meanwhile are folded into the next rebuild) and swaps the snapshot in one
+assignment, so a reader sees the old results or the new ones, never a mixture, and the server
+never restarts. A rebuild made outside (``kennai build`` while the server runs) is picked up the
+same way, by the build pointer moving to a new version.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kennai.access import ACCESS_DIR, AccessResults, PointRouter, load_access
+from kennai.atomic import current_version
+from kennai.build import build_region
+from kennai.config import RegionConfig, default_build_dir
+from kennai.errors import KennaiError
+from kennai.raster_tiles import SurfaceTiles
+from kennai.region import Region, open_region
+from kennai.register import RegisterLocation
+from kennai.tiles import TileSet, region_tile_set
+
+#: How long the updater waits after an edit for more edits before it rebuilds (seconds).
+DEBOUNCE_S = 0.3
+#: How often a reader checks whether the build pointer moved (seconds).
+WATCH_S = 1.0
+
+
+@dataclass
+class Snapshot:
+    """One build version, as served: region, tiles, access results, surface (and the point
+    router, made on first use)."""
+
+    region: Region
+    tiles: TileSet
+    access: AccessResults | None
+    surface: SurfaceTiles | None
+    version: Path | None
+    _router: PointRouter | None = field(default=None, repr=False)
+    _router_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def point_router(self) -> PointRouter | None:
+        """The router for clicked points of this version (two Dijkstra runs, once)."""
+        if self.access is None:
+            return None
+        with self._router_lock:
+            if self._router is None:
+                self._router = PointRouter(self.region, self.access)
+            return self._router
+
+
+def load_snapshot(config: RegionConfig, build_dir: Path | None) -> Snapshot:
+    """Open the build behind ``build_dir`` (the pointer) as a snapshot of its current version.
+
+    Raises :class:`~kennai.errors.KennaiError` when the region has not been built.
+    """
+    region = open_region(config, build_dir=build_dir)
+    assert region.build_dir is not None
+    stored = region.build_dir / ACCESS_DIR / "access.json"
+    access = load_access(region.build_dir) if stored.is_file() else None
+    surface = SurfaceTiles(access.surface_path) if access is not None and access.surface_path \
+        and access.surface_path.is_file() else None
+    return Snapshot(region, region_tile_set(region, access=access), access, surface,
+                    region.build_dir)
+
+
+class Updater:
+    """Keeps a snapshot current: rebuilds after edits (in the background, one at a time) and
+    reloads when the build pointer moves."""
+
+    def __init__(self, config: RegionConfig, build_dir: Path | None, register: RegisterLocation,
+                 snapshot: Snapshot) -> None:
+        self.config = config
+        self.build_dir = build_dir or default_build_dir(config)
+        self.register = register
+        self.snapshot = snapshot
+        self.updating = False
+        self.pending = False
+        self.last_error: str | None = None
+        self.updated_at: float = time.time()
+        self._lock = threading.Lock()
+        self._checked = time.monotonic()
+
+    def current(self) -> Snapshot:
+        """The snapshot to serve; reloads first when a build made elsewhere replaced it."""
+        now = time.monotonic()
+        if now - self._checked >= WATCH_S and not self.updating:
+            self._checked = now
+            version = current_version(self.build_dir)
+            if version is not None and version != self.snapshot.version:
+                with self._lock:
+                    if current_version(self.build_dir) != self.snapshot.version:
+                        self._swap(load_snapshot(self.config, self.build_dir))
+        return self.snapshot
+
+    def request(self) -> None:
+        """Ask for a rebuild (after a register edit); returns at once."""
+        with self._lock:
+            self.pending = True
+            if self.updating:
+                return
+            self.updating = True
+        threading.Thread(target=self._run, name="kennai-rebuild", daemon=True).start()
+
+    def wait(self, timeout: float = 120.0) -> bool:
+        """Wait until no rebuild is running or pending (for tests and scripts)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if not self.updating and not self.pending:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def status(self) -> dict[str, object]:
+        """What ``GET /status`` says: updating or not, the version served, the last error."""
+        return {"updating": self.updating or self.pending,
+                "version": self.snapshot.version.name if self.snapshot.version else None,
+                "built_at": self.snapshot.region.metadata.get("built_at"),
+                "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z",
+                                            time.localtime(self.updated_at)),
+                "last_error": self.last_error}
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(DEBOUNCE_S)
+            with self._lock:
+                if not self.pending:
+                    self.updating = False
+                    return
+                self.pending = False
+            try:
+                build_region(self.config, build_dir=self.build_dir, register=self.register)
+                self._swap(load_snapshot(self.config, self.build_dir))
+                self.last_error = None
+            except KennaiError as exc:  # the old results stay served; the status says why
+                self.last_error = exc.format()
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+
+    def _swap(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot  # one assignment: readers see the old snapshot or this one
+        self.updated_at = time.time()
