@@ -29,6 +29,7 @@ from api.routers.register import register_router
 from api.routers.splits import splits_router
 from api.routers.status import status_router
 from api.routers.tiles import tiles_router
+from api.routers.towns import towns_router
 from api.routers.web import mount_docs, mount_web
 from api.snapshot import Updater, load_snapshot
 from api.state import DEFAULT_MAX_UPLOAD_BYTES, ServerState
@@ -176,7 +177,7 @@ def create_app(
         return {"status": "ok", "region": region.name, "version": __version__}
 
     for factory in (regions_router, tiles_router, register_router, splits_router, plans_router,
-                    access_router, maps_router, status_router):
+                    access_router, maps_router, status_router, towns_router):
         app.include_router(factory(state), prefix=API_PREFIX)
     mount_web(app, state)
     mount_docs(app, state, openapi_url=f"{API_PREFIX}/openapi.json")
