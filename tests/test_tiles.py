@@ -7,6 +7,7 @@ from pathlib import Path
 import geopandas as gpd
 import mapbox_vector_tile
 import mercantile
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -141,3 +142,33 @@ def test_pmtiles_export_refuses_bad_zooms_and_nothing_to_draw(tmp_path: Path) ->
     with pytest.raises(EmptyLayerError):
         export_pmtiles(late, tmp_path / "y.pmtiles", minzoom=10, maxzoom=12)
     assert not list(tmp_path.iterdir())
+
+
+def test_features_under_a_pixel_are_left_out_and_show_when_zoomed_in() -> None:
+    centre = gpd.GeoSeries([shapely.Point(LON, LAT)], crs="EPSG:4326").to_crs("EPSG:3857").iloc[0]
+    short = shapely.LineString([(centre.x, centre.y), (centre.x + 5, centre.y)])  # 5 m
+    layer = TileLayer("roads", gpd.GeoDataFrame({"n": [1]}, geometry=[short], crs="EPSG:3857"))
+    for z, shown in ((12, False), (18, True)):  # a pixel is ~19 m at z12, ~0.3 m at z18
+        tile = mercantile.tile(LON, LAT, z)
+        data = encode_tile([layer], z, tile.x, tile.y)
+        assert ("roads" in mapbox_vector_tile.decode(data)) is shown if data else not shown
+
+
+def test_no_tile_is_over_the_cap_and_points_always_stay() -> None:
+    rng = np.random.default_rng(7)
+    centre = gpd.GeoSeries([shapely.Point(LON, LAT)], crs="EPSG:4326").to_crs("EPSG:3857").iloc[0]
+    xy = centre.x + rng.uniform(-400, 400, (3000, 2)), centre.y + rng.uniform(-400, 400, (3000, 2))
+    wiggly = [shapely.LineString(np.column_stack([np.linspace(x0, x0 + 60, 40),
+                                                  y0 + rng.normal(0, 3, 40)]))
+              for x0, y0 in zip(xy[0][:, 0], xy[1][:, 0], strict=True)]
+    roads = TileLayer("roads", gpd.GeoDataFrame({"k": range(3000)}, geometry=wiggly,
+                                                crs="EPSG:3857"))
+    places = TileLayer("places", gpd.GeoDataFrame(
+        {"name": [f"場所{i}" for i in range(50)]},
+        geometry=shapely.points(np.column_stack([xy[0][:50, 1], xy[1][:50, 1]])), crs="EPSG:3857"))
+    tile = mercantile.tile(LON, LAT, 15)
+    full = encode_tile([roads, places], 15, tile.x, tile.y, max_bytes=10**9)
+    capped = encode_tile([roads, places], 15, tile.x, tile.y, max_bytes=len(full) // 4)
+    assert len(capped) <= len(full) // 4 < len(full)
+    decoded = mapbox_vector_tile.decode(capped)
+    assert len(decoded["places"]["features"]) == 50  # points are never thinned

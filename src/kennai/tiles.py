@@ -2,9 +2,17 @@
 
 A :class:`TileSet` holds the layers to draw in Web Mercator (EPSG:3857) with a spatial index
 each. A tile is cut by clipping every layer to the tile (plus a small buffer so strokes do not
-stop at tile edges), simplifying to half a pixel at that zoom, scaling to the tile's 4096-unit
-grid and encoding with ``mapbox-vector-tile``. Rendered tiles are kept in an in-memory LRU and
-on disk under the build (keyed by the build's version, so a rebuild never serves old tiles).
+stop at tile edges), simplifying to half a pixel at that zoom, dropping polygons and lines
+smaller than a pixel (they draw as nothing), scaling to the tile's 4096-unit grid (which
+quantises the coordinates) and encoding with ``mapbox-vector-tile``. Rendered tiles are kept in
+an in-memory LRU and on disk under the build (keyed by the build's version, so a rebuild never
+serves old tiles).
+
+Tile size policy: no tile is larger than :data:`MAX_TILE_BYTES`. A tile over it is cut again
+with coarser detail (simplified to 1, 2, 4 … pixels and dropping what is smaller, see
+:data:`COARSER`), and if it still does not fit, whole layers are left out of that tile in the
+order of :data:`DROP_FIRST` (the least needed to read the map first). A layer's points are
+never thinned: gathering places and labels always show.
 """
 
 from __future__ import annotations
@@ -41,6 +49,15 @@ BUFFER = 64
 MAX_ZOOM = 22
 #: Half a pixel of a 512-px tile in grid units: finer detail is invisible.
 _SIMPLIFY_GRID_UNITS = EXTENT / 512 / 2
+#: One pixel of a 512-px tile in grid units: a line shorter, or a polygon smaller, draws nothing.
+_PIXEL = EXTENT / 512
+#: The largest tile served or exported (bytes).
+MAX_TILE_BYTES = 500_000
+#: Coarser and coarser detail (a multiple of the default) tried for a tile over the cap.
+COARSER = (2.0, 4.0, 8.0, 16.0)
+#: Layers left out of an over-size tile, in this order, once coarser detail is not enough.
+DROP_FIRST = ("buildings", "roads", "population", "waterways", "major_roads", "rail",
+              "neighbourhood", "gaps")
 
 
 @dataclass
@@ -77,9 +94,11 @@ class TileLayer:
                              "Number" if pd.api.types.is_numeric_dtype(dtype) else "String")
         return out
 
-    def features(self, bounds: tuple[float, float, float, float], z: int
-                 ) -> list[dict[str, Any]]:
-        """The layer's features cut to ``bounds`` (EPSG:3857) and scaled to the tile grid."""
+    def features(self, bounds: tuple[float, float, float, float], z: int, *,
+                 detail: float = 1.0) -> list[dict[str, Any]]:
+        """The layer's features cut to ``bounds`` (EPSG:3857) and scaled to the tile grid,
+        simplified to ``detail`` half-pixels and without lines or polygons under ``detail``
+        pixels."""
         if not self.minzoom <= z <= self.maxzoom:
             return []
         west, south, east, north = bounds
@@ -94,15 +113,17 @@ class TileLayer:
         points = shapely.get_type_id(geoms) == 0
         clipped = np.where(points, geoms, shapely.clip_by_rect(geoms, *box))
         simplified = np.where(points, clipped,
-                              shapely.simplify(clipped, _SIMPLIFY_GRID_UNITS / scale,
+                              shapely.simplify(clipped, detail * _SIMPLIFY_GRID_UNITS / scale,
                                                preserve_topology=True))
         grid = shapely.transform(simplified, lambda xy: np.column_stack(
             ((xy[:, 0] - west) * scale, (north - xy[:, 1]) * scale)))
         props = self.frame.drop(columns=self.frame.geometry.name).iloc[idx]
         out = []
+        smallest = detail * _PIXEL
         for fid, geom, (_, row) in zip(idx, grid, props.iterrows(), strict=True):
-            if geom is None or geom.is_empty or (geom.geom_type.endswith("Polygon")
-                                                 and geom.area < 1.0):
+            if geom is None or geom.is_empty or (
+                    geom.geom_type.endswith("Polygon") and geom.area < smallest * smallest) or (
+                    geom.geom_type.endswith("LineString") and geom.length < smallest):
                 continue
             clean = {str(k): v for k, v in ((k, plain_value(v)) for k, v in row.items())
                      if v is not None and v != ""}
@@ -120,14 +141,32 @@ def check_tile(z: int, x: int, y: int) -> None:
                                    f"zoom is 0–{MAX_ZOOM}, x and y are 0–2^z−1"))
 
 
-def encode_tile(layers: list[TileLayer], z: int, x: int, y: int) -> bytes:
-    """Render one tile of ``layers`` as MVT bytes (empty bytes when nothing falls in it)."""
+def encode_tile(layers: list[TileLayer], z: int, x: int, y: int, *,
+                max_bytes: int = MAX_TILE_BYTES) -> bytes:
+    """Render one tile of ``layers`` as MVT bytes (empty bytes when nothing falls in it), at
+    most ``max_bytes`` long by the size policy of this module."""
     check_tile(z, x, y)
     b = mercantile.xy_bounds(x, y, z)
     bounds = (b.left, b.bottom, b.right, b.top)
+    data = _encode(layers, bounds, z, 1.0)
+    for detail in COARSER:
+        if len(data) <= max_bytes:
+            return data
+        data = _encode(layers, bounds, z, detail)
+    kept = list(layers)
+    for name in DROP_FIRST:
+        if len(data) <= max_bytes:
+            break
+        kept = [layer for layer in kept if layer.name != name]
+        data = _encode(kept, bounds, z, COARSER[-1])
+    return data
+
+
+def _encode(layers: list[TileLayer], bounds: tuple[float, float, float, float], z: int,
+            detail: float) -> bytes:
     payload = []
     for layer in layers:
-        feats = layer.features(bounds, z)
+        feats = layer.features(bounds, z, detail=detail)
         if feats:
             payload.append({"name": layer.name, "features": feats})
     if not payload:
