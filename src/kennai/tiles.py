@@ -38,6 +38,7 @@ from kennai.errors import EmptyLayerError, InputError, NotFoundError
 from kennai.geojson import plain_value
 from kennai.i18n import t
 from kennai.roads import road_class
+from kennai.schedule import is_weekly
 
 if TYPE_CHECKING:  # types only: serving tiles needs neither the access engine nor a build
     from kennai.access.results import AccessResults
@@ -433,10 +434,15 @@ def region_tile_layers(region: Region) -> list[TileLayer]:
                                                           crs=plans[0].crs),
                                 description="第2層圏域の案 layer-2 plans (plan, name)"))
     for kind, desc in (("candidates", "候補地 candidate sites"),
-                       ("places", "通いの場 gathering places (by category)")):
+                       ("places", "通いの場 gathering places (by category; weekly: open at least "
+                                  "weekly)")):
         if region.has_layer(kind):
-            layers.append(TileLayer(kind, region.layer(kind)[["place_id", "name", "category",
-                                                              "geometry"]], description=desc))
+            pts = region.layer(kind)
+            freq = pts["frequency"] if "frequency" in pts.columns else [None] * len(pts)
+            weekly = [is_weekly(f, d) for f, d in zip(freq, pts["weekdays"], strict=True)] \
+                if "weekdays" in pts.columns else [False] * len(pts)
+            layers.append(TileLayer(kind, pts[["place_id", "name", "category", "geometry"]].assign(
+                weekly=weekly), description=desc))
     return layers
 
 
