@@ -424,7 +424,8 @@ def test_cli_and_api_make_the_same_request_and_options(tmp_path: Path,
     seen: list[tuple[map_request.TreasureMapRequest, map_request.MapOptions]] = []
 
     def record(_region: Region, request: map_request.TreasureMapRequest,
-               options: map_request.MapOptions, *, path: Path | None = None) -> bytes | Path:
+               options: map_request.MapOptions, *, path: Path | None = None,
+               progress: object = None) -> bytes | Path:
         seen.append((request, options))
         return Path(path) if path is not None else b"map"
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kennai.cli.app import ConfigArg, app, open_region, say
+from kennai.cli.app import ConfigArg, QuietOpt, app, open_region, progress_bars, say
 from kennai.i18n import t
 
 
@@ -44,6 +44,7 @@ def treasure_map(
     qr_base: Annotated[str | None, typer.Option(
         "--qr-base", help="公開サイトのアドレス: 区域のページへの QR コードを載せる "
                           "(exported site's address: QR code to the district's page)")] = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """宝物マップ（番号付きの場所と一覧表）を作る (print a district's treasure map)."""
     from kennai.maps.request import (
@@ -59,7 +60,8 @@ def treasure_map(
         all_districts=all_districts,
         fmt=file_format(output, atlas=all_districts), paper=paper, orientation=orientation,
         categories=_split(categories), walk_minutes=minutes if coverage else None, title=title)
-    region = open_region(config, build=True, quiet=True)
-    options = map_options(region, request, results=access_for(region, request))
-    path = render_map(region, request, options, path=output)
+    region = open_region(config, build=True, quiet=quiet)
+    with progress_bars(not quiet) as progress:
+        options = map_options(region, request, results=access_for(region, request))
+        path = render_map(region, request, options, path=output, progress=progress)
     say(t(f"書き出しました: {path}", f"written: {path}"))

@@ -36,6 +36,7 @@ from kennai.maps.treasure import (
     write_atlas,
     write_treasure_map,
 )
+from kennai.progress import Progress, no_progress
 from kennai.region import Region
 
 #: A printed page (PDF/PNG/SVG) or the interactive HTML twin.
@@ -209,17 +210,19 @@ def map_options(region: Region, request: TreasureMapRequest, *,
 
 @overload
 def render_map(region: Region, request: TreasureMapRequest, options: MapOptions, *,
-               path: None = None) -> bytes: ...
+               path: None = None, progress: Progress = no_progress) -> bytes: ...
 
 
 @overload
 def render_map(region: Region, request: TreasureMapRequest, options: MapOptions, *,
-               path: str | Path) -> Path: ...
+               path: str | Path, progress: Progress = no_progress) -> Path: ...
 
 
 def render_map(region: Region, request: TreasureMapRequest, options: MapOptions, *,
-               path: str | Path | None = None) -> bytes | Path:
+               path: str | Path | None = None, progress: Progress = no_progress) -> bytes | Path:
     """Make the map of a request: its bytes, or a file written atomically at ``path``.
+
+    ``progress`` is told the pages of an atlas as they are drawn.
 
     Raises
     ------
@@ -245,8 +248,10 @@ def render_map(region: Region, request: TreasureMapRequest, options: MapOptions,
             "unserved": options.unserved, **shown}
     if request.all_districts:
         if path is None:
-            return atlas_bytes(region, layer=request.layer, title=request.title, **page)
-        return write_atlas(region, path, layer=request.layer, title=request.title, **page)
+            return atlas_bytes(region, layer=request.layer, title=request.title,
+                               progress=progress, **page)
+        return write_atlas(region, path, layer=request.layer, title=request.title,
+                           progress=progress, **page)
     assert request.district is not None  # checked by the request
     if path is None:
         return treasure_map_bytes(region, layer=request.layer, district=request.district,

@@ -64,6 +64,7 @@ from kennai.maps.sheet import (
     draw_list,
     drop_colliding_labels,
 )
+from kennai.progress import Progress, counted, no_progress
 from kennai.region import Region
 from kennai.roads import DRAW_ORDER
 
@@ -403,8 +404,8 @@ def treasure_map_bytes(region: Region, *, layer: str, district: str, fmt: str = 
 
 
 def _save_atlas(region: Region, target: Path | IO[bytes], *, layer: str,
-                districts: Sequence[str] | None, title: str | None, options: dict[str, Any]
-                ) -> None:
+                districts: Sequence[str] | None, title: str | None, options: dict[str, Any],
+                progress: Progress) -> None:
     from matplotlib.backends.backend_pdf import PdfPages
 
     names = list(districts) if districts is not None else \
@@ -412,7 +413,8 @@ def _save_atlas(region: Region, target: Path | IO[bytes], *, layer: str,
     options.setdefault("basemap", load_basemap(region))
     with mpl.rc_context(font_rc()), PdfPages(target, metadata={
             "Title": f"{region.config.title} 宝物マップ", "Creator": "kennai"}) as pdf:
-        for name in names:
+        label = t(f"地図帳 {layer}", f"atlas {layer}").get()
+        for name in counted(progress, label, names):
             page_title = title.format(district=name) if title else None
             fig = render_treasure_map(region, layer=layer, district=name, title=page_title,
                                       **options)
@@ -421,23 +423,27 @@ def _save_atlas(region: Region, target: Path | IO[bytes], *, layer: str,
 
 def write_atlas(region: Region, path: str | Path, *, layer: str,
                 districts: Sequence[str] | None = None, title: str | None = None,
-                **options: Any) -> Path:
+                progress: Progress = no_progress, **options: Any) -> Path:
     """One page per district in a single PDF, like a QGIS atlas (written atomically).
 
-    ``title`` may contain ``{district}``; ``options`` are those of :func:`render_treasure_map`.
+    ``title`` may contain ``{district}``; ``progress`` is told the pages as they are drawn;
+    ``options`` are those of :func:`render_treasure_map`.
     """
     path = Path(path)
     if output_format(path) != "pdf":
         raise TreasureMapError(t("全区域の地図帳は PDF にだけ書けます", "an atlas can only be a PDF"),
                                path=path, hint=t("-o に .pdf を指定してください", "give -o a .pdf"))
     with atomic_path(path) as tmp:
-        _save_atlas(region, tmp, layer=layer, districts=districts, title=title, options=options)
+        _save_atlas(region, tmp, layer=layer, districts=districts, title=title, options=options,
+                    progress=progress)
     return path
 
 
 def atlas_bytes(region: Region, *, layer: str, districts: Sequence[str] | None = None,
-                title: str | None = None, **options: Any) -> bytes:
+                title: str | None = None, progress: Progress = no_progress,
+                **options: Any) -> bytes:
     """The atlas of :func:`write_atlas` as PDF bytes."""
     buf = io.BytesIO()
-    _save_atlas(region, buf, layer=layer, districts=districts, title=title, options=options)
+    _save_atlas(region, buf, layer=layer, districts=districts, title=title, options=options,
+                progress=progress)
     return buf.getvalue()
