@@ -189,17 +189,20 @@ def _draw_markers(ax: Axes, places: gpd.GeoDataFrame, styles: Mapping[str, Categ
     size = (diameter_mm / PT_MM) ** 2
     for i, place in enumerate(places.itertuples(index=False)):
         style = styles[str(place.category)]
+        # gids name the parts (in SVG output too), so that tests can find them.
         if moved[i]:
             ax.plot([anchors[i, 0], pos[i, 0]], [anchors[i, 1], pos[i, 1]], color="#333333",
-                    linewidth=0.7, zorder=8, solid_capstyle="round")
+                    linewidth=0.7, zorder=8, solid_capstyle="round", gid=f"leader-{place.number}")
             ax.scatter([anchors[i, 0]], [anchors[i, 1]], s=9, color=style.colour,
-                       edgecolors="#333333", linewidths=0.5, zorder=8.5)
+                       edgecolors="#333333", linewidths=0.5, zorder=8.5,
+                       gid=f"anchor-{place.number}")
         ax.scatter([pos[i, 0]], [pos[i, 1]], s=size * MARKER_SCALE[style.marker],
                    marker=style.marker, color=style.colour,
-                   edgecolors="white", linewidths=1.2, zorder=9)
+                   edgecolors="white", linewidths=1.2, zorder=9, gid=f"marker-{place.number}")
         ax.text(pos[i, 0], pos[i, 1], str(place.number), ha="center", va="center_baseline",
                 fontsize=diameter_mm * 1.45 if place.number < 10 else diameter_mm * 1.25,
-                color=style.text_colour, zorder=10, **bold(style.text_colour, diameter_mm * 1.4))
+                color=style.text_colour, zorder=10, gid=f"number-{place.number}",
+                **bold(style.text_colour, diameter_mm * 1.4))
 
 
 def _draw_map(fig: Figure, page: Page, *, districts: gpd.GeoDataFrame, row: int,
