@@ -37,7 +37,8 @@ def treasure_map(
     title: Annotated[str | None, typer.Option(
         "--title", help="表題（--all では {district} が区域名） (page title)")] = None,
     all_districts: Annotated[bool, typer.Option(
-        "--all", help="全区域を 1 つの PDF に (one page per district in one PDF)")] = False,
+        "--all", help="全区域: PDF は 1 ファイル、HTML は目次と区域ごとのページ "
+                      "(every district: one PDF, or an HTML index and a page per district)")] = False,
     plan: Annotated[str | None, typer.Option(
         "--plan", help="第2層の計画の圏域を区域にする（--layer の代わり） (a plan's areas as the "
                        "districts)")] = None,

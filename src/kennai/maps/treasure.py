@@ -36,9 +36,13 @@ from kennai.errors import TreasureMapError
 from kennai.i18n import t
 from kennai.maps.basemap import Basemap, load_basemap
 from kennai.maps.content import (
+    SHADE_COLOUR,
+    UNSERVED_COLOUR,
+    UNSERVED_LABEL,
     CategoryStyle,
     as_shade,
     attributions,
+    district_names,
     district_page_url,
     district_places,
     map_district,
@@ -73,8 +77,8 @@ PrintFormat = Literal["pdf", "png", "svg"]
 FORMATS: dict[str, PrintFormat] = {".pdf": "pdf", ".png": "png", ".svg": "svg"}
 
 _LAND = "#F6F3EC"
-_SHADE = "#4DAF4A"
-_UNSERVED = "#9E9E9E"
+_SHADE = SHADE_COLOUR
+_UNSERVED = UNSERVED_COLOUR
 _ROAD_STYLE = {  # class: (casing colour, fill colour, width in pt, dashed)
     "major": ("#C98D4A", "#F7C98B", 2.6, False),
     "medium": ("#C9B06A", "#FCEBB0", 2.0, False),
@@ -270,7 +274,7 @@ def _draw_map(fig: Figure, page: Page, *, districts: gpd.GeoDataFrame, row: int,
         handles.append(Patch(facecolor=_SHADE, alpha=0.4, label=shade_label))
     if has_unserved:
         handles.append(Patch(facecolor="none", edgecolor=_UNSERVED, hatch="////",
-                             label="道路データなし（未評価）"))
+                             label=UNSERVED_LABEL))
     if not base.rail.empty:
         handles.append(Line2D([], [], color="#555555", linewidth=2, label="鉄道"))
     leg = ax.legend(handles=handles, loc="lower left", fontsize=6.5, frameon=True,
@@ -411,8 +415,7 @@ def _save_atlas(region: Region, target: Path | IO[bytes], *, layer: str,
                 progress: Progress) -> None:
     from matplotlib.backends.backend_pdf import PdfPages
 
-    names = list(districts) if districts is not None else \
-        region.layer(layer)["name"].astype(str).tolist()
+    names = list(districts) if districts is not None else district_names(region, layer)
     options.setdefault("basemap", load_basemap(region))
     with mpl.rc_context(font_rc()), PdfPages(target, metadata={
             "Title": f"{region.config.title} 宝物マップ", "Creator": "kennai"}) as pdf:
