@@ -175,8 +175,9 @@ def _pct(v: float | None) -> str:
 
 
 def _maps(region: Region, layer: str, names: list[str], out: Path, results: AccessResults | None,
-          progress: Progress) -> int:
-    """One treasure-map PDF per district (numbered as in the district list) and the atlas."""
+          progress: Progress, qr_base: str | None) -> int:
+    """One treasure-map PDF per district (numbered as in the district list) and the atlas; with
+    ``qr_base`` (the site's address) each page's QR code leads to its district's page."""
     from kennai.maps.request import TreasureMapRequest, map_options, render_map
 
     folder = out / "maps" / layer
@@ -184,10 +185,12 @@ def _maps(region: Region, layer: str, names: list[str], out: Path, results: Acce
     minutes = 10.0 if results is not None else None
     label = t(f"宝物マップ {layer}", f"treasure maps {layer}").get()
     for i, name in enumerate(counted(progress, label, names)):
-        request = TreasureMapRequest(layer=layer, district=name, walk_minutes=minutes)
+        request = TreasureMapRequest(layer=layer, district=name, walk_minutes=minutes,
+                                     qr_base=qr_base)
         render_map(region, request, map_options(region, request, results=results),
                    path=folder / f"{i + 1}.pdf")
-    atlas = TreasureMapRequest(layer=layer, all_districts=True, walk_minutes=minutes)
+    atlas = TreasureMapRequest(layer=layer, all_districts=True, walk_minutes=minutes,
+                               qr_base=qr_base)
     render_map(region, atlas, map_options(region, atlas, results=results),
                path=folder / "atlas.pdf", progress=progress)
     return len(names) + 1
@@ -201,7 +204,7 @@ def folder_size(path: Path) -> tuple[int, int]:
 
 def export_site(region: Region, out: Path, *, web_modules: Path, results: AccessResults | None,
                 max_mb: float = 200.0, maxzoom: int = 15, map_layers: tuple[str, ...] | None = None,
-                progress: Progress = no_progress) -> SiteReport:
+                qr_base: str | None = None, progress: Progress = no_progress) -> SiteReport:
     """Write the static site of a built region into the folder ``out`` (replaced whole).
 
     Parameters
@@ -221,12 +224,19 @@ def export_site(region: Region, out: Path, *, web_modules: Path, results: Access
     map_layers
         The district layers that get treasure-map PDFs (the slowest part; default the first
         district layer, ``()`` for none).
+    qr_base
+        The address the site will be served from (``https://…/``): the treasure maps get a QR
+        code leading to their district's page there.
     progress
         Told each stage, with counts where it has them (tiles, pages, districts).
     """
     if out.exists() and not out.is_dir():
         raise OutputError(t("出力先がファイルです", "the output is a file"), path=out,
                           hint=t("フォルダ名を指定してください", "give a folder name"))
+    if qr_base is not None:
+        from kennai.maps.request import check_site_url
+
+        check_site_url(qr_base)  # before the slow part
     layers = [k for k in POLYGON_KINDS if region.has_layer(k)]
     map_layers = tuple(layers[:1]) if map_layers is None else map_layers
     for layer in map_layers:
@@ -289,7 +299,7 @@ def export_site(region: Region, out: Path, *, web_modules: Path, results: Access
                                    has_map=layer in map_layers), encoding="utf-8")
             districts += len(names)
             if layer in map_layers:
-                pdf_count += _maps(region, layer, names, tmp, results, progress)
+                pdf_count += _maps(region, layer, names, tmp, results, progress, qr_base)
         size, files = folder_size(tmp)
         if size > max_mb * 1e6:
             raise OutputError(t(f"サイトが {size / 1e6:.1f} MB で上限 {max_mb:g} MB を超えます",

@@ -68,6 +68,9 @@ def export_site(
     maps: Annotated[list[str] | None, typer.Option(
         "--maps", help="宝物マップの PDF を作る区域レイヤ（既定: 最初の区域レイヤ、none で作らない） "
                        "(district layers that get treasure-map PDFs; repeatable)")] = None,
+    qr_base: Annotated[str | None, typer.Option(
+        "--qr-base", help="サイトを公開するアドレス: 宝物マップに区域のページへの QR コードを載せる "
+                          "(the site's public address: QR codes to the district pages)")] = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -82,7 +85,7 @@ def export_site(
     results = load_access(region.build_dir) if stored.is_file() else None
     with progress_bars(not quiet) as progress:
         report = write_site(region, output, web_modules=DEFAULT_WEB_MODULES, results=results,
-                            max_mb=max_mb, maxzoom=maxzoom, progress=progress,
+                            max_mb=max_mb, maxzoom=maxzoom, progress=progress, qr_base=qr_base,
                             map_layers=None if not maps else tuple(m for m in maps if m != "none"))
     if as_json:
         print_json(report.to_dict())

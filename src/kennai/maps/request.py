@@ -70,6 +70,22 @@ def file_format(path: Path, *, atlas: bool = False) -> MapFormat:
     return fmt
 
 
+def check_site_url(url: str) -> str:
+    """``url`` if a QR code may lead there: an http(s) address or a relative path.
+
+    Raises
+    ------
+    TreasureMapError
+        For any other scheme (``javascript:`` …) or a value with spaces.
+    """
+    if not _SITE_URL.match(url):
+        raise TreasureMapError(t("--qr-base は http(s):// で始まるアドレスか相対パスにしてください",
+                                 "--qr-base must be an http(s):// address or a relative path"),
+                               feature="--qr-base", hint=t("例: https://example.jp/kennai/",
+                                                           "e.g. https://example.jp/kennai/"))
+    return url
+
+
 @dataclass(frozen=True, kw_only=True)
 class TreasureMapRequest:
     """One treasure map to make: which district, in which format, with what on it.
@@ -135,11 +151,8 @@ class TreasureMapRequest:
                                    feature="format", hint=t("pdf か html を指定してください",
                                                             "use pdf or html"))
         page_layout(self.paper, self.orientation)  # raises for an unknown paper or orientation
-        if self.qr_base is not None and not _SITE_URL.match(self.qr_base):
-            raise TreasureMapError(t("--qr-base は http(s):// で始まるアドレスか相対パスにしてください",
-                                     "--qr-base must be an http(s):// address or a relative path"),
-                                   feature="--qr-base", hint=t("例: https://example.jp/kennai/",
-                                                               "e.g. https://example.jp/kennai/"))
+        if self.qr_base is not None:
+            check_site_url(self.qr_base)
         if self.walk_minutes is not None and self.walk_minutes <= 0:
             raise TreasureMapError(t("分数は正の数にしてください", "minutes must be positive"),
                                    feature="minutes", hint=t("例: --minutes 10", "e.g. --minutes 10"))
