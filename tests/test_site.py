@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -27,6 +28,7 @@ import pytest
 from kennai.access import ACCESS_DIR, load_access, run_access_for_build
 from kennai.region import Region
 from kennai.site import export_site
+from tests.conftest import needs_font
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ROOT / "web" / "node_modules"
@@ -204,6 +206,30 @@ def test_site_over_budget_is_refused(demo: Region, tmp_path: Path) -> None:
         export_site(demo, tmp_path / "s", web_modules=MODULES, results=None, max_mb=0.5,
                     map_layers=())
     assert not (tmp_path / "s").exists()
+
+
+@needs_modules
+@needs_font
+def test_site_maps_carry_qr_codes_to_their_pages(demo: Region, demo_site: Path,
+                                                 tmp_path: Path) -> None:
+    """With the address it will be served from, every map of the site gets a QR code (an image
+    the maps without it lack); an address a QR code must not lead to is refused first."""
+    from kennai.errors import TreasureMapError
+
+    assert demo.build_dir is not None
+    with pytest.raises(TreasureMapError, match="qr-base"):
+        export_site(demo, tmp_path / "bad", web_modules=MODULES, results=None,
+                    qr_base="javascript:alert(1)")
+    assert not (tmp_path / "bad").exists()
+    site = tmp_path / "qr"
+    export_site(demo, site, web_modules=MODULES, results=load_access(demo.build_dir), maxzoom=12,
+                qr_base="https://example.jp/kennai/")
+
+    def images(pdf: Path) -> int:
+        return len(re.findall(rb"/Subtype\s*/Image", pdf.read_bytes()))
+
+    for pdf in sorted((site / "maps" / "elementary").glob("[0-9]*.pdf")):
+        assert images(pdf) == images(demo_site / "maps" / "elementary" / pdf.name) + 1, pdf.name
 
 
 @needs_modules

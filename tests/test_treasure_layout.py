@@ -26,9 +26,15 @@ from matplotlib.text import Text
 from kennai.build import build_region
 from kennai.config import load_config
 from kennai.errors import TreasureMapError
-from kennai.maps.content import district_page_url, district_places, walk_label
+from kennai.maps.content import (
+    district_page_url,
+    district_places,
+    region_category_styles,
+    walk_label,
+)
 from kennai.maps.fonts import font_rc
 from kennai.maps.request import TreasureMapRequest
+from kennai.maps.sheet import MARKER_SCALE
 from kennai.maps.treasure import render_treasure_map
 from kennai.region import Region
 from tests.conftest import needs_font
@@ -140,6 +146,78 @@ def test_a_district_with_many_places_has_no_overlapping_text(
     assert set(range(1, 37)) <= numbers, "every marker keeps its number"
     if paper == "A3":
         assert _texts(fig).count("名称") == 2, "A3 sets a long list in two columns"
+
+
+def _markers(fig: Figure) -> tuple[dict[int, np.ndarray], dict[int, Text], dict[int, np.ndarray],
+                                   dict[int, np.ndarray], dict[int, float]]:
+    """Marker centres, number texts, leader lines, anchors and marker sizes (points², as
+    scattered) by place number, positions in display px, found by the artists' gids."""
+    from matplotlib.collections import PathCollection
+    from matplotlib.lines import Line2D
+
+    with mpl.rc_context(font_rc()):
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+    ax = next(a for a in fig.axes if any(str(c.get_gid()).startswith("marker-")
+                                         for c in a.collections))
+
+    def px(xy: np.ndarray) -> np.ndarray:
+        return np.asarray(ax.transData.transform(np.atleast_2d(xy)))
+
+    def num(gid: object) -> int:
+        return int(str(gid).rsplit("-", 1)[1])
+
+    marker, anchor, leader, numbers, sizes = {}, {}, {}, {}, {}
+    for c in ax.findobj(PathCollection):
+        gid = str(c.get_gid())
+        if gid.startswith("marker-"):
+            marker[num(gid)] = px(c.get_offsets())[0]
+            sizes[num(gid)] = float(c.get_sizes()[0])
+        elif gid.startswith("anchor-"):
+            anchor[num(gid)] = px(c.get_offsets())[0]
+    for ln in ax.findobj(Line2D):
+        if str(ln.get_gid()).startswith("leader-"):
+            leader[num(ln.get_gid())] = px(np.column_stack(ln.get_data()))
+    for tx in ax.texts:
+        if str(tx.get_gid()).startswith("number-"):
+            numbers[num(tx.get_gid())] = tx
+    return marker, numbers, leader, anchor, sizes
+
+
+@pytest.mark.parametrize("paper", ["A4", "A3"])
+def test_close_markers_are_offset_with_leader_lines_and_stay_readable(
+        crowded: tuple[Region, str], paper: str) -> None:
+    """36 places packed near one point: every marker is drawn apart from the others (no two
+    closer than a marker's width), each one moved off its place is tied to it by a leader line
+    from a small dot on the place, and each number sits on its own marker at a legible size."""
+    region, name = crowded
+    fig = render_treasure_map(region, layer="elementary", district=name, paper=paper)  # type: ignore[arg-type]
+    marker, numbers, leader, anchor, sizes = _markers(fig)
+    places = district_places(region, layer="elementary", district=name)
+    assert sorted(marker) == sorted(numbers) == sorted(int(n) for n in places["number"])
+    styles = region_category_styles(region)
+    shapes = {int(n): styles[str(c)].marker for n, c in zip(places["number"], places["category"],
+                                                            strict=True)}
+    # The nominal marker width (a circle's diameter; other shapes are scaled by area), in px.
+    widths = {k: np.sqrt(sizes[k] / MARKER_SCALE[shapes[k]]) * fig.dpi / 72 for k in sizes}
+    diameter = min(widths.values())
+    assert max(widths.values()) - diameter < 0.01, "one marker size per page"
+    centres = np.array([marker[k] for k in sorted(marker)])
+    gaps = np.hypot(*(centres[:, None, :] - centres[None, :, :]).transpose(2, 0, 1))
+    np.fill_diagonal(gaps, np.inf)
+    assert gaps.min() >= diameter * 0.98, "two markers overlap"
+    assert len(leader) >= 10, "a crowd of places needs leader lines"
+    assert sorted(leader) == sorted(anchor)
+    for k, line in leader.items():
+        assert np.allclose(line[0], anchor[k], atol=1) and np.allclose(line[-1], marker[k], atol=1)
+    with mpl.rc_context(font_rc()):
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        for k, text in numbers.items():
+            box = text.get_window_extent(renderer)
+            assert box.width < diameter and box.height < diameter, f"{k} overflows its marker"
+            assert np.hypot(*(np.array([(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2])
+                              - marker[k])) < diameter / 3, f"{k} is off its marker"
+            assert text.get_fontsize() >= 6.5, f"{k} is too small to read"
 
 
 def test_a3_list_is_larger_than_a4(demo: Region) -> None:

@@ -57,7 +57,7 @@ from kennai.io.network import read_network
 from kennai.io.vector import read_vector
 from kennai.network import WalkNetwork
 from kennai.plans import read_plan
-from kennai.progress import Progress, no_progress
+from kennai.progress import Progress, counted, no_progress
 from kennai.region import DEM, GPKG, METADATA, NETWORK, Region, open_region
 from kennai.register import (
     RegisterLocation,
@@ -110,25 +110,23 @@ def _read_layers(config: RegionConfig, progress: Progress, *, osm: bool,
     """Read the vector sources of every layer in their own CRS: the OSM-file sources when ``osm``
     (clipped to ``clip``, EPSG:4326, while they stream), else all others."""
     parts: dict[str, list[gpd.GeoDataFrame]] = {}
-    for kind, layer_cfg in config.layers.items():
-        if kind in ("network", "dem"):
-            continue
-        for src in layer_cfg.sources:
-            if src.is_osm != osm:
-                continue
-            progress(kind)
-            if kind in POLYGON_KINDS:
-                gdf = read_districts(src, kind)
-            elif kind == "population":
-                gdf = read_population(src)
-            elif kind in ("places", "candidates"):
-                gdf = read_points(src, kind, clip=clip)
-            elif kind == "buildings":
-                gdf = read_buildings(src, clip=clip)
-            else:  # outline: any polygon file, its polygons only
-                gdf = read_vector(src.path, layer=src.layer, encoding=src.encoding, crs=src.crs)
-                gdf = gdf[gdf.geom_type.isin(["Polygon", "MultiPolygon"])][["geometry"]]
-            parts.setdefault(kind, []).append(gdf)
+    sources = [(kind, src) for kind, layer_cfg in config.layers.items()
+               if kind not in ("network", "dem") for src in layer_cfg.sources if src.is_osm == osm]
+    label = (t("OSM の読み込み", "reading OSM") if osm else
+             t("レイヤの読み込み", "reading layers")).get()
+    for kind, src in counted(progress, label, sources):
+        if kind in POLYGON_KINDS:
+            gdf = read_districts(src, kind)
+        elif kind == "population":
+            gdf = read_population(src)
+        elif kind in ("places", "candidates"):
+            gdf = read_points(src, kind, clip=clip)
+        elif kind == "buildings":
+            gdf = read_buildings(src, clip=clip)
+        else:  # outline: any polygon file, its polygons only
+            gdf = read_vector(src.path, layer=src.layer, encoding=src.encoding, crs=src.crs)
+            gdf = gdf[gdf.geom_type.isin(["Polygon", "MultiPolygon"])][["geometry"]]
+        parts.setdefault(kind, []).append(gdf)
     return parts
 
 
@@ -267,7 +265,7 @@ def load_region(config: RegionConfig, *, progress: Progress = no_progress,
     region = Region(config, crs, findings, {}, _layers=layers)
     network = None
     if net_src is not None:
-        progress("network")
+        progress(t("歩行ネットワークの読み込み", "reading the walk network").get())
         network = read_network(net_src, crs, clip=clip if net_src.is_osm else None)
         summary = network.summary()
         if summary["largest_component_length_share"] < 0.9:
@@ -288,8 +286,7 @@ def load_region(config: RegionConfig, *, progress: Progress = no_progress,
             # of the region it reaches.
             hull = shapely.convex_hull(shapely.multipoints(network.node_xy))
             findings += check_coverage(hull, region.outline, "network", "network_outside")
-    for plan in config.plans:
-        progress(f"plan:{plan.name}")
+    for plan in counted(progress, t("第2層の計画", "layer-2 plans").get(), config.plans):
         gdf, plan_findings = read_plan(plan, layers, crs)
         gdf, fixed = repair_geometries(gdf, f"plan:{plan.name}")
         region._plans[plan.name] = gdf
@@ -395,7 +392,6 @@ def build_region(
         return open_region(config, build_dir=build_dir), False
     started = time.perf_counter()
     region, network = read_region(config, build_dir=build_dir, progress=progress, register=register)
-    progress("write")
     try:
         _write_build(config, region, network, hashes, build_dir, started, progress)
     except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
@@ -423,7 +419,8 @@ def _write_build(config: RegionConfig, region: Region, network: WalkNetwork | No
     dem = region.metadata["dem"]
     with versioned_dir(build_dir) as tmp:
         gpkg = tmp / GPKG
-        for kind, gdf in region._layers.items():
+        label = t("build の書き込み", "writing the build").get()
+        for kind, gdf in counted(progress, label, list(region._layers.items())):
             gdf.to_file(gpkg, layer=kind, driver="GPKG", engine="pyogrio")
         for plan in config.plans:
             region._plans[plan.name].to_file(gpkg, layer=f"plan__{plan.name}", driver="GPKG",
@@ -434,7 +431,7 @@ def _write_build(config: RegionConfig, region: Region, network: WalkNetwork | No
                                           engine="pyogrio")
         if dem is not None:
             write_dem(config, region, dem, tmp / DEM)
-        progress("basemap")
+        progress(t("背景地図（水面・鉄道・地名）", "basemap (water, rail, names)").get())
         basemap = make_basemap(config, region)
         if len(basemap):
             basemap.to_parquet(tmp / BASEMAP_FILE)
@@ -459,7 +456,6 @@ def _write_build(config: RegionConfig, region: Region, network: WalkNetwork | No
         _write_metadata(tmp, meta)
         # Build once, serve many: the default access results are part of the build, computed
         # on the region as reopened from the folder being written.
-        progress("access")
         meta["access"] = run_access_for_build(open_region(config, build_dir=tmp), tmp,
                                               progress=progress)
         meta["findings"] += meta["access"].pop("findings", [])

@@ -25,6 +25,7 @@ import pandas as pd
 from kennai.atomic import atomic_path
 from kennai.errors import OutputError
 from kennai.i18n import Text, get_lang, t
+from kennai.progress import Progress, no_progress
 
 #: File extension → format name (what :func:`write_table` writes).
 FORMATS: dict[str, str] = {".gpkg": "GeoPackage", ".parquet": "GeoParquet",
@@ -223,7 +224,8 @@ def _write_geo(table: ExportTable, geo: gpd.GeoDataFrame, tmp: Path, fmt: str) -
         pq.write_table(arrow.replace_schema_metadata(meta), tmp)
 
 
-def write_table(table: ExportTable, path: str | Path, *, lang: str | None = None) -> Path:
+def write_table(table: ExportTable, path: str | Path, *, lang: str | None = None,
+                progress: Progress = no_progress) -> Path:
     """Write ``table`` to ``path`` in the format its extension names, atomically.
 
     Parameters
@@ -234,6 +236,8 @@ def write_table(table: ExportTable, path: str | Path, *, lang: str | None = None
         The output file: ``.gpkg``, ``.parquet``/``.geoparquet``, ``.fgb``, ``.csv`` or ``.xlsx``.
     lang
         Header language of CSV and xlsx (default: the current language).
+    progress
+        Told 「書き出し」/"writing" with the rows (written in one go: 0 of n, then n of n).
 
     Raises
     ------
@@ -249,6 +253,8 @@ def write_table(table: ExportTable, path: str | Path, *, lang: str | None = None
                             f"{table.title!r} has no geometry, so it cannot be {fmt}"),
                           path=path, hint=t("拡張子を .csv か .xlsx にしてください",
                                             "use .csv or .xlsx"))
+    label = t(f"書き出し {path.name}", f"writing {path.name}").get()
+    progress(label, 0, len(table.frame))
     with atomic_path(path) as tmp:
         if fmt == "CSV":
             tmp.write_text(_csv_text(table.frame, lang), encoding="utf-8-sig", newline="")
@@ -257,4 +263,5 @@ def write_table(table: ExportTable, path: str | Path, *, lang: str | None = None
         else:
             assert geo is not None
             _write_geo(table, geo, tmp, fmt)
+    progress(label, len(table.frame), len(table.frame))
     return path

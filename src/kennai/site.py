@@ -22,7 +22,6 @@ from __future__ import annotations
 import html
 import json
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,17 +34,12 @@ from kennai.export import write_table
 from kennai.export_targets import coverage_export, export_table
 from kennai.geojson import to_feature_collection
 from kennai.i18n import t
+from kennai.progress import Progress, counted, no_progress
 from kennai.region import Region
 from kennai.tiles import TileSet, export_pmtiles, region_tile_set
 
 #: Where the web map's own files are (index.html, app.js, style.css).
 PAGE_DIR = Path(__file__).resolve().parent / "web"
-#: A step of the export reports (what it is doing, done, in all).
-StepProgress = Callable[[str, int, int], None]
-
-
-def _no_steps(_what: str, _done: int, _total: int) -> None:
-    return None
 
 
 @dataclass(slots=True)
@@ -98,7 +92,8 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False, default=str), encoding="utf-8")
 
 
-def _raster_pmtiles(surface_path: Path, path: Path, *, maxzoom: int) -> dict[str, Any]:
+def _raster_pmtiles(surface_path: Path, path: Path, *, maxzoom: int,
+                    progress: Progress = no_progress) -> dict[str, Any]:
     """The walking-minutes surface as a PNG PMTiles archive (zooms 10 to ``maxzoom``)."""
     import mercantile
     from pmtiles.tile import Compression, TileType, zxy_to_tileid
@@ -111,9 +106,12 @@ def _raster_pmtiles(surface_path: Path, path: Path, *, maxzoom: int) -> dict[str
     tiles = sorted((zxy_to_tileid(tl.z, tl.x, tl.y), tl.z, tl.x, tl.y)
                    for tl in mercantile.tiles(west, south, east, north, range(10, maxzoom + 1)))
     written = 0
+    label = t("徒歩時間のタイル", "walking-minutes tiles").get()
     with open(path, "wb") as f:
         writer = Writer(f)
-        for tile_id, z, x, y in tiles:
+        for i, (tile_id, z, x, y) in enumerate(tiles):
+            if i % 64 == 0:
+                progress(label, i, len(tiles))
             data = surface.render(z, x, y)
             if data:
                 writer.write_tile(tile_id, data)
@@ -125,6 +123,7 @@ def _raster_pmtiles(surface_path: Path, path: Path, *, maxzoom: int) -> dict[str
             "max_lon_e7": int(east * e7), "max_lat_e7": int(north * e7), "center_zoom": 13,
             "center_lon_e7": int((west + east) / 2 * e7), "center_lat_e7": int((south + north) / 2 * e7),
         }, {"name": "access", "format": "png", "minzoom": 10, "maxzoom": maxzoom})
+    progress(label, len(tiles), len(tiles))
     return {"legend": surface.legend(), "tiles": written}
 
 
@@ -176,23 +175,24 @@ def _pct(v: float | None) -> str:
 
 
 def _maps(region: Region, layer: str, names: list[str], out: Path, results: AccessResults | None,
-          step: StepProgress) -> int:
-    """One treasure-map PDF per district (numbered as in the district list) and the atlas."""
+          progress: Progress, qr_base: str | None) -> int:
+    """One treasure-map PDF per district (numbered as in the district list) and the atlas; with
+    ``qr_base`` (the site's address) each page's QR code leads to its district's page."""
     from kennai.maps.request import TreasureMapRequest, map_options, render_map
 
     folder = out / "maps" / layer
     folder.mkdir(parents=True, exist_ok=True)
     minutes = 10.0 if results is not None else None
-    for i, name in enumerate(names):
-        step(t(f"宝物マップ {layer}", f"treasure maps {layer}").get(), i, len(names) + 1)
-        request = TreasureMapRequest(layer=layer, district=name, walk_minutes=minutes)
+    label = t(f"宝物マップ {layer}", f"treasure maps {layer}").get()
+    for i, name in enumerate(counted(progress, label, names)):
+        request = TreasureMapRequest(layer=layer, district=name, walk_minutes=minutes,
+                                     qr_base=qr_base)
         render_map(region, request, map_options(region, request, results=results),
                    path=folder / f"{i + 1}.pdf")
-    step(t(f"地図帳 {layer}", f"atlas {layer}").get(), len(names), len(names) + 1)
-    atlas = TreasureMapRequest(layer=layer, all_districts=True, walk_minutes=minutes)
+    atlas = TreasureMapRequest(layer=layer, all_districts=True, walk_minutes=minutes,
+                               qr_base=qr_base)
     render_map(region, atlas, map_options(region, atlas, results=results),
-               path=folder / "atlas.pdf")
-    step(t(f"地図帳 {layer}", f"atlas {layer}").get(), len(names) + 1, len(names) + 1)
+               path=folder / "atlas.pdf", progress=progress)
     return len(names) + 1
 
 
@@ -204,7 +204,7 @@ def folder_size(path: Path) -> tuple[int, int]:
 
 def export_site(region: Region, out: Path, *, web_modules: Path, results: AccessResults | None,
                 max_mb: float = 200.0, maxzoom: int = 15, map_layers: tuple[str, ...] | None = None,
-                step: StepProgress = _no_steps) -> SiteReport:
+                qr_base: str | None = None, progress: Progress = no_progress) -> SiteReport:
     """Write the static site of a built region into the folder ``out`` (replaced whole).
 
     Parameters
@@ -224,12 +224,19 @@ def export_site(region: Region, out: Path, *, web_modules: Path, results: Access
     map_layers
         The district layers that get treasure-map PDFs (the slowest part; default the first
         district layer, ``()`` for none).
-    step
-        Called with (what, done, in all) as the export goes.
+    qr_base
+        The address the site will be served from (``https://…/``): the treasure maps get a QR
+        code leading to their district's page there.
+    progress
+        Told each stage, with counts where it has them (tiles, pages, districts).
     """
     if out.exists() and not out.is_dir():
         raise OutputError(t("出力先がファイルです", "the output is a file"), path=out,
                           hint=t("フォルダ名を指定してください", "give a folder name"))
+    if qr_base is not None:
+        from kennai.maps.request import check_site_url
+
+        check_site_url(qr_base)  # before the slow part
     layers = [k for k in POLYGON_KINDS if region.has_layer(k)]
     map_layers = tuple(layers[:1]) if map_layers is None else map_layers
     for layer in map_layers:
@@ -244,23 +251,22 @@ def export_site(region: Region, out: Path, *, web_modules: Path, results: Access
         _page(tmp)
         tileset = region_tile_set(region, access=results)
         (tmp / "tiles").mkdir()
-        label = t("ベクトルタイル", "vector tiles").get()
         export_pmtiles(tileset, tmp / "tiles" / "region.pmtiles", maxzoom=maxzoom,
                        name=region.config.title, attribution=" / ".join(region.config.attribution),
-                       progress=lambda done, total: step(label, done, total))
+                       progress=progress)
         summary = _summary(region, tileset)
         summary["vector_layers"] = tileset.tilejson("", name=region.name)["vector_layers"]
         summary["legend"] = None
         if results is not None and results.surface_path and Path(results.surface_path).is_file():
-            step(t("徒歩時間のタイル", "walking-minutes tiles").get(), 0, 1)
             raster = _raster_pmtiles(Path(results.surface_path), tmp / "tiles" / "access.pmtiles",
-                                     maxzoom=min(maxzoom, 15))
+                                     maxzoom=min(maxzoom, 15), progress=progress)
             summary["legend"] = raster["legend"]
         summary["district_layers"] = layers
         summary["map_layers"] = list(map_layers)
         _write_json(tmp / "data" / "region.json", summary)
         _write_json(tmp / "data" / "places.geojson", to_feature_collection(region.layer("places"))
                     if region.has_layer("places") else {"type": "FeatureCollection", "features": []})
+        progress(t("表（JSON・CSV）", "tables (JSON, CSV)").get())
         if results is not None:
             gaps = export_table(region, "gaps")
             write_table(gaps, tmp / "data" / "gaps.csv")
@@ -270,7 +276,7 @@ def export_site(region: Region, out: Path, *, web_modules: Path, results: Access
             (tmp / "data" / "splits").mkdir(parents=True, exist_ok=True)
             write_table(pieces, tmp / "data" / "splits" / f"{plan}.csv")
             _write_json(tmp / "data" / "splits" / f"{plan}.json", to_feature_collection(pieces.frame))
-        for layer in layers:
+        for layer in counted(progress, t("区域のページ", "district pages").get(), layers):
             names = list(dict.fromkeys(str(n) for n in region.layer(layer)["name"]))
             index: dict[str, Any] = {"names": names, "coverage": {}, "gaps": {}}
             if results is not None:
@@ -293,7 +299,7 @@ def export_site(region: Region, out: Path, *, web_modules: Path, results: Access
                                    has_map=layer in map_layers), encoding="utf-8")
             districts += len(names)
             if layer in map_layers:
-                pdf_count += _maps(region, layer, names, tmp, results, step)
+                pdf_count += _maps(region, layer, names, tmp, results, progress, qr_base)
         size, files = folder_size(tmp)
         if size > max_mb * 1e6:
             raise OutputError(t(f"サイトが {size / 1e6:.1f} MB で上限 {max_mb:g} MB を超えます",

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +37,7 @@ from kennai.basemap import BASEMAP_LAYERS, load_basemap
 from kennai.errors import EmptyLayerError, InputError, NotFoundError
 from kennai.geojson import plain_value
 from kennai.i18n import t
+from kennai.progress import Progress, no_progress
 from kennai.roads import road_class
 from kennai.schedule import is_weekly
 
@@ -308,7 +309,7 @@ class TileSet:
 
 def export_pmtiles(tiles: TileSet, path: Path, *, minzoom: int = 0, maxzoom: int = 16,
                    name: str = "", attribution: str = "",
-                   progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                   progress: Progress = no_progress) -> dict[str, Any]:
     """Write the set's tiles between two zooms into one PMTiles v3 archive (static hosting).
 
     The tiles are the ones the server sends (same cache, same bytes, uncompressed MVT); empty
@@ -326,7 +327,7 @@ def export_pmtiles(tiles: TileSet, path: Path, *, minzoom: int = 0, maxzoom: int
     name, attribution
         Stored in the archive's metadata (with the TileJSON ``vector_layers``).
     progress
-        Called with (tiles done, tiles in all) now and then.
+        Called with 「ベクトルタイル」/"vector tiles", tiles done and tiles in all, now and then.
 
     Returns
     -------
@@ -345,6 +346,7 @@ def export_pmtiles(tiles: TileSet, path: Path, *, minzoom: int = 0, maxzoom: int
     order = sorted((zxy_to_tileid(z, x, y), z, x, y) for z, x, y in tiles.tiles_in(minzoom, maxzoom))
     path = Path(path)
     written = 0
+    label = t("ベクトルタイル", "vector tiles").get()
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         writer = Writer(f)
         for i, (tile_id, z, x, y) in enumerate(order):
@@ -352,8 +354,8 @@ def export_pmtiles(tiles: TileSet, path: Path, *, minzoom: int = 0, maxzoom: int
             if data:
                 writer.write_tile(tile_id, data)
                 written += 1
-            if progress is not None and (i % 256 == 0 or i == len(order) - 1):
-                progress(i + 1, len(order))
+            if i % 256 == 0 or i == len(order) - 1:
+                progress(label, i + 1, len(order))
         if not written:
             raise EmptyLayerError(t(f"ズーム {minzoom}〜{maxzoom} に描くものがありません",
                                     f"nothing to draw at zooms {minzoom}–{maxzoom}"),

@@ -24,7 +24,7 @@ from kennai.access.store import ACCESS_DIR, access_dir, save_access
 from kennai.access.surface import write_surface
 from kennai.checks import Finding
 from kennai.i18n import t
-from kennai.progress import Progress, no_progress
+from kennai.progress import Progress, counted, no_progress, within
 from kennai.region import Region
 
 
@@ -37,19 +37,20 @@ def analyse(region: Region, options: AccessOptions | None = None, *, progress: P
     (the candidates are sites for gathering places, not for shops or stops).
     """
     results = compute_access(region, options, kind=kind, progress=progress)
-    progress("coverage")
     results.coverage = {"region": coverage_table(results, region_name=region.config.title)}
-    for key, polys in polygon_layers(region).items():
+    layers = list(polygon_layers(region).items())
+    for key, polys in counted(progress, t("区域ごとのカバー率", "coverage per district layer").get(),
+                              layers):
         results.coverage[key] = coverage_table(results, polys)
     if results.info.get("method") == "straight_line":
         return results  # gaps, suggestions and the surface need walking distances
-    progress("gaps")
+    progress(t("空白地帯", "gaps").get())
     results.gaps = region_gaps(region, results)
     if kind == PLACES_KIND:
-        progress("suggestions")
+        progress(t("候補地の提案", "site suggestions").get())
         results.suggestions = suggest_sites(region, results)
     if surface_path is not None:
-        progress("surface")
+        progress(t("徒歩時間の面", "walking-minutes surface").get())
         results.surface_path = write_surface(region, results, surface_path)
     return results
 
@@ -72,15 +73,15 @@ def run_access_for_build(region: Region, build_dir: Path, *, progress: Progress 
     surface_tmp = build_dir / f".surface-{os.getpid()}.tif"
     try:
         results = analyse(region, options, progress=progress, surface_path=surface_tmp)
-        progress("write access")
+        progress(t("アクセス結果の書き込み", "writing access results").get())
         save_access(results, build_dir / ACCESS_DIR)
     finally:
         surface_tmp.unlink(missing_ok=True)
     summary = _summary(results, ACCESS_DIR)
     kinds: dict[str, dict[str, Any]] = {}
-    for kind in region.config.destinations:
-        progress(f"access {kind}")
-        kind_results = analyse(region, options, progress=progress, kind=kind)
+    kind_label = t("行き先の種類", "kinds of destination").get()
+    for kind in counted(progress, kind_label, list(region.config.destinations)):
+        kind_results = analyse(region, options, progress=within(progress, kind), kind=kind)
         save_access(kind_results, build_dir / access_dir(kind))
         kinds[kind] = _summary(kind_results, access_dir(kind))
     if kinds:

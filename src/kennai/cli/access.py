@@ -20,11 +20,12 @@ from rich.table import Table
 from kennai.cli.app import (
     ConfigArg,
     JsonOpt,
+    QuietOpt,
     app,
     open_region,
     out,
     print_json,
-    progress_status,
+    progress_bars,
     say,
 )
 from kennai.errors import ConfigError
@@ -97,6 +98,7 @@ def access(
         "--kind", help="行き先の種類: places（集いの場）/ 設定の destinations の名前（例: food, bus） "
                        "(kind of destination)")] = "places",
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
     as_csv: Annotated[bool, typer.Option(
         "--csv", help="CSV で出力（見出しは日本語、--lang en で英語） (CSV output)")] = False,
     output: Annotated[Path | None, typer.Option(
@@ -125,9 +127,10 @@ def access(
     options = AccessOptions(profile=profile, thresholds=thresholds,
                             categories=tuple(category) if category else None, schedule=schedule,
                             weekly=weekly)
-    region = open_region(config, build=True, quiet=as_json or as_csv)
+    quiet = quiet or as_json or as_csv
+    region = open_region(config, build=True, quiet=quiet)
     cfg = region.config
-    with progress_status(not (as_json or as_csv)) as progress:
+    with progress_bars(not quiet) as progress:
         polygons = None
         if by is not None:
             _, polygons = resolve_polygons(region, by)

@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,7 +20,7 @@ from rich.console import Console
 
 from kennai.config import default_build_dir, load_config
 from kennai.i18n import Text, set_lang, t
-from kennai.progress import Progress
+from kennai.progress import Progress, terminal_progress
 
 if TYPE_CHECKING:
     # The build machinery (geopandas, scipy …) is imported when a command needs a region, so
@@ -45,6 +44,8 @@ app.add_typer(plans_app, name="plans")
 
 ConfigArg = Annotated[Path, typer.Argument(help="地域の設定 YAML (region config)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON で出力 (machine-readable output)")]
+QuietOpt = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="進み具合を表示しない (no progress bars)")]
 
 
 @app.callback()
@@ -62,43 +63,13 @@ def say(text: Text) -> None:
     err.print(text.get(), highlight=False)
 
 
-@contextmanager
-def progress_status(enabled: bool) -> Iterator[Progress]:
-    """A rich status line showing which step runs (silent when output is JSON)."""
-    if not enabled or not err.is_terminal:
-        yield lambda _step: None
-        return
-    with err.status(t("準備中…", "starting…").get()) as status:
-        yield lambda step: status.update(t(f"{step} を処理中…", f"working on {step}…").get())
+def progress_bars(enabled: bool) -> AbstractContextManager[Progress]:
+    """Progress bars with counts and ETA on stderr (:func:`kennai.progress.terminal_progress`).
 
-
-@contextmanager
-def progress_bars(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
-    """Progress bars with counts and ETA on stderr for steps that count their work.
-
-    Yields a callback ``(what, done, in_all)``; each new ``what`` gets its own bar. Silent when
-    stderr is not a terminal or the output is JSON, so piped output stays clean.
+    Silent when ``enabled`` is false (``--json``, ``--quiet``) or stderr is not a terminal, so
+    piped output stays clean.
     """
-    if not enabled or not err.is_terminal:
-        yield lambda _what, _done, _total: None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-    from rich.progress import Progress as Bars
-
-    tasks: dict[str, Any] = {}
-    with Bars(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-              TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False) as bars:
-        def update(what: str, done: int, total: int) -> None:
-            if what not in tasks:
-                tasks[what] = bars.add_task(what, total=total)
-            bars.update(tasks[what], completed=done, total=total)
-        yield update
+    return terminal_progress(err, enabled=enabled)
 
 
 def print_json(data: Any) -> None:
@@ -118,7 +89,7 @@ def ensure_built(config_path: Path, *, force: bool = False, quiet: bool = False
     from kennai.build import build_region
 
     config = load_config(config_path)
-    with progress_status(not quiet) as progress:
+    with progress_bars(not quiet) as progress:
         return build_region(config, force=force, progress=progress)
 
 
@@ -145,7 +116,7 @@ def open_region(config_path: Path, *, build: bool = False, quiet: bool = False) 
     build_dir = default_build_dir(config)
     if is_current(config, build_dir):
         return open_build(config, build_dir=build_dir)
-    with progress_status(not quiet) as progress:
+    with progress_bars(not quiet) as progress:
         return read_region(config, build_dir=build_dir, progress=progress)[0]
 
 

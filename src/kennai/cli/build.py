@@ -14,6 +14,7 @@ from rich.table import Table
 from kennai.cli.app import (
     ConfigArg,
     JsonOpt,
+    QuietOpt,
     app,
     ensure_built,
     open_region,
@@ -82,9 +83,10 @@ def build(
     config: ConfigArg,
     force: Annotated[bool, typer.Option("--force", help="入力が同じでも作り直す (rebuild)")] = False,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """地域を読み込み・検査して build/<地域>/ に保存 (read, check and store a region)."""
-    region, rebuilt = ensure_built(config, force=force, quiet=as_json)
+    region, rebuilt = ensure_built(config, force=force, quiet=quiet or as_json)
     report = region.report() | {"rebuilt": rebuilt}
     if as_json:
         print_json(report)
@@ -95,10 +97,10 @@ def build(
 
 
 @app.command()
-def info(config: ConfigArg, as_json: JsonOpt = False) -> None:
+def info(config: ConfigArg, as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """地域のレイヤ・件数・CRS・チェック結果を表示 (layers, counts, CRS, check report)."""
     # The build when it is up to date; otherwise the inputs read and checked, nothing written.
-    report = open_region(config, quiet=as_json).report()
+    report = open_region(config, quiet=quiet or as_json).report()
     if as_json:
         print_json(report)
     else:
@@ -125,6 +127,6 @@ def demo(
     """デモ地域を build し、結果を表示してウェブ地図を配信 (build the demo region, report, serve)."""
     path = _demo_config()
     say(t(f"デモ地域を読み込みます: {path}", f"building the demo region: {path}"))
-    build(path, force=False, as_json=False)
+    build(path, force=False, as_json=False, quiet=False)
     if serve_map:
         serve_region(path, host=host, port=port, register=None)

@@ -15,11 +15,11 @@ import typer
 from kennai.cli.app import (
     ConfigArg,
     JsonOpt,
+    QuietOpt,
     app,
     open_region,
     print_json,
     progress_bars,
-    progress_status,
     say,
 )
 from kennai.i18n import t
@@ -42,16 +42,17 @@ def export(
         "--by", help="access を区域ごとに: elementary / 計画名 (districts for access)")] = None,
     units: Annotated[str, typer.Option(
         "--units", help="splits の区域レイヤ (units layer for splits)")] = "elementary",
+    quiet: QuietOpt = False,
 ) -> None:
     """レイヤや結果を GeoPackage / GeoParquet / FlatGeobuf / CSV / xlsx に書き出す (export a table)."""
     from kennai.export import output_format, write_table
     from kennai.export_targets import export_table
 
     output_format(output)  # a bad name fails before the analysis runs
-    region = open_region(config, build=True)
-    with progress_status(True) as progress:
+    region = open_region(config, build=True, quiet=quiet)
+    with progress_bars(not quiet) as progress:
         table = export_table(region, layer, by=by, units=units, progress=progress)
-    write_table(table, output)
+        write_table(table, output, progress=progress)
     say(t(f"保存しました: {output}（{len(table.frame)} 行）",
           f"written: {output} ({len(table.frame)} rows)"))
 
@@ -67,19 +68,24 @@ def export_site(
     maps: Annotated[list[str] | None, typer.Option(
         "--maps", help="宝物マップの PDF を作る区域レイヤ（既定: 最初の区域レイヤ、none で作らない） "
                        "(district layers that get treasure-map PDFs; repeatable)")] = None,
+    qr_base: Annotated[str | None, typer.Option(
+        "--qr-base", help="サイトを公開するアドレス: 宝物マップに区域のページへの QR コードを載せる "
+                          "(the site's public address: QR codes to the district pages)")] = None,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """静的サイト（地図・表・宝物マップ）をフォルダに書き出す (export a static site)."""
     from kennai.access import ACCESS_DIR, load_access
     from kennai.site import export_site as write_site
 
-    region = open_region(config, build=True, quiet=as_json)
+    quiet = quiet or as_json
+    region = open_region(config, build=True, quiet=quiet)
     assert region.build_dir is not None
     stored = region.build_dir / ACCESS_DIR / "access.json"
     results = load_access(region.build_dir) if stored.is_file() else None
-    with progress_bars(not as_json) as step:
+    with progress_bars(not quiet) as progress:
         report = write_site(region, output, web_modules=DEFAULT_WEB_MODULES, results=results,
-                            max_mb=max_mb, maxzoom=maxzoom, step=step,
+                            max_mb=max_mb, maxzoom=maxzoom, progress=progress, qr_base=qr_base,
                             map_layers=None if not maps else tuple(m for m in maps if m != "none"))
     if as_json:
         print_json(report.to_dict())

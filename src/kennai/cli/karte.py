@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kennai.cli.app import ConfigArg, app, open_region, say
+from kennai.cli.app import ConfigArg, QuietOpt, app, open_region, progress_bars, say
 from kennai.i18n import t
 
 
@@ -19,13 +19,16 @@ def karte(
     district: Annotated[str | None, typer.Option("--district", help="区域名 (district name)")] = None,
     all_districts: Annotated[bool, typer.Option(
         "--all", help="全区域（1 区域 1 ページ） (every district, one page each)")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """地区カルテ（人口・高齢化率・徒歩圏・空白地・圏域の分割）を作る (district profiles)."""
     from kennai.maps.karte import karte_profiles
     from kennai.maps.karte_render import karte_format, write_karte
 
     karte_format(output)  # a wrong suffix fails before the region is opened
-    region = open_region(config, build=True, quiet=True)
-    profiles = karte_profiles(region, layer=layer, district=district, all_districts=all_districts)
-    path = write_karte(profiles, output)
+    region = open_region(config, build=True, quiet=quiet)
+    with progress_bars(not quiet) as progress:
+        profiles = karte_profiles(region, layer=layer, district=district,
+                                  all_districts=all_districts, progress=progress)
+        path = write_karte(profiles, output, progress=progress)
     say(t(f"書き出しました: {path}（{len(profiles)} 区域）", f"written: {path} ({len(profiles)} districts)"))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kennai.cli.app import ConfigArg, app, open_region, say
+from kennai.cli.app import ConfigArg, QuietOpt, app, open_region, progress_bars, say
 from kennai.i18n import t
 
 
@@ -37,13 +37,15 @@ def treasure_map(
     title: Annotated[str | None, typer.Option(
         "--title", help="表題（--all では {district} が区域名） (page title)")] = None,
     all_districts: Annotated[bool, typer.Option(
-        "--all", help="全区域を 1 つの PDF に (one page per district in one PDF)")] = False,
+        "--all", help="全区域: PDF は 1 ファイル、HTML は目次と区域ごとのページ "
+                      "(every district: one PDF, or an HTML index and a page per district)")] = False,
     plan: Annotated[str | None, typer.Option(
         "--plan", help="第2層の計画の圏域を区域にする（--layer の代わり） (a plan's areas as the "
                        "districts)")] = None,
     qr_base: Annotated[str | None, typer.Option(
         "--qr-base", help="公開サイトのアドレス: 区域のページへの QR コードを載せる "
                           "(exported site's address: QR code to the district's page)")] = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """宝物マップ（番号付きの場所と一覧表）を作る (print a district's treasure map)."""
     from kennai.maps.request import (
@@ -59,7 +61,8 @@ def treasure_map(
         all_districts=all_districts,
         fmt=file_format(output, atlas=all_districts), paper=paper, orientation=orientation,
         categories=_split(categories), walk_minutes=minutes if coverage else None, title=title)
-    region = open_region(config, build=True, quiet=True)
-    options = map_options(region, request, results=access_for(region, request))
-    path = render_map(region, request, options, path=output)
+    region = open_region(config, build=True, quiet=quiet)
+    with progress_bars(not quiet) as progress:
+        options = map_options(region, request, results=access_for(region, request))
+        path = render_map(region, request, options, path=output, progress=progress)
     say(t(f"書き出しました: {path}", f"written: {path}"))

@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from kennai.cli.app import ConfigArg, app, open_region, progress_status, say, serve_region
+from kennai.cli.app import (
+    ConfigArg,
+    QuietOpt,
+    app,
+    open_region,
+    progress_bars,
+    say,
+    serve_region,
+)
 from kennai.i18n import t
 
 
@@ -32,6 +40,7 @@ def export_tiles(
     output: Annotated[Path, typer.Option("-o", "--output", help="書き出す .pmtiles (output file)")],
     minzoom: Annotated[int, typer.Option("--minzoom", min=0, max=22, help="最小ズーム")] = 10,
     maxzoom: Annotated[int, typer.Option("--maxzoom", min=0, max=22, help="最大ズーム")] = 16,
+    quiet: QuietOpt = False,
 ) -> None:
     """ベクトルタイルを PMTiles に書き出す (export the served vector tiles to one PMTiles file)."""
     from kennai.errors import InputError
@@ -40,13 +49,12 @@ def export_tiles(
     if output.suffix.lower() != ".pmtiles":
         raise InputError(t("出力ファイルは .pmtiles にしてください", "the output must be a .pmtiles file"),
                          path=output, hint=t("例: -o yaizu.pmtiles", "e.g. -o yaizu.pmtiles"))
-    region = open_region(config, build=True)
+    region = open_region(config, build=True, quiet=quiet)
     cfg = region.config
-    with progress_status(True) as progress:
+    with progress_bars(not quiet) as progress:
         tiles = region_tile_set(region)
-        progress("tiles")
         done = export_pmtiles(tiles, output, minzoom=minzoom, maxzoom=maxzoom, name=cfg.title,
                               attribution=" / ".join(cfg.attribution),
-                              progress=lambda i, n: progress(f"tiles {i}/{n}"))
+                              progress=progress)
     say(t(f"{done['tiles']} タイルを {output} に書き出しました（{done['bytes']:,} バイト）",
            f"wrote {done['tiles']} tiles to {output} ({done['bytes']:,} bytes)"))

@@ -16,7 +16,17 @@ from rich import box
 from rich.table import Table
 
 from kennai.candidate_kinds import KINDS_BY_KEY
-from kennai.cli.app import ConfigArg, JsonOpt, app, open_region, out, print_json, progress_status, say
+from kennai.cli.app import (
+    ConfigArg,
+    JsonOpt,
+    QuietOpt,
+    app,
+    open_region,
+    out,
+    print_json,
+    progress_bars,
+    say,
+)
 from kennai.i18n import t
 
 
@@ -36,6 +46,7 @@ def suggest(
         "--allow", help="候補地の種類（カンマ区切り）: hall, welfare, school, library, shop, "
                         "religious, street …（既定: street 以外の施設） (candidate kinds)")] = None,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
     output: Annotated[Path | None, typer.Option(
         "-o", "--output", help="ファイルに保存: .csv（BOM 付き）.xlsx .gpkg .parquet .fgb "
                                "(write to a file)")] = None,
@@ -49,8 +60,9 @@ def suggest(
     if output is not None:
         output_format(output)  # a bad name fails before the analysis runs
     kinds = [a.strip() for a in allow.split(",") if a.strip()] if allow else None
-    region = open_region(config, build=True, quiet=as_json)
-    with progress_status(not as_json) as progress:
+    quiet = quiet or as_json
+    region = open_region(config, build=True, quiet=quiet)
+    with progress_bars(not quiet) as progress:
         results = results_for(region, AccessOptions(), progress=progress)
         frame = district_suggestions(region, results, layer=layer, district=district, k=k,
                                      threshold_m=threshold, allow=kinds)

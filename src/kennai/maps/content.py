@@ -26,6 +26,10 @@ from kennai.maps.basemap import Basemap
 from kennai.region import Region
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors"
+#: The walking area's colour and the no-street-data area's colour and legend (paper and HTML).
+SHADE_COLOUR = "#4DAF4A"
+UNSERVED_COLOUR = "#9E9E9E"
+UNSERVED_LABEL = "道路データなし（未評価）"
 
 # Okabe–Ito colours (readable for colour-blind readers) and shapes that hold a number.
 _COLOURS = ("#D55E00", "#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#7A5195",
@@ -107,6 +111,22 @@ def map_district(region: Region, layer: str, district: str) -> tuple[gpd.GeoData
                               f"no area {district!r} in plan {plan}"), feature=district,
                             hint=t(f"あるもの: {names}", f"there are: {names}"))
     return areas.reset_index(drop=True), int(hits[0])
+
+
+def district_names(region: Region, layer: str) -> list[str]:
+    """Every district of ``layer`` (a district layer or ``plan:<name>``) once, in layer order:
+    the pages of an atlas, numbered as their district pages are.
+
+    Raises
+    ------
+    NotFoundError
+        For an unknown layer or plan.
+    """
+    plan = layer.removeprefix(PLAN_PREFIX)
+    if layer.startswith(PLAN_PREFIX) and plan not in region.plan_names:
+        map_district(region, layer, "")  # raises NotFoundError naming the plans there are
+    frame = region.plan(plan) if layer.startswith(PLAN_PREFIX) else region.layer(layer)
+    return list(dict.fromkeys(frame["name"].astype(str)))
 
 
 def map_layer_title(region: Region, layer: str) -> str:

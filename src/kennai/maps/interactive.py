@@ -24,13 +24,18 @@ import shapely
 from branca.element import Figure, MacroElement
 from jinja2 import Template
 
-from kennai.atomic import atomic_path
+from kennai.atomic import atomic_dir, atomic_path
+from kennai.i18n import t
 from kennai.maps.basemap import Basemap, load_basemap
 from kennai.maps.content import (
+    SHADE_COLOUR,
+    UNSERVED_COLOUR,
+    UNSERVED_LABEL,
     CategoryStyle,
     as_shade,
     attributions,
     clean_text,
+    district_names,
     district_page_url,
     district_places,
     map_district,
@@ -38,6 +43,7 @@ from kennai.maps.content import (
     region_category_styles,
     schedule_text,
 )
+from kennai.progress import Progress, counted, no_progress
 from kennai.region import Region
 from kennai.roads import DRAW_ORDER
 
@@ -181,6 +187,9 @@ def interactive_map(
     title: str | None = None,
     basemap: Basemap | None = None,
     qr_base: str | None = None,
+    unserved: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    paper: str = "A4",
+    orientation: str = "landscape",
 ) -> folium.Map:
     """The district's interactive map (a folium Map whose page needs no network).
 
@@ -192,6 +201,11 @@ def interactive_map(
     qr_base
         The exported site's address: the panel links the district's page (the printed page's
         QR code).
+    unserved
+        Where there are no street data (greyed and named in the panel, as the printed page
+        hatches it).
+    paper, orientation
+        The sheet the browser prints the page on (``@page`` size), as for the printed map.
     """
     districts, row = map_district(region, layer, district)
     places = district_places(region, layer=layer, district=district, categories=categories)
@@ -211,7 +225,9 @@ def interactive_map(
     m.default_css = []
     js, css = _leaflet_assets()
     root = cast(Figure, m.get_root())
-    root.header.add_child(folium.Element(f"<style>{css}\n{_PAGE_CSS}</style>"), name="kn_css")
+    sheet = f"@page{{size:{paper} {orientation};margin:8mm}}"  # checked by the request
+    root.header.add_child(folium.Element(f"<style>{css}\n{_PAGE_CSS}\n{sheet}</style>"),
+                          name="kn_css")
     root.header.add_child(folium.Element(f"<script>{js}</script>"), name="kn_leaflet")
     m.fit_bounds([[lo_lat, lo_lon], [hi_lat, hi_lon]])
 
@@ -223,8 +239,17 @@ def interactive_map(
     shade_gdf = as_shade(shade, region)
     if shade_gdf is not None and not shade_gdf.empty:
         folium.GeoJson(_geojson(list(shade_gdf.geometry.values), crs), name=shade_label,
-                       style_function=lambda _f: {"color": "#4DAF4A", "weight": 0,
-                                                  "fillColor": "#4DAF4A", "fillOpacity": 0.28},
+                       style_function=lambda _f: {"color": SHADE_COLOUR, "weight": 0,
+                                                  "fillColor": SHADE_COLOUR, "fillOpacity": 0.28},
+                       interactive=False).add_to(m)
+    unserved_gdf = as_shade(unserved, region)
+    has_unserved = unserved_gdf is not None and not unserved_gdf.empty and bool(
+        shapely.intersects(shapely.union_all(unserved_gdf.geometry.values), shape))
+    if has_unserved and unserved_gdf is not None:
+        folium.GeoJson(_geojson(list(unserved_gdf.geometry.values), crs), name=UNSERVED_LABEL,
+                       style_function=lambda _f: {"color": UNSERVED_COLOUR, "weight": 0,
+                                                  "fillColor": UNSERVED_COLOUR,
+                                                  "fillOpacity": 0.3},
                        interactive=False).add_to(m)
     veil = shapely.difference(shapely.box(*view).buffer(max(view[2] - view[0], 2000) * 3), shape)
     folium.GeoJson(_geojson([veil], crs), style_function=lambda _f: {
@@ -258,8 +283,11 @@ def interactive_map(
     heading = html.escape(title or f"{district}の宝物マップ")
     link = ""
     if shade_gdf is not None and not shade_gdf.empty:  # the printed legend's walking-area note
-        link += (f'<div class="kn-walk"><span style="color:#4DAF4A">■</span> '
+        link += (f'<div class="kn-walk"><span style="color:{SHADE_COLOUR}">■</span> '
                  f'{html.escape(shade_label)}</div>')
+    if has_unserved:
+        link += (f'<div class="kn-unserved"><span style="color:{UNSERVED_COLOUR}">■</span> '
+                 f'{UNSERVED_LABEL}</div>')
     if qr_base is not None:  # the printed page's QR code, as a link
         url = district_page_url(qr_base, layer=layer, district=district, number=row + 1)
         link += f'<div><a class="kn-page" href="{html.escape(url, quote=True)}">この地区のページ</a></div>'
@@ -286,3 +314,45 @@ def write_interactive_map(region: Region, path: str | Path, **options: Any) -> P
     with atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")
     return Path(path)
+
+
+def atlas_folder(path: str | Path) -> Path:
+    """Where the pages of the HTML atlas ``path`` go: the folder beside it named as its stem."""
+    path = Path(path)
+    return path.with_name(path.stem)
+
+
+def write_interactive_atlas(region: Region, path: str | Path, *, layer: str,
+                            districts: Sequence[str] | None = None, title: str | None = None,
+                            minutes: Mapping[str, Mapping[str, float]] | None = None,
+                            progress: Progress = no_progress, **options: Any) -> Path:
+    """Every district's interactive map, the HTML twin of the PDF atlas.
+
+    ``path`` is an index page linking one self-contained page per district,
+    ``<stem>/<n>.html``, numbered in layer order as the district pages of an exported site;
+    the folder and then the index are written atomically. ``title`` may contain
+    ``{district}``; ``minutes`` are the popup walking times per district (then per
+    ``place_id``); ``options`` are those of :func:`interactive_map`.
+    """
+    path = Path(path)
+    names = list(districts) if districts is not None else district_names(region, layer)
+    options.setdefault("basemap", load_basemap(region))
+    folder = atlas_folder(path)
+    label = t(f"HTML 地図帳 {layer}", f"HTML atlas {layer}").get()
+    with atomic_dir(folder) as tmp:
+        for i, name in enumerate(counted(progress, label, names)):
+            page = render_interactive_html(
+                region, layer=layer, district=name, minutes=(minutes or {}).get(name),
+                title=title.format(district=name) if title else None, **options)
+            (tmp / f"{i + 1}.html").write_text(page, encoding="utf-8")
+    heading = html.escape(f"{region.config.title} {map_layer_title(region, layer)}の宝物マップ")
+    links = "".join(f'<li><a href="{html.escape(folder.name, quote=True)}/{i + 1}.html">'
+                    f"{html.escape(name)}</a></li>" for i, name in enumerate(names))
+    credits = " ／ ".join(html.escape(c) for c in region.config.attribution)
+    index = ('<!doctype html>\n<html lang="ja"><head><meta charset="utf-8">'
+             '<meta name="viewport" content="width=device-width, initial-scale=1">'
+             f"<title>{heading}</title></head><body><h1>{heading}</h1><ol>{links}</ol>"
+             f"<p><small>{credits}</small></p></body></html>\n")
+    with atomic_path(path) as tmp_index:
+        tmp_index.write_text(index, encoding="utf-8")
+    return path

@@ -33,6 +33,7 @@ from kennai.config import POLYGON_KINDS
 from kennai.errors import NotFoundError, TreasureMapError
 from kennai.i18n import t
 from kennai.maps.content import district_places, pace_text
+from kennai.progress import Progress, counted, no_progress, within
 from kennai.region import Region
 from kennai.splits.analysis import split_report_for_region
 from kennai.splits.model import SplitReport
@@ -146,7 +147,8 @@ def _plan_status(region: Region, report: SplitReport, plan: str, district: str) 
 
 def district_profiles(region: Region, results: Mapping[str, AccessResults], *, layer: str,
                       districts: Sequence[str] | None = None,
-                      kind_titles: Mapping[str, str] | None = None) -> list[DistrictProfile]:
+                      kind_titles: Mapping[str, str] | None = None,
+                      progress: Progress = no_progress) -> list[DistrictProfile]:
     """The profiles of ``districts`` (every district of ``layer`` when ``None``), in layer order.
 
     ``layer="region"`` makes one profile of the whole region (for a city without district
@@ -159,6 +161,8 @@ def district_profiles(region: Region, results: Mapping[str, AccessResults], *, l
         must be there and comes first on the page, the others follow in the given order.
     kind_titles
         A title per kind for the coverage table's columns (the kind's name otherwise).
+    progress
+        Told the districts as their profiles are made.
 
     Raises
     ------
@@ -191,7 +195,7 @@ def district_profiles(region: Region, results: Mapping[str, AccessResults], *, l
                                 for p in region.plan_names}
     ltitle = "市全体" if whole else layer_title(region, layer)
     out = []
-    for name in names:
+    for name in counted(progress, t("地区カルテの集計", "district profiles").get(), names):
         row = _row(tables[PLACES_KIND], name)
         if row is None:  # a district with no residents at all gets no row
             row = {"population": 0.0, "population_65plus": None, "no_network_population": 0.0}
@@ -238,7 +242,8 @@ def district_profiles(region: Region, results: Mapping[str, AccessResults], *, l
 
 
 def karte_profiles(region: Region, *, layer: str, district: str | None = None,
-                   all_districts: bool = False) -> list[DistrictProfile]:
+                   all_districts: bool = False, progress: Progress = no_progress
+                   ) -> list[DistrictProfile]:
     """The profiles one カルテ request asks for, the same from the command line and the API.
 
     Access to the gathering places comes from the build (or is computed now); every other kind
@@ -259,7 +264,9 @@ def karte_profiles(region: Region, *, layer: str, district: str | None = None,
                                                             "e.g. --district 焼津東小学校"))
     results: dict[str, AccessResults] = {PLACES_KIND: access_results(region)}
     for kind in region.config.destinations:
-        results[kind] = results_for(region, AccessOptions(), kind=kind)
+        results[kind] = results_for(region, AccessOptions(), kind=kind,
+                                    progress=within(progress, kind))
     return district_profiles(region, results, layer=layer,
                              districts=None if all_districts else [str(district)],
-                             kind_titles={k: kind_title(region, k) for k in results})
+                             kind_titles={k: kind_title(region, k) for k in results},
+                             progress=progress)

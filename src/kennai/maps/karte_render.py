@@ -25,6 +25,7 @@ from kennai.errors import TreasureMapError
 from kennai.i18n import t
 from kennai.maps.fonts import font_rc, japanese_font
 from kennai.maps.karte import DistrictProfile
+from kennai.progress import Progress, counted, no_progress
 
 #: Output formats of a カルテ by file suffix.
 KARTE_FORMATS = {".pdf": "pdf", ".html": "html", ".htm": "html"}
@@ -215,12 +216,13 @@ def render_karte_page(p: DistrictProfile, *, date: dt.date | None = None) -> Fig
     return fig
 
 
-def _save_pdf(profiles: Sequence[DistrictProfile], target: Path | io.BytesIO, title: str) -> None:
+def _save_pdf(profiles: Sequence[DistrictProfile], target: Path | io.BytesIO, title: str,
+              progress: Progress) -> None:
     from matplotlib.backends.backend_pdf import PdfPages
 
     with mpl.rc_context(font_rc()), PdfPages(target, metadata={"Title": title,
                                                                "Creator": "kennai"}) as pdf:
-        for p in profiles:
+        for p in counted(progress, t("地区カルテのページ", "profile pages").get(), profiles):
             pdf.savefig(render_karte_page(p))
 
 
@@ -257,11 +259,12 @@ ul{margin:2px 0;padding-left:18px;font-size:13px}.sub{color:#555;font-size:12px}
 svg{width:100%;height:auto}"""
 
 
-def karte_html(profiles: Sequence[DistrictProfile], *, date: dt.date | None = None) -> str:
+def karte_html(profiles: Sequence[DistrictProfile], *, date: dt.date | None = None,
+               progress: Progress = no_progress) -> str:
     """The カルテ of every profile as one self-contained HTML page (a section per district)."""
     date = date or dt.date.today()
     sections = []
-    for p in profiles:
+    for p in counted(progress, t("地区カルテのページ", "profile pages").get(), profiles):
         head, rows = coverage_rows(p)
         places = [f"{q['number']}. {q['name']}（{q['category']}）" for q in p.places]
         left = Markup("").join([
@@ -285,23 +288,25 @@ def karte_html(profiles: Sequence[DistrictProfile], *, date: dt.date | None = No
         title, Markup(_CSS), Markup("").join(sections)))
 
 
-def karte_bytes(profiles: Sequence[DistrictProfile], fmt: str) -> bytes:
-    """The カルテ as PDF (one page per profile) or HTML bytes."""
+def karte_bytes(profiles: Sequence[DistrictProfile], fmt: str,
+                progress: Progress = no_progress) -> bytes:
+    """The カルテ as PDF (one page per profile) or HTML bytes (``progress`` told the pages)."""
     if fmt == "html":
-        return karte_html(profiles).encode("utf-8")
+        return karte_html(profiles, progress=progress).encode("utf-8")
     if fmt != "pdf":
         raise TreasureMapError(t(f"形式「{fmt}」は使えません", f"unsupported format {fmt!r}"),
                                feature="format", hint=t("pdf か html を指定してください", "use pdf or html"))
     buf = io.BytesIO()
     title = f"{profiles[0].region_title} 地区カルテ" if profiles else "地区カルテ"
-    _save_pdf(profiles, buf, title)
+    _save_pdf(profiles, buf, title, progress)
     return buf.getvalue()
 
 
-def write_karte(profiles: Sequence[DistrictProfile], path: str | Path) -> Path:
-    """Write the カルテ to ``path`` (.pdf or .html, atomically)."""
+def write_karte(profiles: Sequence[DistrictProfile], path: str | Path, *,
+                progress: Progress = no_progress) -> Path:
+    """Write the カルテ to ``path`` (.pdf or .html, atomically; ``progress`` told the pages)."""
     path = Path(path)
-    body = karte_bytes(profiles, karte_format(path))
+    body = karte_bytes(profiles, karte_format(path), progress)
     with atomic_path(path) as tmp:
         Path(tmp).write_bytes(body)
     return path

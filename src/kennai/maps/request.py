@@ -25,8 +25,12 @@ from kennai.access.surface import (
 )
 from kennai.errors import KennaiError, TreasureMapError
 from kennai.i18n import t
-from kennai.maps.content import map_district, walk_label
-from kennai.maps.interactive import render_interactive_html, write_interactive_map
+from kennai.maps.content import district_names, map_district, walk_label
+from kennai.maps.interactive import (
+    render_interactive_html,
+    write_interactive_atlas,
+    write_interactive_map,
+)
 from kennai.maps.layout import page_layout
 from kennai.maps.treasure import (
     PrintFormat,
@@ -36,6 +40,7 @@ from kennai.maps.treasure import (
     write_atlas,
     write_treasure_map,
 )
+from kennai.progress import Progress, no_progress
 from kennai.region import Region
 
 #: A printed page (PDF/PNG/SVG) or the interactive HTML twin.
@@ -52,18 +57,33 @@ def file_format(path: Path, *, atlas: bool = False) -> MapFormat:
     Raises
     ------
     TreasureMapError
-        For another suffix, or an atlas (every district) to anything but a PDF.
+        For another suffix, or an atlas (every district) to anything but a PDF or HTML.
     """
     if path.suffix.lower() in HTML_SUFFIXES:
-        if atlas:
-            raise TreasureMapError(t("--all は PDF にだけ使えます", "--all writes a PDF only"),
-                                   path=path, hint=t("-o に .pdf を指定してください", "give -o a .pdf"))
         return "html"
     fmt = output_format(path)
     if atlas and fmt != "pdf":
-        raise TreasureMapError(t("全区域の地図帳は PDF にだけ書けます", "an atlas can only be a PDF"),
-                               path=path, hint=t("-o に .pdf を指定してください", "give -o a .pdf"))
+        raise TreasureMapError(t("全区域の地図帳は PDF か HTML にだけ書けます",
+                                 "an atlas can only be a PDF or HTML"),
+                               path=path, hint=t("-o に .pdf か .html を指定してください",
+                                                 "give -o a .pdf or .html"))
     return fmt
+
+
+def check_site_url(url: str) -> str:
+    """``url`` if a QR code may lead there: an http(s) address or a relative path.
+
+    Raises
+    ------
+    TreasureMapError
+        For any other scheme (``javascript:`` …) or a value with spaces.
+    """
+    if not _SITE_URL.match(url):
+        raise TreasureMapError(t("--qr-base は http(s):// で始まるアドレスか相対パスにしてください",
+                                 "--qr-base must be an http(s):// address or a relative path"),
+                               feature="--qr-base", hint=t("例: https://example.jp/kennai/",
+                                                           "e.g. https://example.jp/kennai/"))
+    return url
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,7 +97,8 @@ class TreasureMapRequest:
     district
         The district's name; may be ``None`` with ``all_districts``.
     all_districts
-        One page per district in one PDF (an atlas).
+        One page per district: one PDF (an atlas), or for HTML an index page linking one
+        page per district.
     fmt
         ``pdf``, ``png`` or ``svg`` (a printed page) or ``html`` (the offline interactive map).
     paper, orientation
@@ -124,15 +145,14 @@ class TreasureMapRequest:
             raise TreasureMapError(t(f"形式「{self.fmt}」は使えません", f"unsupported format {self.fmt!r}"),
                                    feature="format", hint=t("pdf / png / svg / html を指定してください",
                                                             "use pdf, png, svg or html"))
-        if self.all_districts and self.fmt != "pdf":
-            raise TreasureMapError(t("全区域の地図帳は PDF にだけ書けます", "an atlas can only be a PDF"),
-                                   feature="format", hint=t("pdf を指定してください", "use pdf"))
+        if self.all_districts and self.fmt not in ("pdf", "html"):
+            raise TreasureMapError(t("全区域の地図帳は PDF か HTML にだけ書けます",
+                                     "an atlas can only be a PDF or HTML"),
+                                   feature="format", hint=t("pdf か html を指定してください",
+                                                            "use pdf or html"))
         page_layout(self.paper, self.orientation)  # raises for an unknown paper or orientation
-        if self.qr_base is not None and not _SITE_URL.match(self.qr_base):
-            raise TreasureMapError(t("--qr-base は http(s):// で始まるアドレスか相対パスにしてください",
-                                     "--qr-base must be an http(s):// address or a relative path"),
-                                   feature="--qr-base", hint=t("例: https://example.jp/kennai/",
-                                                               "e.g. https://example.jp/kennai/"))
+        if self.qr_base is not None:
+            check_site_url(self.qr_base)
         if self.walk_minutes is not None and self.walk_minutes <= 0:
             raise TreasureMapError(t("分数は正の数にしてください", "minutes must be positive"),
                                    feature="minutes", hint=t("例: --minutes 10", "e.g. --minutes 10"))
@@ -172,6 +192,8 @@ class MapOptions:
     shade_label: str
     unserved: gpd.GeoDataFrame | None
     minutes: dict[str, float] | None
+    #: The HTML atlas's popup walking times: per district, then per place.
+    atlas_minutes: dict[str, dict[str, float]] | None = None
 
 
 def map_options(region: Region, request: TreasureMapRequest, *,
@@ -196,30 +218,39 @@ def map_options(region: Region, request: TreasureMapRequest, *,
     shade = unserved = None
     if request.walk_minutes is not None and results is not None:
         shade = walk_area(region, results, minutes=request.walk_minutes)
-        if request.fmt != "html":  # the HTML map has no hatching
-            unserved = no_network_area(region, results)
-    minutes = None
-    if request.fmt == "html" and results is not None and request.district:
-        districts, row = map_district(region, request.layer, request.district)
-        minutes = place_minutes(results, districts.geometry.iloc[row])
+        unserved = no_network_area(region, results)  # hatched on paper, greyed in HTML
+    minutes = atlas_minutes = None
+    if request.fmt == "html" and results is not None:
+        names = district_names(region, request.layer) if request.all_districts else \
+            [str(request.district)]
+        per_district = {}
+        for name in names:
+            districts, row = map_district(region, request.layer, name)
+            per_district[name] = place_minutes(results, districts.geometry.iloc[row])
+        if request.all_districts:
+            atlas_minutes = per_district
+        else:
+            minutes = per_district[str(request.district)]
     pace = results.options if results is not None else None
     return MapOptions(shade=shade, shade_label=walk_label(request.walk_minutes, pace),
-                      unserved=unserved, minutes=minutes)
+                      unserved=unserved, minutes=minutes, atlas_minutes=atlas_minutes)
 
 
 @overload
 def render_map(region: Region, request: TreasureMapRequest, options: MapOptions, *,
-               path: None = None) -> bytes: ...
+               path: None = None, progress: Progress = no_progress) -> bytes: ...
 
 
 @overload
 def render_map(region: Region, request: TreasureMapRequest, options: MapOptions, *,
-               path: str | Path) -> Path: ...
+               path: str | Path, progress: Progress = no_progress) -> Path: ...
 
 
 def render_map(region: Region, request: TreasureMapRequest, options: MapOptions, *,
-               path: str | Path | None = None) -> bytes | Path:
+               path: str | Path | None = None, progress: Progress = no_progress) -> bytes | Path:
     """Make the map of a request: its bytes, or a file written atomically at ``path``.
+
+    ``progress`` is told the pages of an atlas as they are drawn.
 
     Raises
     ------
@@ -234,19 +265,33 @@ def render_map(region: Region, request: TreasureMapRequest, options: MapOptions,
                                                  f"give a .{request.fmt} name"))
     shown: dict[str, Any] = {"categories": request.categories, "shade": options.shade,
                              "shade_label": options.shade_label, "qr_base": request.qr_base}
+    shown |= {"paper": request.paper, "orientation": request.orientation,
+              "unserved": options.unserved}
     if request.fmt == "html":
-        assert request.district is not None  # checked by the request (no atlas in HTML)
+        if request.all_districts:
+            if path is None:
+                raise TreasureMapError(t("HTML の地図帳はファイルとフォルダにだけ書けます",
+                                         "an HTML atlas is written to a file and a folder only"),
+                                       feature="format", hint=t("PDF にするか、kennai treasure-map "
+                                                                "--all -o 地図帳.html を使ってください",
+                                                                "use pdf, or kennai treasure-map "
+                                                                "--all -o atlas.html"))
+            return write_interactive_atlas(region, path, layer=request.layer, title=request.title,
+                                           minutes=options.atlas_minutes, progress=progress,
+                                           **shown)
+        assert request.district is not None  # checked by the request
         html = {"layer": request.layer, "district": request.district, "title": request.title,
                 "minutes": options.minutes, **shown}
         if path is None:
             return render_interactive_html(region, **html).encode("utf-8")
         return write_interactive_map(region, path, **html)
-    page = {"paper": request.paper, "orientation": request.orientation,
-            "unserved": options.unserved, **shown}
+    page = shown
     if request.all_districts:
         if path is None:
-            return atlas_bytes(region, layer=request.layer, title=request.title, **page)
-        return write_atlas(region, path, layer=request.layer, title=request.title, **page)
+            return atlas_bytes(region, layer=request.layer, title=request.title,
+                               progress=progress, **page)
+        return write_atlas(region, path, layer=request.layer, title=request.title,
+                           progress=progress, **page)
     assert request.district is not None  # checked by the request
     if path is None:
         return treasure_map_bytes(region, layer=request.layer, district=request.district,

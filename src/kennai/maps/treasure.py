@@ -36,9 +36,13 @@ from kennai.errors import TreasureMapError
 from kennai.i18n import t
 from kennai.maps.basemap import Basemap, load_basemap
 from kennai.maps.content import (
+    SHADE_COLOUR,
+    UNSERVED_COLOUR,
+    UNSERVED_LABEL,
     CategoryStyle,
     as_shade,
     attributions,
+    district_names,
     district_page_url,
     district_places,
     map_district,
@@ -64,6 +68,7 @@ from kennai.maps.sheet import (
     draw_list,
     drop_colliding_labels,
 )
+from kennai.progress import Progress, counted, no_progress
 from kennai.region import Region
 from kennai.roads import DRAW_ORDER
 
@@ -72,8 +77,8 @@ PrintFormat = Literal["pdf", "png", "svg"]
 FORMATS: dict[str, PrintFormat] = {".pdf": "pdf", ".png": "png", ".svg": "svg"}
 
 _LAND = "#F6F3EC"
-_SHADE = "#4DAF4A"
-_UNSERVED = "#9E9E9E"
+_SHADE = SHADE_COLOUR
+_UNSERVED = UNSERVED_COLOUR
 _ROAD_STYLE = {  # class: (casing colour, fill colour, width in pt, dashed)
     "major": ("#C98D4A", "#F7C98B", 2.6, False),
     "medium": ("#C9B06A", "#FCEBB0", 2.0, False),
@@ -188,17 +193,20 @@ def _draw_markers(ax: Axes, places: gpd.GeoDataFrame, styles: Mapping[str, Categ
     size = (diameter_mm / PT_MM) ** 2
     for i, place in enumerate(places.itertuples(index=False)):
         style = styles[str(place.category)]
+        # gids name the parts (in SVG output too), so that tests can find them.
         if moved[i]:
             ax.plot([anchors[i, 0], pos[i, 0]], [anchors[i, 1], pos[i, 1]], color="#333333",
-                    linewidth=0.7, zorder=8, solid_capstyle="round")
+                    linewidth=0.7, zorder=8, solid_capstyle="round", gid=f"leader-{place.number}")
             ax.scatter([anchors[i, 0]], [anchors[i, 1]], s=9, color=style.colour,
-                       edgecolors="#333333", linewidths=0.5, zorder=8.5)
+                       edgecolors="#333333", linewidths=0.5, zorder=8.5,
+                       gid=f"anchor-{place.number}")
         ax.scatter([pos[i, 0]], [pos[i, 1]], s=size * MARKER_SCALE[style.marker],
                    marker=style.marker, color=style.colour,
-                   edgecolors="white", linewidths=1.2, zorder=9)
+                   edgecolors="white", linewidths=1.2, zorder=9, gid=f"marker-{place.number}")
         ax.text(pos[i, 0], pos[i, 1], str(place.number), ha="center", va="center_baseline",
                 fontsize=diameter_mm * 1.45 if place.number < 10 else diameter_mm * 1.25,
-                color=style.text_colour, zorder=10, **bold(style.text_colour, diameter_mm * 1.4))
+                color=style.text_colour, zorder=10, gid=f"number-{place.number}",
+                **bold(style.text_colour, diameter_mm * 1.4))
 
 
 def _draw_map(fig: Figure, page: Page, *, districts: gpd.GeoDataFrame, row: int,
@@ -266,7 +274,7 @@ def _draw_map(fig: Figure, page: Page, *, districts: gpd.GeoDataFrame, row: int,
         handles.append(Patch(facecolor=_SHADE, alpha=0.4, label=shade_label))
     if has_unserved:
         handles.append(Patch(facecolor="none", edgecolor=_UNSERVED, hatch="////",
-                             label="道路データなし（未評価）"))
+                             label=UNSERVED_LABEL))
     if not base.rail.empty:
         handles.append(Line2D([], [], color="#555555", linewidth=2, label="鉄道"))
     leg = ax.legend(handles=handles, loc="lower left", fontsize=6.5, frameon=True,
@@ -403,16 +411,16 @@ def treasure_map_bytes(region: Region, *, layer: str, district: str, fmt: str = 
 
 
 def _save_atlas(region: Region, target: Path | IO[bytes], *, layer: str,
-                districts: Sequence[str] | None, title: str | None, options: dict[str, Any]
-                ) -> None:
+                districts: Sequence[str] | None, title: str | None, options: dict[str, Any],
+                progress: Progress) -> None:
     from matplotlib.backends.backend_pdf import PdfPages
 
-    names = list(districts) if districts is not None else \
-        region.layer(layer)["name"].astype(str).tolist()
+    names = list(districts) if districts is not None else district_names(region, layer)
     options.setdefault("basemap", load_basemap(region))
     with mpl.rc_context(font_rc()), PdfPages(target, metadata={
             "Title": f"{region.config.title} 宝物マップ", "Creator": "kennai"}) as pdf:
-        for name in names:
+        label = t(f"地図帳 {layer}", f"atlas {layer}").get()
+        for name in counted(progress, label, names):
             page_title = title.format(district=name) if title else None
             fig = render_treasure_map(region, layer=layer, district=name, title=page_title,
                                       **options)
@@ -421,23 +429,27 @@ def _save_atlas(region: Region, target: Path | IO[bytes], *, layer: str,
 
 def write_atlas(region: Region, path: str | Path, *, layer: str,
                 districts: Sequence[str] | None = None, title: str | None = None,
-                **options: Any) -> Path:
+                progress: Progress = no_progress, **options: Any) -> Path:
     """One page per district in a single PDF, like a QGIS atlas (written atomically).
 
-    ``title`` may contain ``{district}``; ``options`` are those of :func:`render_treasure_map`.
+    ``title`` may contain ``{district}``; ``progress`` is told the pages as they are drawn;
+    ``options`` are those of :func:`render_treasure_map`.
     """
     path = Path(path)
     if output_format(path) != "pdf":
         raise TreasureMapError(t("全区域の地図帳は PDF にだけ書けます", "an atlas can only be a PDF"),
                                path=path, hint=t("-o に .pdf を指定してください", "give -o a .pdf"))
     with atomic_path(path) as tmp:
-        _save_atlas(region, tmp, layer=layer, districts=districts, title=title, options=options)
+        _save_atlas(region, tmp, layer=layer, districts=districts, title=title, options=options,
+                    progress=progress)
     return path
 
 
 def atlas_bytes(region: Region, *, layer: str, districts: Sequence[str] | None = None,
-                title: str | None = None, **options: Any) -> bytes:
+                title: str | None = None, progress: Progress = no_progress,
+                **options: Any) -> bytes:
     """The atlas of :func:`write_atlas` as PDF bytes."""
     buf = io.BytesIO()
-    _save_atlas(region, buf, layer=layer, districts=districts, title=title, options=options)
+    _save_atlas(region, buf, layer=layer, districts=districts, title=title, options=options,
+                progress=progress)
     return buf.getvalue()
