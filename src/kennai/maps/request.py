@@ -9,7 +9,6 @@ a file written atomically for the command line. Every option reaches every forma
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -24,6 +23,7 @@ from kennai.access.surface import (
     walk_area,
 )
 from kennai.errors import KennaiError, TreasureMapError
+from kennai.escape import is_safe_url
 from kennai.i18n import t
 from kennai.maps.content import map_district, walk_label
 from kennai.maps.interactive import render_interactive_html, write_interactive_map
@@ -43,7 +43,7 @@ MapFormat = Literal[PrintFormat, "html"]
 MAP_FORMATS: tuple[MapFormat, ...] = ("pdf", "png", "svg", "html")
 HTML_SUFFIXES = (".html", ".htm")
 #: What a QR code may lead to: a web address, or a path relative to the page (no other scheme).
-_SITE_URL = re.compile(r"^(https?://[^\s]+|(?![a-zA-Z][a-zA-Z0-9+.-]*:)[^\s]*)$")
+
 
 
 def file_format(path: Path, *, atlas: bool = False) -> MapFormat:
@@ -128,7 +128,7 @@ class TreasureMapRequest:
             raise TreasureMapError(t("全区域の地図帳は PDF にだけ書けます", "an atlas can only be a PDF"),
                                    feature="format", hint=t("pdf を指定してください", "use pdf"))
         page_layout(self.paper, self.orientation)  # raises for an unknown paper or orientation
-        if self.qr_base is not None and not _SITE_URL.match(self.qr_base):
+        if self.qr_base is not None and not is_safe_url(self.qr_base):
             raise TreasureMapError(t("--qr-base は http(s):// で始まるアドレスか相対パスにしてください",
                                      "--qr-base must be an http(s):// address or a relative path"),
                                    feature="--qr-base", hint=t("例: https://example.jp/kennai/",
