@@ -74,7 +74,8 @@ class StrictJSON:
             if size > self.limit:
                 await self._refuse(scope, receive, send, 413, "BodyTooLarge", t(
                     f"JSON の本文が大きすぎます（上限 {self.limit:,} バイト）",
-                    f"the JSON body is larger than {self.limit:,} bytes"), drain=True)
+                    f"the JSON body is larger than {self.limit:,} bytes"),
+                    drain=message.get("more_body", False))
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
