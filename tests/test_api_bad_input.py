@@ -227,3 +227,13 @@ def test_methods_paths_and_headers(server: str) -> None:
     status, _ = _exchange(server, "POST", PLACES, b"{}", headers=_json_headers(
         **{"Idempotency-Key": key.encode("utf-8").decode("latin-1")}))
     assert status == 422
+
+
+def test_error_bodies_always_serialise() -> None:
+    """What a client sent may be anything a validation error echoes back: it becomes text."""
+    from api.errors import plain
+
+    echoed = {"input": [float("nan"), float("inf"), -float("inf"), b"\xff\xfe", {1: object()}],
+              "ctx": {"ge": 0.5, "error": ValueError("x")}}
+    text = json.dumps(plain(echoed), allow_nan=False)
+    assert json.loads(text)["input"][:3] == ["nan", "inf", "-inf"]
