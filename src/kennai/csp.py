@@ -90,11 +90,6 @@ def inline_scripts(page: str) -> list[str]:
     return parser.inline
 
 
-def page_policy(page: str, *, meta: bool = False) -> str:
-    """The policy of a page kennai wrote: the shared one plus the hashes of its inline scripts."""
-    return policy([script_hash(code) for code in inline_scripts(page)], meta=meta)
-
-
 def protect_page(page: str, *, scripts: int | None = 0) -> str:
     """``page`` with its policy as the first element of ``<head>`` (a written file carries its
     policy wherever it is opened: a browser, a file share, a static server).

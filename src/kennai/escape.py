@@ -9,7 +9,6 @@ through one of these before it joins markup:
 * :func:`js_string` for a value inside an inline ``<script>``: JSON with ``< > & '`` and the
   line separators as ``\\u`` escapes, so neither ``</script>`` nor a quote can end it (never a
   template literal, where ``${…}`` would run);
-* :func:`data_json` for a value a script reads from a ``data-*`` attribute;
 * :func:`url` for an address in ``href``: only ``http(s)://`` and relative ones pass
   (:data:`SAFE_URL_PATTERN`; ``javascript:`` and ``data:`` never reach a link).
 """
@@ -43,11 +42,6 @@ def js_string(value: Any) -> str:
     """``value`` as a JavaScript literal (JSON) that is safe inside an inline ``<script>``."""
     out = json.dumps(value, ensure_ascii=False)
     return re.sub("[<>&'\u2028\u2029]", lambda m: _JS_UNSAFE[m.group(0)], out)
-
-
-def data_json(value: Any) -> str:
-    """``value`` as JSON for a quoted ``data-*`` attribute (read back with ``JSON.parse``)."""
-    return attr(json.dumps(value, ensure_ascii=False))
 
 
 def is_safe_url(address: str) -> bool:
