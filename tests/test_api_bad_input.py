@@ -237,3 +237,10 @@ def test_error_bodies_always_serialise() -> None:
               "ctx": {"ge": 0.5, "error": ValueError("x")}}
     text = json.dumps(plain(echoed), allow_nan=False)
     assert json.loads(text)["input"][:3] == ["nan", "inf", "-inf"]
+
+
+def test_serve_lets_uploads_through_on_loopback_only() -> None:
+    from kennai.cli.app import is_loopback
+
+    assert all(is_loopback(h) for h in ("127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost"))
+    assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "192.168.1.5", "example.jp", ""))

@@ -157,11 +157,13 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def serve_region(config_path: Path, *, host: str, port: int, register: str | None) -> None:
+def serve_region(config_path: Path, *, host: str, port: int, register: str | None,
+                 uploads_need_token: bool = False) -> None:
     """Build the region when needed, then serve the API, tiles and web map until stopped.
 
     ``register`` is the place register (a SQLite file or a ``postgresql://`` URL); the build
-    reads the same one.
+    reads the same one. Plan uploads need the token unless ``host`` is a loopback address and
+    ``uploads_need_token`` is not set.
     """
     import uvicorn
 
@@ -181,7 +183,7 @@ def serve_region(config_path: Path, *, host: str, port: int, register: str | Non
     # Uploads without the token only when no other machine can connect (see docs/api-security.md).
     application = create_app(config_path,
                              register_path=register_location(register) if register else None,
-                             open_uploads=is_loopback(host))
+                             open_uploads=is_loopback(host) and not uploads_need_token)
     say(t(f"地図: http://{host}:{port}/map/  API 文書: http://{host}:{port}/docs",
            f"map: http://{host}:{port}/map/  API docs: http://{host}:{port}/docs"))
     uvicorn.run(application, host=host, port=port, log_level="info")
