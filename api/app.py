@@ -2,25 +2,19 @@
 
 ``create_app`` opens the build (it does not build: ``kennai serve`` does that first), prepares
 the tile set and the gathering-place register, and wires the routers under ``/api/v1``.
-Every error answer has one flat JSON shape in Japanese and English (``error, message,
-message_ja, hint, hint_ja, path, feature``): a :class:`~kennai.errors.KennaiError` (its
-``to_dict()``, 4xx), a refused token or upload, a request FastAPI finds invalid (422, naming the
-parameter, with the raw errors under ``detail``) and Starlette's own 404/405.
+Every error answer has one flat JSON shape in Japanese and English (:mod:`api.errors`); JSON
+bodies are read strictly and every answer carries the security headers (:mod:`api.middleware`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi import FastAPI
 
+from api.errors import install_error_handlers
+from api.middleware import SecurityHeaders, StrictJSON
 from api.routers.access import access_router
 from api.routers.maps import maps_router
 from api.routers.plans import plans_router
@@ -35,85 +29,12 @@ from api.snapshot import Updater, load_snapshot
 from api.state import DEFAULT_MAX_UPLOAD_BYTES, ServerState
 from kennai import __version__
 from kennai.config import load_config
-from kennai.errors import ApiError, KennaiError, http_status
-from kennai.i18n import Text, t
 from kennai.plan_store import PlanStore, default_plan_store_path
 from kennai.register import PlaceRegister, RegisterLocation, default_register_path, register_location
 
 API_PREFIX = "/api/v1"
 #: Where ``npm --prefix web ci`` puts MapLibre GL JS (the repository's ``web/``).
 DEFAULT_WEB_MODULES = Path(__file__).resolve().parents[1] / "web" / "node_modules"
-
-
-async def _kennai_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, KennaiError)
-    headers = exc.headers if isinstance(exc, ApiError) else None
-    return JSONResponse(exc.to_dict(), status_code=http_status(exc), headers=headers)
-
-
-def _error_body(error: str, message: Text, *, hint: Text | None = None,
-                feature: str | None = None) -> dict[str, Any]:
-    """The flat error body every answer shares (the shape of ``KennaiError.to_dict()``)."""
-    return {"error": error, "message": message.en, "message_ja": message.ja, "path": None,
-            "feature": feature, "hint": hint.en if hint else None,
-            "hint_ja": hint.ja if hint else None}
-
-
-#: Japanese for the commonest validation failures (pydantic error type → text; ``ctx`` fills it).
-_VALIDATION_JA = {
-    "missing": "必須です",
-    "greater_than": "{gt} より大きい値にしてください",
-    "greater_than_equal": "{ge} 以上にしてください",
-    "less_than": "{lt} より小さい値にしてください",
-    "less_than_equal": "{le} 以下にしてください",
-    "string_too_long": "{max_length} 文字以内にしてください",
-    "string_too_short": "{min_length} 文字以上にしてください",
-    "literal_error": "次のどれかにしてください: {expected}",
-    "enum": "次のどれかにしてください: {expected}",
-    "extra_forbidden": "この項目は使えません",
-    "int_parsing": "整数にしてください",
-    "float_parsing": "数値にしてください",
-    "bool_parsing": "true か false にしてください",
-    "json_invalid": "JSON として読めません",
-}
-
-
-def _where(loc: Sequence[Any]) -> str:
-    """A validation error's location as the client wrote it: ``query.limit``, ``body.lon``."""
-    return ".".join(str(part) for part in loc) or "request"
-
-
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's request validation in the flat shape, naming the first bad parameter; the raw
-    errors stay under ``detail``."""
-    assert isinstance(exc, RequestValidationError)
-    errors = list(exc.errors())
-    first: dict[str, Any] = errors[0] if errors else {"loc": (), "msg": "invalid request",
-                                                        "type": ""}
-    where = _where(first.get("loc", ()))
-    ctx = {k: str(v) for k, v in (first.get("ctx") or {}).items()}
-    try:
-        reason_ja = _VALIDATION_JA[first.get("type", "")].format(**ctx)
-    except (KeyError, IndexError):
-        reason_ja = "値が正しくありません"
-    more = len(errors) - 1
-    message = t(f"「{where}」: {reason_ja}" + (f"（ほか {more} 件）" if more else ""),
-                f"{where!r}: {first.get('msg', 'invalid')}" + (f" (and {more} more)" if more else ""))
-    body = _error_body("RequestValidationError", message, feature=where,
-                       hint=t("API の説明（/docs）でパラメータを確認してください",
-                              "check the parameters in the API description (/docs)"))
-    return JSONResponse(body | {"detail": jsonable_encoder(errors)}, status_code=422)
-
-
-async def _http_error(_: Request, exc: Exception) -> Response:
-    """Starlette's own refusals (no such route, wrong method …) in the flat shape."""
-    assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code < 400:
-        return Response(status_code=exc.status_code, headers=exc.headers)
-    detail = exc.detail if isinstance(exc.detail, str) else "error"
-    ja = {404: "見つかりません", 405: "このメソッドは使えません"}.get(exc.status_code, "要求を処理できません")
-    body = _error_body("HTTPError", t(ja, detail))
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 def create_app(
@@ -124,6 +45,7 @@ def create_app(
     token: str | None = None,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     web_modules: Path | None = None,
+    open_uploads: bool = False,
 ) -> FastAPI:
     """Build the FastAPI app for a region that has been built.
 
@@ -144,6 +66,10 @@ def create_app(
     web_modules
         The ``node_modules`` folder holding ``maplibre-gl`` (default: the repository's
         ``web/node_modules``, or ``KENNAI_WEB_MODULES``).
+    open_uploads
+        Let plan uploads through without the token. ``kennai serve`` sets it only when it
+        listens on a loopback address (only this machine can reach it); anywhere else an
+        upload, which makes the server parse a file, needs the token like a write.
 
     Raises
     ------
@@ -161,16 +87,16 @@ def create_app(
         updater=Updater(config, build_dir, where, snapshot), register=register,
         plans=PlanStore(default_plan_store_path(config, build_dir)),
         token=token if token is not None else os.environ.get("KENNAI_TOKEN") or None,
-        max_upload_bytes=max_upload_bytes,
+        max_upload_bytes=max_upload_bytes, open_uploads=open_uploads,
         web_modules=web_modules or (Path(env_modules) if env_modules else DEFAULT_WEB_MODULES))
     app = FastAPI(title=f"kennai 圏内 — {config.title}", version=__version__,
                   description="通いの場への徒歩アクセス・第2層圏域の分断チェック・地図の API "
                               "(walkable access, layer-2 split checks and maps)",
                   docs_url=None, redoc_url=None, openapi_url=f"{API_PREFIX}/openapi.json")
     app.state.kennai = state
-    app.add_exception_handler(KennaiError, _kennai_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    install_error_handlers(app)
+    app.add_middleware(StrictJSON)
+    app.add_middleware(SecurityHeaders)
 
     @app.get(f"{API_PREFIX}/health", tags=["meta"], summary="稼働確認 (health check)")
     def health() -> dict[str, str]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hmac
-from dataclasses import dataclass
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends
 from fastapi import Path as PathParam
@@ -20,6 +24,8 @@ from kennai.raster_tiles import SurfaceTiles
 from kennai.region import Region
 from kennai.register import PlaceRegister
 from kennai.tiles import TileSet
+
+_T = TypeVar("_T")
 
 #: Default upload limit: a city's district shapefile is well under this.
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -40,6 +46,11 @@ class ServerState:
     plans: PlanStore
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     web_modules: Path | None = None
+    open_uploads: bool = False
+    #: Register writes, one at a time in arrival order (a queue, not 20 threads on one lock).
+    _writes: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="kennai-register"),
+        repr=False)
 
     @property
     def snapshot(self) -> Snapshot:
@@ -60,6 +71,11 @@ class ServerState:
     @property
     def surface(self) -> SurfaceTiles | None:
         return self.snapshot.surface
+
+    async def write(self, change: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """Run a register change on the writer thread; wait for it without blocking the loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writes, functools.partial(change, *args, **kwargs))
 
     def check_region(self, name: str) -> Region:
         """The region when ``name`` is its name; otherwise :class:`NotFoundError`."""
@@ -106,12 +122,15 @@ RegionName = Annotated[str, PathParam(description="地域名 region name (e.g. y
 _bearer = HTTPBearer(auto_error=False, description="KENNAI_TOKEN の値 (the server's write token)")
 
 
-def token_dependency(state: ServerState):
-    """A dependency that lets a request through only with the server's bearer token."""
+def token_dependency(state: ServerState, *, unless_open_uploads: bool = False):
+    """A dependency that lets a request through only with the server's bearer token (or, with
+    ``unless_open_uploads``, without it when the server lets uploads through: loopback only)."""
 
-    def require_token(
+    async def require_token(  # async: a comparison, not worth a thread-pool hop per write
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> None:
+        if unless_open_uploads and state.open_uploads:
+            return
         if not state.token:
             raise ApiError(403, "WritesDisabled", t(
                 "書き込みは無効です（サーバーが KENNAI_TOKEN なしで起動されています）",

@@ -53,7 +53,7 @@ def _serve(config: Path, build_dir: Path, cwd: Path):
     port = _free_port()
     code = (f"import uvicorn; from pathlib import Path; from api import create_app; "
             f"app = create_app({str(config)!r}, build_dir=Path({str(build_dir)!r}),"
-            f" register_path=Path({str(cwd / 'r.sqlite')!r}), token='t'); "
+            f" register_path=Path({str(cwd / 'r.sqlite')!r}), token='t', open_uploads=True); "
             f"uvicorn.run(app, host='127.0.0.1', port={port}, log_level='warning')")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=cwd)
@@ -136,7 +136,7 @@ def _map_page(url: str) -> Iterator[Any]:
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 800})
             page.goto(url)
-            page.wait_for_function("window.kennai && (window.kennai.ready || window.kennai.error)",
+            page.wait_for_function("() => window.kennai && (window.kennai.ready || window.kennai.error)",
                                    timeout=30_000)
             assert page.evaluate("window.kennai.error") is None
             yield page
@@ -176,7 +176,7 @@ def test_web_map_draws_toggles_and_clicks(server: str) -> None:
         box = page.locator("#map canvas").bounding_box()
         # Click beside the label (labels are not clickable, the fill under them is).
         page.mouse.click(box["x"] + x + 30, box["y"] + y + 30)
-        page.wait_for_function("document.getElementById('panel').dataset.name !== undefined")
+        page.wait_for_function("() => document.getElementById('panel').dataset.name !== undefined")
         panel = page.locator("#panel")
         assert panel.get_attribute("data-layer") == "elementary"
         assert panel.get_attribute("data-name") == DISTRICT
@@ -217,7 +217,7 @@ def test_split_pieces_highlighted_and_plan_upload(server: str) -> None:
 
     with _map_page(f"{server}/map/") as page:
         page.select_option("#plan-select", "junior_high")
-        page.wait_for_function("document.getElementById('panel').dataset.layer === 'splits'",
+        page.wait_for_function("() => document.getElementById('panel').dataset.layer === 'splits'",
                                timeout=30_000)
         split_units = page.locator("#panel").get_attribute("data-split-units").split(",")
         assert {"焼津東小学校", "焼津西小学校"} <= set(split_units)
@@ -235,7 +235,7 @@ def test_split_pieces_highlighted_and_plan_upload(server: str) -> None:
         page.set_input_files("#plan-file", files=[{
             "name": "中学校区.zip", "mimeType": "application/zip", "buffer": _zipped_junior_high()}])
         page.click("#upload-button")
-        page.wait_for_function("document.getElementById('panel').dataset.name === '中学校区.zip'",
+        page.wait_for_function("() => document.getElementById('panel').dataset.name === '中学校区.zip'",
                                timeout=30_000)
         listed = page.locator("#split-units").inner_text()
         assert "焼津東小学校" in listed and "焼津西小学校" in listed

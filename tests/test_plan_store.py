@@ -111,15 +111,15 @@ def test_an_uploaded_assignment_table_splits_as_its_polygons(demo_built, tmp_pat
     files = {"csv": ("assign.csv", TABLE.read_bytes()),
              "xlsx": ("assign.xlsx", xlsx.read_bytes()),
              "geojson": ("areas.geojson", polygons.to_json().encode())}
-    url = "/api/v1/regions/demo/plans/upload"
+    url = "/api/v1/regions/demo/splits/upload"
     for units in ("elementary", "neighbourhood"):
-        got = {k: client.post(url, params={"units": units}, files={"file": f})
+        got = {k: client.post(url, params={"units": units}, files={"file": f}, headers=AUTH)
                for k, f in files.items()}
         assert {k: r.status_code for k, r in got.items()} == dict.fromkeys(files, 200), \
             {k: r.text[:300] for k, r in got.items()}
         assert _splits(got["csv"].json()) == _splits(got["geojson"].json()) \
             == _splits(got["xlsx"].json())
-    bad = client.post(url, files={"file": ("x.csv", "列1,列2\nどこ,ここ\n".encode())})
+    bad = client.post(url, files={"file": ("x.csv", "列1,列2\nどこ,ここ\n".encode())}, headers=AUTH)
     assert bad.status_code == 422 and "upload" in bad.text
 
 

@@ -151,3 +151,27 @@ def test_location_picks_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert register_location(str(tmp_path / "r.sqlite")) == tmp_path / "r.sqlite"
     monkeypatch.setenv("KENNAI_REGISTER", url)
     assert default_register_path(None, tmp_path / "build") == url  # type: ignore[arg-type]
+
+
+def test_idempotency_key_replays_the_first_answer(register: PlaceRegister) -> None:
+    """A retried write with the same key returns the first answer and stores nothing more; the
+    key for another change is refused (nothing changes); racing retries store one place."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kennai.errors import RegisterConflictError
+
+    place = {"name": "再送サロン", "lon": 138.276, "lat": 34.846}
+    first = register.add(place, by="山田", idempotency_key="k-1")
+    assert register.add(place, by="山田", idempotency_key="k-1") == first
+    with pytest.raises(RegisterConflictError):
+        register.add(place | {"name": "別"}, by="山田", idempotency_key="k-1")
+    gone = register.retire(first["place_id"], by="山田", reason="閉所", idempotency_key="k-2")
+    assert register.retire(first["place_id"], by="山田", reason="閉所", idempotency_key="k-2") == gone
+    with ThreadPoolExecutor(6) as pool:
+        raced = list(pool.map(lambda _: register.add(place | {"name": "同時"}, by="佐藤",
+                                                     idempotency_key="k-3"), range(6)))
+    assert len({r["place_id"] for r in raced}) == 1
+    names = [p["name"] for p in register.list_places(include_retired=True)]
+    assert names.count("再送サロン") == 1 and names.count("同時") == 1 and "別" not in names
+    with pytest.raises(InputError):
+        register.add(place, by="山田", idempotency_key="x" * 201)

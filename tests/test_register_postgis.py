@@ -31,6 +31,7 @@ from test_register import (  # noqa: E402
     test_bad_places_are_refused,  # noqa: F401
     test_failed_change_leaves_nothing,  # noqa: F401
     test_fingerprint_changes_with_every_change,  # noqa: F401
+    test_idempotency_key_replays_the_first_answer,  # noqa: F401
     test_register_places_is_a_places_source,  # noqa: F401
     test_who_is_required,  # noqa: F401
 )

@@ -143,7 +143,7 @@ def check_site(site: Path, region: Region, shot: str) -> None:
     point = region.layer(layer).loc[region.layer(layer)["name"] == name].geometry
     lon, lat = point.representative_point().to_crs("EPSG:4326").iloc[0].coords[0]
     with static_server(site) as url, offline_page(
-            f"{url}/index.html", wait="window.kennai && (window.kennai.ready || window.kennai.error)"
+            f"{url}/index.html", wait="() => window.kennai && (window.kennai.ready || window.kennai.error)"
     ) as (page, refused):
         assert page.evaluate("window.kennai.error") is None
         page.evaluate(f"window.kennai.map.jumpTo({{center: [{lon}, {lat}], zoom: 14}})")
@@ -158,7 +158,7 @@ def check_site(site: Path, region: Region, shot: str) -> None:
         assert name in rendered
         box = page.locator("#map canvas").bounding_box()
         page.mouse.click(box["x"] + x, box["y"] + y)
-        page.wait_for_function("document.getElementById('coverage') !== null", timeout=30_000)
+        page.wait_for_function("() => document.getElementById('coverage') !== null", timeout=30_000)
         panel = page.locator("#panel")
         assert panel.get_attribute("data-name") == name
         assert page.locator("#coverage-table tr").count() > 1
@@ -263,7 +263,7 @@ def test_docs_render_offline_in_chromium(demo: Region, tmp_path: Path) -> None:
     try:
         wait_for_port(port, proc)
         with offline_page(f"http://127.0.0.1:{port}/docs",
-                          wait="document.querySelectorAll('.opblock').length > 5") as (page, refused):
+                          wait="() => document.querySelectorAll('.opblock').length > 5") as (page, refused):
             ops = page.locator(".opblock-summary-path").all_inner_texts()
             assert any("/api/v1/regions" in op for op in ops)
             assert not refused, refused

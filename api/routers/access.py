@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import geopandas as gpd
 from fastapi import APIRouter, Header, Query, Response
 
+from api.errors import error_responses
 from api.routers.tiles import TileIndex, Zoom, serve_tile
 from api.state import RegionName, ServerState
 from kennai.access import (
@@ -61,7 +62,8 @@ def _rows_for(rows: list[dict[str, Any]], district: str | None, layer: str) -> l
 
 def access_router(state: ServerState) -> APIRouter:
     """Routes under ``/regions/{region}/access``."""
-    router = APIRouter(prefix="/regions/{region}/access", tags=["access"])
+    router = APIRouter(prefix="/regions/{region}/access", tags=["access"],
+                       responses=error_responses(404, 422))
     gap_cache: dict[float, gpd.GeoDataFrame] = {}
     gap_lock = threading.Lock()
     kind_cache: dict[str, AccessResults] = {}

@@ -12,8 +12,10 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response
 
+from api.errors import error_responses
 from api.state import RegionName, ServerState
 from kennai.config import DistrictKind
+from kennai.escape import SAFE_URL_PATTERN
 
 Format = Literal["pdf", "png", "svg", "html"]
 MEDIA_TYPES = {"pdf": "application/pdf", "png": "image/png", "svg": "image/svg+xml",
@@ -22,7 +24,8 @@ MEDIA_TYPES = {"pdf": "application/pdf", "png": "image/png", "svg": "image/svg+x
 
 def maps_router(state: ServerState) -> APIRouter:
     """Route ``/regions/{region}/treasure-map`` and ``/regions/{region}/karte``."""
-    router = APIRouter(prefix="/regions/{region}", tags=["maps"])
+    router = APIRouter(prefix="/regions/{region}", tags=["maps"],
+                       responses=error_responses(404, 422))
     lock = threading.Lock()
 
     @router.get("/treasure-map", summary="宝物マップ (one district's treasure map: PDF, PNG, SVG or "
@@ -41,7 +44,8 @@ def maps_router(state: ServerState) -> APIRouter:
         plan: Annotated[str | None, Query(max_length=100, description=(
             "第2層の計画の圏域を区域にする (a plan's areas as the districts, instead of layer)"))] = None,
         qr_base: Annotated[str | None, Query(max_length=500, description=(
-            "公開サイトのアドレス: 区域のページへの QR コード (exported site's address)"))] = None,
+            "公開サイトのアドレス: 区域のページへの QR コード (exported site's address: http(s):// "
+            "or a relative path)"), json_schema_extra={"pattern": SAFE_URL_PATTERN})] = None,
     ) -> Response:
         from kennai.maps.request import TreasureMapRequest, map_options, render_map
 

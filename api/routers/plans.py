@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.errors import error_responses
 from api.routers.splits import read_upload
 from api.state import RegionName, ServerState, token_dependency
 from kennai.config import NAME_RE
@@ -32,10 +33,11 @@ class PlanRename(BaseModel):
 
 def plans_router(state: ServerState) -> APIRouter:
     """Routes ``POST /regions/{region}/plans`` and ``PATCH|DELETE /regions/{region}/plans/{plan}``."""
-    router = APIRouter(prefix="/regions/{region}/plans", tags=["plans"])
+    router = APIRouter(prefix="/regions/{region}/plans", tags=["plans"],
+                       responses=error_responses(401, 403, 404, 409, 422))
     writer = [Depends(token_dependency(state))]
 
-    @router.post("", status_code=201, dependencies=writer,
+    @router.post("", status_code=201, dependencies=writer, responses=error_responses(400, 413),
                  summary="案を保存 (store a plan: GeoJSON, zipped shapefile, or an assignment "
                          "table CSV/xlsx of unit code or name → area; needs the token)")
     async def store_plan(

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
+from api.errors import error_responses
 from api.state import RegionName, ServerState
 from kennai.config import POLYGON_KINDS
 from kennai.errors import NotFoundError
@@ -49,7 +50,7 @@ def _district_layer(state: ServerState, kind: str):
 
 def regions_router(state: ServerState) -> APIRouter:
     """Routes under ``/regions``: what the region holds, as JSON and GeoJSON (EPSG:4326)."""
-    router = APIRouter(prefix="/regions", tags=["regions"])
+    router = APIRouter(prefix="/regions", tags=["regions"], responses=error_responses(404, 422))
 
     @router.get("", summary="地域の一覧 (regions served)")
     def list_regions() -> list[dict[str, Any]]:

@@ -1,12 +1,18 @@
-"""Split reports: which school districts / 自治会 a layer-2 plan cuts, for stored or uploaded plans."""
+"""Split reports: which school districts / 自治会 a layer-2 plan cuts, for stored or uploaded plans.
+
+An upload is checked at ``POST /regions/{region}/splits/upload``, a path of its own: under
+``/plans/`` it would be shadowed by the stored plan ``/plans/{plan}``. It needs the token unless
+the server lets uploads through (``kennai serve`` on a loopback address).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
 
-from api.state import RegionName, ServerState
+from api.errors import error_responses
+from api.state import RegionName, ServerState, token_dependency
 from kennai.config import DistrictKind
 from kennai.errors import ApiError
 from kennai.geojson import to_feature_collection
@@ -65,19 +71,29 @@ def report_json(report: SplitReport, *, pieces: bool) -> dict[str, Any]:
 
 
 def splits_router(state: ServerState) -> APIRouter:
-    """Routes ``/regions/{region}/plans/{plan}/splits`` and ``/regions/{region}/plans/upload``."""
-    router = APIRouter(prefix="/regions/{region}/plans", tags=["splits"])
+    """Routes ``/regions/{region}/plans/{plan}/splits`` and ``/regions/{region}/splits/upload``."""
+    router = APIRouter(prefix="/regions/{region}", tags=["splits"])
+    uploader = [Depends(token_dependency(state, unless_open_uploads=True))]
 
-    @router.get("/{plan}/splits", summary="案の分断レポート (split report of a stored plan)")
+    @router.get("/plans/{plan}/splits", summary="案の分断レポート (split report of a stored plan)",
+                responses=error_responses(404, 422))
     def plan_splits(region: RegionName, plan: Annotated[str, Path(max_length=100)],
                     units: Units = "elementary", pieces: Pieces = False) -> dict[str, Any]:
         reg = state.check_region(region)
         return report_json(split_report_for_region(reg, plan, units, store=state.plans),
                            pieces=pieces)
 
-    @router.post("/upload", summary="案をアップロードして分断を調べる (upload a plan: GeoJSON, "
-                                    "zipped shapefile (Shift_JIS included) or an assignment table "
-                                    "CSV/xlsx; returns its split report)")
+    @router.post("/splits/upload", dependencies=uploader,
+                 summary="案をアップロードして分断を調べる (upload a plan: GeoJSON, zipped shapefile "
+                         "(Shift_JIS included) or an assignment table CSV/xlsx of unit code or "
+                         "name → area; returns its split report)",
+                 description="A GeoJSON's geometries are checked before they are read: every ring "
+                             "closed with 4 or more positions, every coordinate a finite number, "
+                             "Polygon/MultiPolygon nesting as RFC 7946 says; a zip holds one "
+                             "shapefile (.shp, .shx, .dbf, .prj); a .csv or .xlsx file is an "
+                             "assignment table. Needs the token unless the server listens on a "
+                             "loopback address only.",
+                 responses=error_responses(400, 401, 403, 404, 413, 422))
     async def upload_plan(
         region: RegionName, request: Request,
         file: Annotated[UploadFile, File(description="GeoJSON・ZIP 圧縮したシェープファイル・割当表 "

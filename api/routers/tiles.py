@@ -12,6 +12,7 @@ from typing import Annotated, Any, Protocol
 from fastapi import APIRouter, Header, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from api.errors import error_responses
 from api.state import RegionName, ServerState
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
@@ -47,7 +48,7 @@ async def serve_tile(source: _TileSource, z: int, x: int, y: int, *, etag: str, 
 
 def tiles_router(state: ServerState) -> APIRouter:
     """Routes ``/regions/{region}/tiles.json`` and ``…/tiles/{z}/{x}/{y}.mvt``."""
-    router = APIRouter(prefix="/regions", tags=["tiles"])
+    router = APIRouter(prefix="/regions", tags=["tiles"], responses=error_responses(404, 422))
     etag = f'"{state.tiles.version}"'
 
     @router.get("/{region}/tiles.json", summary="TileJSON (vector tiles of every layer)")

@@ -12,6 +12,8 @@ from fastapi.staticfiles import StaticFiles
 
 import kennai
 from api.state import ServerState
+from kennai import escape
+from kennai.csp import protect_page
 
 #: The page's own files (index.html, app.js, style.css).
 PAGE_DIR = Path(kennai.__file__).resolve().parent / "web"
@@ -35,7 +37,7 @@ def mount_web(app: FastAPI, state: ServerState) -> None:
         if not has_maplibre:
             return HTMLResponse(f"<!doctype html><meta charset=utf-8><pre>{_INSTALL_HINT}</pre>",
                                 status_code=503)
-        return HTMLResponse((PAGE_DIR / "index.html").read_text(encoding="utf-8"))
+        return HTMLResponse(protect_page((PAGE_DIR / "index.html").read_text(encoding="utf-8")))
 
     if not has_maplibre:
         @router.get("/vendor/maplibre-gl/{name}")
@@ -65,10 +67,13 @@ def mount_docs(app: FastAPI, state: ServerState, *, openapi_url: str, docs_url: 
         if not has_swagger:
             return HTMLResponse(f"<!doctype html><meta charset=utf-8><pre>{_SWAGGER_HINT}</pre>",
                                 status_code=503)
-        return get_swagger_ui_html(openapi_url=openapi_url, title=f"{app.title} — API",
+        # FastAPI writes the title into <title> as it is: the region's title goes in escaped.
+        page = get_swagger_ui_html(openapi_url=openapi_url, title=escape.text(f"{app.title} — API"),
                                    swagger_js_url=f"{SWAGGER_PATH}/swagger-ui-bundle.js",
                                    swagger_css_url=f"{SWAGGER_PATH}/swagger-ui.css",
                                    swagger_favicon_url=f"{SWAGGER_PATH}/favicon-32x32.png")
+        # Its start-up script is inline: the page's policy allows exactly that script.
+        return HTMLResponse(protect_page(bytes(page.body).decode("utf-8"), scripts=1))
 
     app.include_router(router)
     if has_swagger:

@@ -108,7 +108,8 @@ class TreasureMapError(KennaiError):
 
 
 class RegisterConflictError(KennaiError):
-    """Another editor holds the place too long: the change was not made (try again)."""
+    """Another editor holds the place too long, or an Idempotency-Key already names another
+    change: the change was not made."""
 
 
 class PlanExistsError(KennaiError):

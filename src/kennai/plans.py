@@ -23,6 +23,7 @@ from kennai.checks import Finding, repair_geometries
 from kennai.config import PlanConfig, Source
 from kennai.errors import ConfigError, CRSError, InputError, KennaiError
 from kennai.i18n import t
+from kennai.io.geojson_shape import check_geojson_shapes
 from kennai.io.layers import detect_name_column, read_districts
 from kennai.io.tables import read_csv_table, read_xlsx_table
 from kennai.io.vector import read_vector
@@ -74,6 +75,8 @@ def _plan_polygons(src: Source, crs: CRS) -> gpd.GeoDataFrame:
 def _upload_file(data: bytes, folder: Path) -> Path:
     """Store uploaded bytes under a suffix GDAL recognises (zip → shapefile, else GeoJSON)."""
     suffix = ".zip" if data[:4] == b"PK\x03\x04" else ".geojson"
+    if suffix == ".geojson":  # its shapes, before GDAL or GEOS reads a coordinate
+        check_geojson_shapes(data, path=UPLOAD_PATH)
     path = folder / f"plan{suffix}"
     path.write_bytes(data)
     return path

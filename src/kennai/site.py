@@ -29,6 +29,7 @@ from typing import Any
 from kennai.access import AccessResults, coverage_table, district_gaps, region_gaps, resolve_polygons
 from kennai.atomic import atomic_dir
 from kennai.config import POLYGON_KINDS
+from kennai.csp import protect_page
 from kennai.errors import NotFoundError, OutputError
 from kennai.export import write_table
 from kennai.export_targets import coverage_export, export_table
@@ -81,7 +82,7 @@ def _page(out: Path) -> None:
     text = text.replace('<script src="static/app.js">',
                         '<script src="vendor/pmtiles/pmtiles.js"></script>\n  '
                         '<script src="static/app.js">')
-    (out / "index.html").write_text(text, encoding="utf-8")
+    (out / "index.html").write_text(protect_page(text), encoding="utf-8")
     (out / "static").mkdir()
     for name in ("app.js", "style.css"):
         shutil.copy2(PAGE_DIR / name, out / "static" / name)
@@ -152,7 +153,7 @@ def _district_page(region: Region, layer: str, name: str, number: int, row: dict
     maps = (f"<li><a id=\"pdf\" href=\"../../maps/{esc(layer)}/{number}.pdf\">宝物マップ（PDF） "
             f"treasure map</a></li><li><a href=\"../../maps/{esc(layer)}/atlas.pdf\">"
             "地図帳（全区域） atlas</a></li>") if has_map else ""
-    return (
+    return protect_page(
         "<!doctype html>\n<html lang=\"ja\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         f"<title>{esc(name)} — {esc(region.config.title)}</title>"

@@ -120,11 +120,25 @@ def open_region(config_path: Path, *, build: bool = False, quiet: bool = False) 
         return read_region(config, build_dir=build_dir, progress=progress)[0]
 
 
-def serve_region(config_path: Path, *, host: str, port: int, register: str | None) -> None:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is an address only this machine reaches (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[] ")).is_loopback
+    except ValueError:
+        return False
+
+
+def serve_region(config_path: Path, *, host: str, port: int, register: str | None,
+                 uploads_need_token: bool = False) -> None:
     """Build the region when needed, then serve the API, tiles and web map until stopped.
 
     ``register`` is the place register (a SQLite file or a ``postgresql://`` URL); the build
-    reads the same one.
+    reads the same one. Plan uploads need the token unless ``host`` is a loopback address and
+    ``uploads_need_token`` is not set.
     """
     import uvicorn
 
@@ -141,8 +155,10 @@ def serve_region(config_path: Path, *, host: str, port: int, register: str | Non
     except ImportError:
         raise typer.BadParameter("the 'api' package is not importable: install kennai with "
                                  "pip install -e . from the repository") from None
+    # Uploads without the token only when no other machine can connect (see docs/api-security.md).
     application = create_app(config_path,
-                             register_path=register_location(register) if register else None)
+                             register_path=register_location(register) if register else None,
+                             open_uploads=is_loopback(host) and not uploads_need_token)
     say(t(f"地図: http://{host}:{port}/map/  API 文書: http://{host}:{port}/docs",
            f"map: http://{host}:{port}/map/  API docs: http://{host}:{port}/docs"))
     uvicorn.run(application, host=host, port=port, log_level="info")

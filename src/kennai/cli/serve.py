@@ -29,9 +29,15 @@ def serve(
         "--register", help="通いの場の登録簿: SQLite ファイルか postgresql:// URL (register file "
                            "or PostgreSQL+PostGIS URL; default build/<region>.register.sqlite "
                            "or KENNAI_REGISTER)")] = None,
+    uploads_need_token: Annotated[bool, typer.Option(
+        "--uploads-need-token", help="案のアップロードにもトークンを求める（既定: ループバックでは不要。"
+                                     "同じ機械のリバースプロキシの後ろでは指定） (uploads need the "
+                                     "token even on a loopback address, e.g. behind a reverse proxy)"
+    )] = False,
 ) -> None:
     """API・タイル・ウェブ地図を配信 (serve the API, vector tiles and the web map)."""
-    serve_region(config, host=host, port=port, register=register)
+    serve_region(config, host=host, port=port, register=register,
+                 uploads_need_token=uploads_need_token)
 
 
 @app.command("export-tiles")

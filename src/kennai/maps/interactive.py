@@ -10,12 +10,12 @@ the region's own data, so opening the file makes no network request at all.
 from __future__ import annotations
 
 import base64
-import html
 import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote
 
 import folium
 import geopandas as gpd
@@ -24,7 +24,9 @@ import shapely
 from branca.element import Figure, MacroElement
 from jinja2 import Template
 
+from kennai import escape
 from kennai.atomic import atomic_dir, atomic_path
+from kennai.csp import protect_page
 from kennai.i18n import t
 from kennai.maps.basemap import Basemap, load_basemap
 from kennai.maps.content import (
@@ -144,34 +146,57 @@ def _add_basemap(m: folium.Map, base: Basemap, crs: Any) -> None:
                        interactive=False, control=False).add_to(m)
 
 
-class _BindPopup(MacroElement):
-    """A popup bound with Leaflet alone (folium's Popup builds its content with jQuery)."""
+class _Bind(MacroElement):
+    """A popup or tooltip bound with Leaflet alone: its HTML (user text escaped by the caller)
+    as a JSON string literal, never in a template literal (folium's Tooltip puts its text raw
+    into one, where ``${…}`` runs; its Popup builds content with jQuery)."""
 
     _template = Template(
         "{% macro script(this, kwargs) %}"
-        "{{ this._parent.get_name() }}.bindPopup({{ this.content }}, {maxWidth: 320});"
+        "{{ this._parent.get_name() }}.{{ this.method }}({{ this.content }}, {{ this.options }});"
         "{% endmacro %}")
 
-    def __init__(self, content: str) -> None:
+    def __init__(self, method: str, content: str, options: Mapping[str, Any]) -> None:
         super().__init__()
-        self._name = "BindPopup"
-        self.content = json.dumps(content, ensure_ascii=False)
+        self._name = "Bind"
+        self.method = method
+        self.content = escape.js_string(content)
+        self.options = escape.js_string(dict(options))
+
+
+class _ListClicks(MacroElement):
+    """Clicking a row of the panel's list opens its marker's popup (a listener, not an inline
+    ``onclick``, which the page's policy does not run)."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "document.querySelectorAll('[data-kn-marker]').forEach(function (row) {"
+        " row.addEventListener('click', function () {"
+        " var marker = window[row.getAttribute('data-kn-marker')];"
+        " if (marker) { marker.openPopup(); } }); });"
+        "{% endmacro %}")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "ListClicks"
 
 
 def _marker_html(number: int, style: CategoryStyle) -> str:
-    return (f'<div class="kn-num" data-kennai-number="{number}" style="background:{style.colour};'
-            f'color:{style.text_colour};{_SHAPE_CSS.get(style.marker, "")}">{number}</div>')
+    css = f"background:{style.colour};color:{style.text_colour};{_SHAPE_CSS.get(style.marker, '')}"
+    return (f'<div class="kn-num" data-kennai-number="{int(number)}" style="{escape.attr(css)}">'
+            f"{int(number)}</div>")
 
 
 def _popup_html(place: Mapping[str, Any], minutes: float | None, layer_title: str) -> str:
-    rows = [f"<b>{place['number']}. {html.escape(clean_text(place['name']))}</b>",
-            html.escape(clean_text(place["category"]))]
+    rows = [f"<b>{int(place['number'])}. {escape.text(clean_text(place['name']))}</b>",
+            escape.text(clean_text(place["category"]))]
     for label, value in (("曜日・時間", schedule_text(place)), ("住所", clean_text(place.get("address"))),
                          ("内容", clean_text(place.get("description")))):
         if value:
-            rows.append(f"{label}: {html.escape(value)}")
+            rows.append(f"{label}: {escape.text(value)}")
     if minutes is not None and np.isfinite(minutes):
-        rows.append(f"徒歩: この{layer_title}でここが最寄りの住民から 約{minutes:.0f} 分（中央値）")
+        rows.append(f"徒歩: この{escape.text(layer_title)}でここが最寄りの住民から "
+                    f"約{minutes:.0f} 分（中央値）")
     return "<br>".join(rows)
 
 
@@ -256,8 +281,9 @@ def interactive_map(
         "weight": 0, "fillColor": "#FFFFFF", "fillOpacity": 0.55}, interactive=False,
         control=False).add_to(m)
     others = districts.drop(index=districts.index[row])
+    # folium's GeoJsonTooltip writes the value into innerHTML: the name goes in escaped.
     folium.GeoJson(_geojson(list(others.geometry.values), crs,
-                            [{"name": str(n)} for n in others["name"]]),
+                            [{"name": escape.text(n)} for n in others["name"]]),
                    style_function=lambda _f: {"color": "#8A8A8A", "weight": 1, "fillOpacity": 0},
                    tooltip=folium.GeoJsonTooltip(["name"], labels=False), control=False).add_to(m)
     folium.GeoJson(_geojson([shape], crs), style_function=lambda _f: {
@@ -273,39 +299,43 @@ def interactive_map(
         marker = folium.Marker(
             [lat, lon], icon=folium.DivIcon(html=_marker_html(place["number"], style),
                                             icon_size=(26, 26), icon_anchor=(13, 13),
-                                            class_name="kn-marker"),
-            tooltip=f"{place['number']}. {clean_text(place['name'])}")
+                                            class_name="kn-marker"))
         marker.add_to(m)
-        _BindPopup(_popup_html(place, mins, layer_title)).add_to(marker)
-        items.append(f'<li onclick="{marker.get_name()}.openPopup()"><b style="color:'
-                     f'{style.colour}">{place["number"]}</b>{html.escape(clean_text(place["name"]))}</li>')
-    credits = " ／ ".join(html.escape(c) for c in attributions(region, base))
-    heading = html.escape(title or f"{district}の宝物マップ")
+        _Bind("bindTooltip", f"{int(place['number'])}. {escape.text(clean_text(place['name']))}",
+              {"sticky": True}).add_to(marker)
+        _Bind("bindPopup", _popup_html(place, mins, layer_title), {"maxWidth": 320}).add_to(marker)
+        items.append(f'<li data-kn-marker="{escape.attr(marker.get_name())}"><b style="color:'
+                     f'{escape.attr(style.colour)}">{int(place["number"])}</b>'
+                     f'{escape.text(clean_text(place["name"]))}</li>')
+    _ListClicks().add_to(m)
+    credits = " ／ ".join(escape.text(c) for c in attributions(region, base))
+    heading = escape.text(title or f"{district}の宝物マップ")
     link = ""
     if shade_gdf is not None and not shade_gdf.empty:  # the printed legend's walking-area note
         link += (f'<div class="kn-walk"><span style="color:{SHADE_COLOUR}">■</span> '
-                 f'{html.escape(shade_label)}</div>')
+                 f'{escape.text(shade_label)}</div>')
     if has_unserved:
         link += (f'<div class="kn-unserved"><span style="color:{UNSERVED_COLOUR}">■</span> '
-                 f'{UNSERVED_LABEL}</div>')
+                 f'{escape.text(UNSERVED_LABEL)}</div>')
     if qr_base is not None:  # the printed page's QR code, as a link
         url = district_page_url(qr_base, layer=layer, district=district, number=row + 1)
-        link += f'<div><a class="kn-page" href="{html.escape(url, quote=True)}">この地区のページ</a></div>'
+        link += f'<div><a class="kn-page" href="{escape.url(url)}">この地区のページ</a></div>'
     panel = (f'<div class="kn-panel" id="kn-panel"><h1>{heading}</h1>'
-             f'<div>{html.escape(region.config.title)} {html.escape(layer_title)}「'
-             f'{html.escape(district)}」 {len(places)} か所</div><ol>{"".join(items)}</ol>'
+             f'<div>{escape.text(region.config.title)} {escape.text(layer_title)}「'
+             f'{escape.text(district)}」 {len(places)} か所</div><ol>{"".join(items)}</ol>'
              f'{link}<div class="kn-credit">{credits}</div></div>')
     root.html.add_child(folium.Element(panel), name="kn_panel")
     return m
 
 
 def render_interactive_html(region: Region, **options: Any) -> str:
-    """The interactive map as one HTML string (see :func:`interactive_map` for the options)."""
+    """The interactive map as one HTML string (see :func:`interactive_map` for the options),
+    carrying its Content Security Policy (:func:`kennai.csp.protect_page`)."""
     page = interactive_map(region, **options).get_root().render()
     external = _EXTERNAL.search(page)
     if external:  # a folium element brought a CDN link: that would break offline use
         raise RuntimeError(f"the page links an external asset: {external.group(0)!r}")
-    return page
+    return protect_page(page, scripts=None)
 
 
 def write_interactive_map(region: Region, path: str | Path, **options: Any) -> Path:
@@ -345,14 +375,14 @@ def write_interactive_atlas(region: Region, path: str | Path, *, layer: str,
                 region, layer=layer, district=name, minutes=(minutes or {}).get(name),
                 title=title.format(district=name) if title else None, **options)
             (tmp / f"{i + 1}.html").write_text(page, encoding="utf-8")
-    heading = html.escape(f"{region.config.title} {map_layer_title(region, layer)}の宝物マップ")
-    links = "".join(f'<li><a href="{html.escape(folder.name, quote=True)}/{i + 1}.html">'
-                    f"{html.escape(name)}</a></li>" for i, name in enumerate(names))
-    credits = " ／ ".join(html.escape(c) for c in region.config.attribution)
-    index = ('<!doctype html>\n<html lang="ja"><head><meta charset="utf-8">'
-             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-             f"<title>{heading}</title></head><body><h1>{heading}</h1><ol>{links}</ol>"
-             f"<p><small>{credits}</small></p></body></html>\n")
+    heading = escape.text(f"{region.config.title} {map_layer_title(region, layer)}の宝物マップ")
+    links = "".join(f'<li><a href="{escape.url(quote(folder.name))}/{i + 1}.html">'
+                    f"{escape.text(name)}</a></li>" for i, name in enumerate(names))
+    credits = " ／ ".join(escape.text(c) for c in region.config.attribution)
+    index = protect_page('<!doctype html>\n<html lang="ja"><head><meta charset="utf-8">'
+                         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+                         f"<title>{heading}</title></head><body><h1>{heading}</h1><ol>{links}</ol>"
+                         f"<p><small>{credits}</small></p></body></html>\n")
     with atomic_path(path) as tmp_index:
         tmp_index.write_text(index, encoding="utf-8")
     return path

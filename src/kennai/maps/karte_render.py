@@ -21,6 +21,7 @@ from markupsafe import Markup
 from matplotlib.figure import Figure
 
 from kennai.atomic import atomic_path
+from kennai.csp import protect_page
 from kennai.errors import TreasureMapError
 from kennai.i18n import t
 from kennai.maps.fonts import font_rc, japanese_font
@@ -283,9 +284,10 @@ def karte_html(profiles: Sequence[DistrictProfile], *, date: dt.date | None = No
                 date=f"{date.year}年{date.month}月{date.day}日", left=left,
                 svg=Markup(_map_svg(p))))
     title = f"{profiles[0].region_title} 地区カルテ" if profiles else "地区カルテ"
-    return str(Markup('<!doctype html><html lang="ja"><head><meta charset="utf-8">'
-                      "<title>{}</title><style>{}</style></head><body>{}</body></html>").format(
-        title, Markup(_CSS), Markup("").join(sections)))
+    return protect_page(str(Markup(
+        '<!doctype html><html lang="ja"><head><meta charset="utf-8">'
+        "<title>{}</title><style>{}</style></head><body>{}</body></html>").format(
+        title, Markup(_CSS), Markup("").join(sections))))
 
 
 def karte_bytes(profiles: Sequence[DistrictProfile], fmt: str,

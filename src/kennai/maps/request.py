@@ -9,7 +9,6 @@ a file written atomically for the command line. Every option reaches every forma
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -24,6 +23,7 @@ from kennai.access.surface import (
     walk_area,
 )
 from kennai.errors import KennaiError, TreasureMapError
+from kennai.escape import is_safe_url
 from kennai.i18n import t
 from kennai.maps.content import district_names, map_district, walk_label
 from kennai.maps.interactive import (
@@ -48,7 +48,7 @@ MapFormat = Literal[PrintFormat, "html"]
 MAP_FORMATS: tuple[MapFormat, ...] = ("pdf", "png", "svg", "html")
 HTML_SUFFIXES = (".html", ".htm")
 #: What a QR code may lead to: a web address, or a path relative to the page (no other scheme).
-_SITE_URL = re.compile(r"^(https?://[^\s]+|(?![a-zA-Z][a-zA-Z0-9+.-]*:)[^\s]*)$")
+
 
 
 def file_format(path: Path, *, atlas: bool = False) -> MapFormat:
@@ -78,7 +78,7 @@ def check_site_url(url: str) -> str:
     TreasureMapError
         For any other scheme (``javascript:`` …) or a value with spaces.
     """
-    if not _SITE_URL.match(url):
+    if not is_safe_url(url):
         raise TreasureMapError(t("--qr-base は http(s):// で始まるアドレスか相対パスにしてください",
                                  "--qr-base must be an http(s):// address or a relative path"),
                                feature="--qr-base", hint=t("例: https://example.jp/kennai/",

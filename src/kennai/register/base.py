@@ -6,17 +6,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import geopandas as gpd
 import shapely
 
-from kennai.errors import InputError, NotFoundError
+from kennai.errors import InputError, NotFoundError, RegisterConflictError
 from kennai.i18n import t
 from kennai.register.location import RegisterLocation, is_database_url
 from kennai.schedule import (
@@ -45,9 +46,10 @@ SOURCE_NAME = "register"
 _MAX_TEXT = 2000
 _STAMPS = ("created_at", "created_by", "updated_at", "updated_by", "retired_at", "retired_by",
            "retired_reason")
-
-
-
+#: How long an ``Idempotency-Key`` is remembered (a client retries within minutes, not days).
+IDEMPOTENCY_TTL = timedelta(hours=24)
+#: Longest ``Idempotency-Key`` accepted (a UUID is 36 characters).
+MAX_KEY = 200
 
 def _now() -> str:
     """The time of a change: UTC, to the second, as ISO text."""
@@ -58,6 +60,12 @@ def _text(value: Any) -> Any:
     """Timestamps as the ISO text both stores hand out (PostgreSQL returns datetimes)."""
     return value.astimezone(UTC).isoformat(timespec="seconds") if isinstance(value, datetime) \
         else value
+
+
+def _request_digest(action: str, place_id: str, values: Mapping[str, Any], by: str) -> str:
+    """What a write asked for, as a digest: a retry asks for the same, another change does not."""
+    text = json.dumps([action, place_id, dict(values), by], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _row(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -248,15 +256,23 @@ class PlaceRegister:
         return rows[0]
 
     # -- writing ---------------------------------------------------------------------------
-    def add(self, values: Mapping[str, Any], *, by: str) -> dict[str, Any]:
-        """Add a place (``name``, ``lon``, ``lat`` and any other text field); returns it."""
+    def add(self, values: Mapping[str, Any], *, by: str,
+            idempotency_key: str | None = None) -> dict[str, Any]:
+        """Add a place (``name``, ``lon``, ``lat`` and any other text field); returns it.
+
+        With an ``idempotency_key``, a retry of the same add (a client that never saw the first
+        answer) returns the first answer and stores nothing more.
+        """
         clean = self._clean(values, partial=False)
         who, now = self._who(by), _now()
         text = {k: v for k, v in clean.items() if k in TEXT_FIELDS}
         point_cols, point_values = self._insert_point
         cols = [*text, point_cols, "created_at", "created_by", "updated_at", "updated_by"]
         holes = [*("?" * len(text)), point_values, "?", "?", "?", "?"]
+        asked = _request_digest("add", "", clean, who)
         with self._transaction() as conn:
+            if (earlier := self._replay(conn, idempotency_key, asked)) is not None:
+                return earlier
             seq = self._exec(conn, f"INSERT INTO places ({', '.join(cols)}) VALUES "
                                    f"({', '.join(holes)}) RETURNING seq",
                              [*text.values(), clean["lon"], clean["lat"], now, who, now, who]
@@ -264,7 +280,7 @@ class PlaceRegister:
             place_id = f"{SOURCE_NAME}:{seq}"
             self._exec(conn, "UPDATE places SET place_id = ? WHERE seq = ?", (place_id, seq))
             self._log(conn, place_id, "add", now, who, clean)
-            return _row(self._fetch(conn, place_id))
+            return self._remember(conn, idempotency_key, asked, _row(self._fetch(conn, place_id)))
 
     def edit(self, place_id: str, changes: Mapping[str, Any], *, by: str) -> dict[str, Any]:
         """Change some fields of an active place; returns it.
@@ -297,11 +313,16 @@ class PlaceRegister:
             self._log(conn, place_id, "edit", now, who, clean)
             return _row(self._fetch(conn, place_id))
 
-    def retire(self, place_id: str, *, by: str, reason: str = "") -> dict[str, Any]:
-        """Retire a place (it stays in the register, off the map and out of the analysis)."""
+    def retire(self, place_id: str, *, by: str, reason: str = "",
+               idempotency_key: str | None = None) -> dict[str, Any]:
+        """Retire a place (it stays in the register, off the map and out of the analysis); a
+        retry with the same ``idempotency_key`` returns the first answer."""
         who, now = self._who(by), _now()
         reason = (reason or "").strip()[:_MAX_TEXT]
+        asked = _request_digest("retire", place_id, {"reason": reason}, who)
         with self._transaction() as conn:
+            if (earlier := self._replay(conn, idempotency_key, asked)) is not None:
+                return earlier
             row = self._fetch(conn, place_id, lock=True)
             if row["retired_at"] is not None:
                 raise InputError(t(f"「{place_id}」は既に廃止されています",
@@ -311,7 +332,48 @@ class PlaceRegister:
                              "updated_at = ?, updated_by = ? WHERE place_id = ?",
                        (now, who, reason, now, who, place_id))
             self._log(conn, place_id, "retire", now, who, {"reason": reason})
-            return _row(self._fetch(conn, place_id))
+            return self._remember(conn, idempotency_key, asked, _row(self._fetch(conn, place_id)))
+
+    # -- idempotent writes -----------------------------------------------------------------
+    def _lock_key(self, conn: Any, key: str) -> None:
+        """Make a second writer with the same key wait for the first (a store may need to)."""
+
+    def _replay(self, conn: Any, key: str | None, asked: str) -> dict[str, Any] | None:
+        """The stored answer of an earlier write with ``key`` (None when there was none).
+
+        The same key with another request is refused: the client reused a key by mistake.
+        """
+        if key is None:
+            return None
+        if not key.strip() or len(key) > MAX_KEY:
+            raise InputError(t(f"Idempotency-Key は 1〜{MAX_KEY} 文字にしてください",
+                               f"an Idempotency-Key has 1 to {MAX_KEY} characters"),
+                             feature="Idempotency-Key", hint=t("UUID などを使ってください",
+                                                               "use e.g. a UUID"))
+        self._lock_key(conn, key)
+        cutoff = (datetime.now(UTC) - IDEMPOTENCY_TTL).isoformat(timespec="seconds")
+        self._exec(conn, "DELETE FROM idempotency WHERE at < ?", (cutoff,))
+        rows = self._exec(conn, "SELECT request, response FROM idempotency WHERE idem_key = ?",
+                          (key,))
+        if not rows:
+            return None
+        if rows[0]["request"] != asked:
+            raise RegisterConflictError(t("この Idempotency-Key は別の変更に使われています",
+                                          "this Idempotency-Key was used for another change"),
+                                        feature="Idempotency-Key",
+                                        hint=t("変更ごとに新しいキーを使ってください",
+                                               "use a new key for each change"))
+        stored = rows[0]["response"]
+        return json.loads(stored) if isinstance(stored, str) else dict(stored)
+
+    def _remember(self, conn: Any, key: str | None, asked: str, answer: dict[str, Any]
+                  ) -> dict[str, Any]:
+        """Store ``answer`` under ``key`` in the write's own transaction; return it."""
+        if key is not None:
+            self._exec(conn, "INSERT INTO idempotency (idem_key, request, response, at) "
+                             "VALUES (?, ?, ?, ?)",
+                       (key, asked, json.dumps(answer, ensure_ascii=False), _now()))
+        return answer
 
     def _log(self, conn: Any, place_id: str, action: str, at: str, by: str,
              data: Mapping[str, Any]) -> None:

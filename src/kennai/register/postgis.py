@@ -49,6 +49,12 @@ CREATE TABLE IF NOT EXISTS place_events (
     data jsonb NOT NULL
 );
 CREATE INDEX IF NOT EXISTS place_events_place_id ON place_events (place_id, event_id);
+CREATE TABLE IF NOT EXISTS idempotency (
+    idem_key text PRIMARY KEY,
+    request text NOT NULL,
+    response jsonb NOT NULL,
+    at timestamptz NOT NULL
+);
 """
 
 
@@ -139,6 +145,10 @@ class PostGISRegister(PlaceRegister, scheme="postgresql"):
                       "someone else is changing the same place: nothing was changed"),
                     path=self.location, hint=t("少し待ってからもう一度試してください",
                                                "wait a moment and try again")) from None
+
+    def _lock_key(self, conn: Any, key: str) -> None:
+        """A second writer with the same Idempotency-Key waits for the first one's commit."""
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("kennai.idem:" + key,))
 
     def _create_schema(self) -> None:
         import psycopg

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import sqlite3
 from pathlib import Path
 
 import geopandas as gpd
@@ -15,19 +17,28 @@ from kennai.register.location import RegisterLocation, is_database_url
 def register_fingerprint(location: RegisterLocation) -> str:
     """What the build's input hash records for the register: it changes with every change.
 
-    A SQLite file is hashed (``sqlite:<sha256>``; ``none`` when there is no file); a PostgreSQL
-    register gives its revision (the number of changes) and the time of its last change, as
-    ``postgresql:<revision>:<timestamp>``, without reading the places.
+    Either store gives its revision (the number of changes) and the time of its last change, as
+    ``<scheme>:<revision>:<timestamp>``, without reading the places; a SQLite file is opened
+    read-only for it (its recent changes may still be in the ``-wal`` file beside it, so the
+    file's own bytes do not tell), and ``none`` when there is no file. A file that cannot be
+    read as a register is hashed, with its ``-wal``.
     """
     if is_database_url(location):
         return PlaceRegister(location).fingerprint()
     path = Path(location)
     if not path.is_file():
         return "none"
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+                                ) as conn:
+            count, last = conn.execute("SELECT COUNT(*), MAX(at) FROM place_events").fetchone()
+        return f"sqlite:{count}:{last or '-'}"
+    except sqlite3.Error:
+        pass
     h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
+    for part in (path, path.with_name(path.name + "-wal")):
+        if part.is_file():
+            h.update(part.read_bytes())
     return f"sqlite:{h.hexdigest()}"
 
 

@@ -21,6 +21,7 @@ from rich.markup import escape as escape_markup
 from rich.table import Table
 from rich.text import Text
 
+from kennai.csp import protect_page
 from kennai.i18n import get_lang, set_lang, t
 from kennai.splits.model import PlanComparison, SplitReport
 
@@ -311,9 +312,9 @@ def _html(blocks: list[Block], lang: str) -> str:
     style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.6}"
              "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #999;"
              "padding:.2em .5em;text-align:left}th{background:#eee}")
-    return (f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{title}'
-            f"</title><style>{style}</style></head><body>\n" + "\n".join(body)
-            + "\n</body></html>\n")
+    return protect_page(f'<!DOCTYPE html>\n<html lang="{escape(lang)}"><head><meta charset="utf-8">'
+                        f"<title>{title}</title><style>{style}</style></head><body>\n"
+                        + "\n".join(body) + "\n</body></html>\n")
 
 
 def _terminal(blocks: list[Block]) -> list[RenderableType]:

@@ -88,7 +88,23 @@ window.kennai = { ready: false, map: null, state };
 
 const $ = (id) => document.getElementById(id);
 const tr = (key) => TEXT[state.lang][key] || key;
-const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+// Every element that shows data is built here: text goes in as text nodes (never parsed as
+// HTML), attributes through setAttribute, so a name such as <img onerror=…> or ${…} stays text.
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "dataset") Object.assign(el.dataset, v);
+    else if (k === "background") el.style.background = v;
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  el.append(...nodes(children));
+  return el;
+}
+const nodes = (children) => children.flat(Infinity)
+  .filter((c) => c !== null && c !== undefined && c !== false && c !== "")
+  .map((c) => (c instanceof Node ? c : document.createTextNode(String(c))));
+const fill = (el, ...children) => { el.replaceChildren(...nodes(children)); return el; };
 
 async function getJSON(url, options) {
   const res = await fetch(url, options);
@@ -217,15 +233,14 @@ function style(region, categories, sourceLayers, legend) {
 function buildSwitcher(region, sourceLayers) {
   const have = new Set(region.layers.map((l) => l.kind));
   const box = $("layer-switcher");
-  box.innerHTML = "";
+  box.replaceChildren();
   for (const [group, ids, on] of GROUPS) {
     const known = group === "register_places" || (group === "roads" && region.network) ||
       (group === "plans" && region.plans.length) || (group === "access" && state.legend) ||
       (group === "gaps" && sourceLayers.has("gaps")) || have.has(group);
     if (!known) continue;
-    const label = document.createElement("label");
-    label.innerHTML = `<input type="checkbox" id="toggle-${group}" ${on ? "checked" : ""}> ` +
-      `<span data-i18n="${group}">${esc(tr(group))}</span>`;
+    const label = h("label", {}, h("input", { type: "checkbox", id: `toggle-${group}`, checked: on }),
+      " ", h("span", { "data-i18n": group }, tr(group)));
     label.querySelector("input").addEventListener("change", (ev) => {
       for (const id of ids) {
         if (window.kennai.map.getLayer(id)) {
@@ -280,7 +295,7 @@ async function showPlanSplits(plan) {
       `${encodeURIComponent(plan)}/splits?units=${units}&pieces=true`);
     showReport(report);
   } catch (err) {
-    $("panel").innerHTML = `<p class="error">${esc(err.message)}</p>`;
+    fill($("panel"), h("p", { class: "error" }, err.message));
   }
 }
 
@@ -335,11 +350,12 @@ async function siteCoverage(layer) {
 
 function siteLinks(layer, name, index) {
   const n = index.names.indexOf(name) + 1;
-  if (!n) return "";
+  if (!n) return null;
+  const folder = encodeURIComponent(layer);
   const pdf = (state.region.map_layers || []).includes(layer)
-    ? ` · <a id="district-pdf" href="maps/${esc(layer)}/${n}.pdf">${esc(tr("treasure_pdf"))}</a>` : "";
-  return `<p id="district-links"><a id="district-page" href="districts/${esc(layer)}/${n}.html">` +
-    `${esc(tr("district_page"))}</a>${pdf}</p>`;
+    ? [" · ", h("a", { id: "district-pdf", href: `maps/${folder}/${n}.pdf` }, tr("treasure_pdf"))] : [];
+  return () => h("p", { id: "district-links" },
+    h("a", { id: "district-page", href: `districts/${folder}/${n}.html` }, tr("district_page")), pdf);
 }
 
 async function uploadPlan() {
@@ -353,8 +369,11 @@ async function uploadPlan() {
   status.textContent = tr("checking");
   status.className = "";
   try {
-    const report = await getJSON(`${API}/regions/${state.region.name}/plans/upload?${params}`,
-                                 { method: "POST", body });
+    // The token goes along when there is one: a server reachable from other machines wants it.
+    const token = $("token").value.trim();
+    const report = await getJSON(`${API}/regions/${encodeURIComponent(state.region.name)}` +
+      `/splits/upload?${params}`,
+      { method: "POST", body, headers: token ? { Authorization: `Bearer ${token}` } : {} });
     status.textContent = "";
     showReport(report, input.files[0].name);
   } catch (err) {
@@ -373,12 +392,12 @@ function showReport(report, title) {
   panel.dataset.layer = "splits";
   panel.dataset.name = title || report.plan;
   panel.dataset.splitUnits = split.map((u) => u.name).join(",");
-  const items = split.map((u) => `<li>${esc(u.name)} <small>(${esc(tr("pieces"))}: ${u.n_pieces}` +
-    `${u.main_area ? ` → ${esc(u.main_area)}` : ""})</small></li>`).join("");
-  panel.innerHTML = `<div class="name">${esc(title || report.plan)}</div>` +
-    `<p><span class="swatch" style="background:${SPLIT_COLOUR}"></span>${esc(tr("split_units"))}` +
-    ` (${esc(tr(report.units_layer))}): ${split.length}</p>` +
-    (split.length ? `<ul id="split-units">${items}</ul>` : `<p>${esc(tr("no_splits"))}</p>`);
+  const items = split.map((u) => h("li", {}, u.name, " ",
+    h("small", {}, `(${tr("pieces")}: ${u.n_pieces}`, u.main_area ? ` → ${u.main_area}` : "", ")")));
+  fill(panel, h("div", { class: "name" }, title || report.plan),
+    h("p", {}, h("span", { class: "swatch", background: SPLIT_COLOUR }), tr("split_units"),
+      ` (${tr(report.units_layer)}): ${split.length}`),
+    split.length ? h("ul", { id: "split-units" }, items) : h("p", {}, tr("no_splits")));
 }
 
 function pct(v) { return v === null || v === undefined ? "—" : `${(100 * v).toFixed(1)}%`; }
@@ -391,19 +410,18 @@ function baseNote(row) {
   return tr("base_network").replace("{share}", pct(share));
 }
 
-function coverageHtml(row) {
+function coverageNodes(row) {
   const fmt = (v) => (v === null || v === undefined ? "—" : Number(v).toLocaleString("ja-JP"));
   const labels = Object.keys(row.coverage || {});
-  const head = `<tr><th>${esc(tr("threshold"))}</th><th>${esc(tr("share"))}</th>` +
-    `<th>${esc(tr("share_65"))}</th></tr>`;
-  const body = labels.map((l) => `<tr><td>${esc(l)}</td><td>${pct(row.coverage[l])}</td>` +
-    `<td>${pct((row.coverage_65plus || {})[l])}</td></tr>`).join("");
-  return `<h3>${esc(tr("coverage"))}</h3>` + rows([
+  const head = h("tr", {}, h("th", {}, tr("threshold")), h("th", {}, tr("share")),
+    h("th", {}, tr("share_65")));
+  const body = labels.map((l) => h("tr", {}, h("td", {}, l), h("td", {}, pct(row.coverage[l])),
+    h("td", {}, pct((row.coverage_65plus || {})[l]))));
+  return [h("h3", {}, tr("coverage")), rows([
     [tr("population_total"), fmt(row.population)], [tr("population_65"), fmt(row.population_65plus)],
     [tr("no_network"), fmt(row.no_network_population)],
     [tr("unreachable"), fmt(row.unreachable_population)],
-  ]) + `<p id="coverage-base">${esc(baseNote(row))}</p>` +
-    `<table id="coverage-table">${head}${body}</table>`;
+  ]), h("p", { id: "coverage-base" }, baseNote(row)), h("table", { id: "coverage-table" }, head, body)];
 }
 
 async function showCoverage(layer, name) {
@@ -429,18 +447,15 @@ async function showCoverage(layer, name) {
     window.kennai.map.getSource("district-gaps").setData(gaps);
     renderCoverage();
   } catch (err) {
-    $("panel").insertAdjacentHTML("beforeend", `<p class="error">${esc(err.message)}</p>`);
+    $("panel").append(h("p", { class: "error" }, err.message));
   }
 }
 
 function renderCoverage() {
   const c = state.coverage;
   if (!c || !state.selected || state.selected.properties.name !== c.name) return;
-  const box = document.createElement("div");
-  box.id = "coverage";
-  box.innerHTML = coverageHtml(c.row) + `<p>${esc(tr("district_gaps"))}: ${c.gaps}</p>` +
-    (c.links || "");
-  $("panel").appendChild(box);
+  $("panel").appendChild(h("div", { id: "coverage" }, coverageNodes(c.row),
+    h("p", {}, `${tr("district_gaps")}: ${c.gaps}`), c.links ? c.links() : null));
 }
 
 async function showNearest(lngLat) {
@@ -450,23 +465,23 @@ async function showNearest(lngLat) {
   const panel = $("panel");
   panel.dataset.layer = "nearest";
   panel.dataset.name = res.place ? res.place.name || res.place.place_id : "";
-  panel.innerHTML = `<div class="name">${esc(tr("nearest"))}</div>` + rows([
+  fill(panel, h("div", { class: "name" }, tr("nearest")), rows([
     [tr("name"), res.place ? res.place.name : tr("none")],
     [tr("walk_min"), res.time_min],
     [tr("walk_m"), res.distance_m],
-  ]);
+  ]));
 }
 
 function showLegend(legend) {
   const box = $("access-legend");
-  box.innerHTML = legend.classes.map((c) => `<div><span class="swatch" style="background:${c.colour}">` +
-    `</span>${esc(state.lang === "en" ? c.label_en : c.label)}</div>`).join("");
+  fill(box, legend.classes.map((c) => h("div", {}, h("span", { class: "swatch", background: c.colour }),
+    state.lang === "en" ? c.label_en : c.label)));
   $("access-section").hidden = false;
 }
 
 function rows(pairs) {
-  return "<table>" + pairs.filter(([, v]) => v !== undefined && v !== null && v !== "")
-    .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join("") + "</table>";
+  return h("table", {}, pairs.filter(([, v]) => v !== undefined && v !== null && v !== "")
+    .map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v))));
 }
 
 function showFeature(f) {
@@ -477,12 +492,12 @@ function showFeature(f) {
   const panel = $("panel");
   panel.dataset.layer = layer;
   panel.dataset.name = p.name || "";
-  panel.innerHTML = `<div class="name">${esc(p.name)}</div>` + rows([
+  fill(panel, h("div", { class: "name" }, p.name), rows([
     [tr("layer"), tr(layer)],
     [tr("category"), p.category], [tr("address"), p.address],
     [tr("plan"), p.plan],
     [tr("population_total"), fmt(p.population)], [tr("population_65"), fmt(p.population_65plus)],
-  ]);
+  ]));
   renderCoverage();
 }
 
@@ -506,13 +521,12 @@ async function addPlaceAt(lngLat) {
   if (!token || !who) { status.textContent = tr("need_token"); status.className = "error"; return; }
   const panel = $("panel");
   state.selected = null;
-  panel.innerHTML = `<form id="place-form">
-    <label>${esc(tr("name"))} <input name="name" required maxlength="2000"></label>
-    <label>${esc(tr("category"))} <input name="category" maxlength="2000"></label>
-    <label>${esc(tr("address"))} <input name="address" maxlength="2000"></label>
-    <p>${lngLat.lng.toFixed(6)}, ${lngLat.lat.toFixed(6)}</p>
-    <button type="submit">${esc(tr("save"))}</button>
-    <button type="button" id="place-cancel">${esc(tr("cancel"))}</button></form>`;
+  const field = (name, required) => h("label", {}, tr(name), " ",
+    h("input", { name, required, maxlength: 2000 }));
+  fill(panel, h("form", { id: "place-form" }, field("name", true), field("category"),
+    field("address"), h("p", {}, `${lngLat.lng.toFixed(6)}, ${lngLat.lat.toFixed(6)}`),
+    h("button", { type: "submit" }, tr("save")),
+    h("button", { type: "button", id: "place-cancel" }, tr("cancel"))));
   $("place-cancel").onclick = () => { panel.textContent = tr("panel_hint"); };
   $("place-form").onsubmit = async (ev) => {
     ev.preventDefault();
@@ -611,6 +625,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  $("panel").innerHTML = `<p class="error">${esc(err.message)}</p>`;
+  fill($("panel"), h("p", { class: "error" }, err.message));
   window.kennai.error = String(err);
 });

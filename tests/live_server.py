@@ -1,0 +1,56 @@
+"""A built region served by a real uvicorn on a free loopback port, for tests over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def live_server(config: Path, build_dir: Path, register: Path, *, token: str | None = None,
+                open_uploads: bool = False, max_upload_bytes: int = 20 * 1024 * 1024,
+                cwd: Path | None = None) -> Iterator[str]:
+    """Run ``create_app(config, …)`` under uvicorn on 127.0.0.1; yield its base URL."""
+    port = free_port()
+    code = (f"import uvicorn; from pathlib import Path; from api import create_app; "
+            f"app = create_app({str(config)!r}, build_dir=Path({str(build_dir)!r}), "
+            f"register_path=Path({str(register)!r}), token={token!r}, "
+            f"open_uploads={open_uploads!r}, max_upload_bytes={max_upload_bytes!r}); "
+            f"uvicorn.run(app, host='127.0.0.1', port={port}, log_level='warning')")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=cwd or register.parent)
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError("the server did not start") from None
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the server did not listen within 60 s") from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
