@@ -84,7 +84,7 @@ def _page(out: Path) -> None:
                         '<script src="static/app.js">')
     (out / "index.html").write_text(protect_page(text), encoding="utf-8")
     (out / "static").mkdir()
-    for name in ("app.js", "style.css"):
+    for name in ("app.js", "workbench.js", "style.css"):
         shutil.copy2(PAGE_DIR / name, out / "static" / name)
 
 

@@ -433,17 +433,17 @@ async function showCoverage(layer, name) {
       const index = await siteCoverage(layer);
       const gaps = index.gaps[name] || EMPTY;
       if (!state.selected || state.selected.properties.name !== name || !index.coverage[name]) return;
-      state.coverage = { name, row: index.coverage[name], gaps: gaps.features.length,
+      state.coverage = { layer, name, row: index.coverage[name], gaps: gaps.features.length,
                          links: siteLinks(layer, name, index) };
       window.kennai.map.getSource("district-gaps").setData(gaps);
       renderCoverage();
       return;
     }
     const [rowsOut, gaps] = await Promise.all([
-      getJSON(`${API}/regions/${r}/access/coverage?${q}`),
+      getJSON(`${API}/regions/${r}/access/coverage?${q}${window.kennai.workbench.coverageQuery()}`),
       getJSON(`${API}/regions/${r}/access/gaps?${q}&threshold=500`)]);
     if (!state.selected || state.selected.properties.name !== name) return;
-    state.coverage = { name, row: rowsOut[0], gaps: gaps.numberMatched };
+    state.coverage = { layer, name, row: rowsOut[0], gaps: gaps.numberMatched };
     window.kennai.map.getSource("district-gaps").setData(gaps);
     renderCoverage();
   } catch (err) {
@@ -495,9 +495,10 @@ function showFeature(f) {
   fill(panel, h("div", { class: "name" }, p.name), rows([
     [tr("layer"), tr(layer)],
     [tr("category"), p.category], [tr("address"), p.address],
-    [tr("plan"), p.plan],
+    [tr("plan"), p.plan && ((state.region.plans.find((x) => x.name === p.plan) || {}).title || p.plan)],
     [tr("population_total"), fmt(p.population)], [tr("population_65"), fmt(p.population_65plus)],
   ]));
+  if (layer === "register_places") window.kennai.workbench.onPlace(f);
   renderCoverage();
 }
 
@@ -514,42 +515,6 @@ function selectDistrict(f) {
   }
 }
 
-async function addPlaceAt(lngLat) {
-  const token = $("token").value.trim();
-  const who = $("who").value.trim();
-  const status = $("register-status");
-  if (!token || !who) { status.textContent = tr("need_token"); status.className = "error"; return; }
-  const panel = $("panel");
-  state.selected = null;
-  const field = (name, required) => h("label", {}, tr(name), " ",
-    h("input", { name, required, maxlength: 2000 }));
-  fill(panel, h("form", { id: "place-form" }, field("name", true), field("category"),
-    field("address"), h("p", {}, `${lngLat.lng.toFixed(6)}, ${lngLat.lat.toFixed(6)}`),
-    h("button", { type: "submit" }, tr("save")),
-    h("button", { type: "button", id: "place-cancel" }, tr("cancel"))));
-  $("place-cancel").onclick = () => { panel.textContent = tr("panel_hint"); };
-  $("place-form").onsubmit = async (ev) => {
-    ev.preventDefault();
-    const form = new FormData(ev.target);
-    const body = { lon: lngLat.lng, lat: lngLat.lat, by: who };
-    for (const k of ["name", "category", "address"]) if (form.get(k)) body[k] = form.get(k);
-    try {
-      const place = await getJSON(`${API}/regions/${state.region.name}/register/places`, {
-        method: "POST", body: JSON.stringify(body),
-        headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
-      });
-      status.textContent = `${tr("saved")}: ${place.place_id}`;
-      status.className = "";
-      window.kennai.map.getSource("register")
-        .setData(`${API}/regions/${state.region.name}/register/places?t=${Date.now()}`);
-      panel.textContent = tr("panel_hint");
-    } catch (err) {
-      status.textContent = `${tr("failed")}: ${err.message}`;
-      status.className = "error";
-    }
-  };
-}
-
 async function main() {
   applyLanguage();
   $("lang").addEventListener("click", () => {
@@ -562,7 +527,8 @@ async function main() {
   let region, places, vectorLayers;
   if (SITE) {
     addSiteProtocol();
-    for (const id of ["register-section", "upload-form"]) $(id).hidden = true;
+    for (const id of ["register-section", "upload-form", "compare-form", "suggest-section",
+                      "weekly-toggle"]) $(id).hidden = true;
     region = await getJSON(local("data/region.json"));
     places = await getJSON(local("data/places.geojson"));
     vectorLayers = region.vector_layers;
@@ -599,7 +565,7 @@ async function main() {
     if (state.adding) {
       state.adding = false;
       document.body.classList.remove("adding");
-      addPlaceAt(ev.lngLat);
+      window.kennai.workbench.onAddPlace(ev.lngLat);
       return;
     }
     const layers = CLICKABLE.filter((id) => map.getLayer(id) &&
@@ -620,6 +586,7 @@ async function main() {
     }
   });
   map.once("load", () => {
+    window.kennai.workbench.onMapLoad(map, categories, sourceLayers);
     map.once("idle", () => { window.kennai.ready = true; });
   });
 }
