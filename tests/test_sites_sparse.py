@@ -23,7 +23,7 @@ from kennai.access.sites import candidate_points
 from kennai.graph import WalkGraph, build_graph, csr_from_edges
 from kennai.network import WalkNetwork
 from kennai.region import Region
-from kennai.residents import Snap, snap_to_edges
+from kennai.snapping import Snap, snap_to_edges
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"

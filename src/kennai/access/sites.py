@@ -17,12 +17,12 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from kennai.access.results import AccessResults
-from kennai.access.routing import cost_scale, region_network
-from kennai.graph import WalkGraph, build_graph
+from kennai.access.routing import cost_scale, region_network, walk_graphs
+from kennai.graph import WalkGraph
 from kennai.i18n import t
 from kennai.network import WalkNetwork
 from kennai.region import Region
-from kennai.residents import Snap, snap_to_edges
+from kennai.snapping import Snap, snap_to_edges
 
 
 def candidate_points(region: Region, results: AccessResults, limit: int) -> gpd.GeoDataFrame:
@@ -221,13 +221,12 @@ def suggest_sites(region: Region, results: AccessResults, *, k: int | None = Non
     uncovered = ((res["status"] == "ok") & ~(res["distance_m"] <= threshold_m)).to_numpy()
     if cand.empty or not uncovered.any():
         return gpd.GeoDataFrame(columns=cols, geometry="geometry", crs=net.crs)
-    tree = shapely.STRtree(net.edge_geometry)
     c_xy = shapely.get_coordinates(cand.geometry.values)
-    c_snap = snap_to_edges(net, c_xy, max_distance_m=results.options.max_snap_m, tree=tree)
+    c_snap = snap_to_edges(net, c_xy, max_distance_m=results.options.max_snap_m)
     sub = res[uncovered]
     r_snap = snap_to_edges(net, shapely.get_coordinates(sub.geometry.values),
-                           max_distance_m=results.options.max_snap_m, tree=tree)
-    graph = build_graph(net, weight="length")
+                           max_distance_m=results.options.max_snap_m)
+    graph, _ = walk_graphs(region, results.options)
     cover = coverage_matrix(graph, c_snap, r_snap, limit=threshold_m)
     p65 = sub["population_65plus"].to_numpy(float)
     has65 = not np.isnan(p65).all()
