@@ -1,9 +1,10 @@
 """Where any point meets the walk network: the nearest edge, the offset along it, the walk to it.
 
 One :class:`EdgeIndex` per network (:func:`edge_index`, kept with the network) serves every
-snap of a build and of a server: residents, places, raster cells and clicked points. It keeps
-the last few answers, so the same residents snapped for each kind of destination are snapped
-once.
+snap of a build and of a server: residents, places, raster cells and clicked points. Points
+with a street within :data:`PROBE_M` are snapped in bulk (:mod:`kennai.segments`, numpy with
+GEOS's formulas), the others by GEOS's searches; either way the answer is GEOS's. It keeps the
+last few answers, so the same residents snapped for each kind of destination are snapped once.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import shapely
 
 from kennai.network import WalkNetwork
+from kennai.segments import Segments
 
 #: Radius of the cheap first search for each point's nearest edge (most homes are this close).
 PROBE_M = 40.0
@@ -58,6 +60,8 @@ class EdgeIndex:
         self.network = net
         self.tree = shapely.STRtree(net.edge_geometry)
         self.remember = remember
+        self.segments = Segments(net)
+        self._glen = shapely.length(net.edge_geometry)
         self._memo: OrderedDict[tuple[bytes, float | None], Snap] = OrderedDict()
 
     def snap(self, xy: np.ndarray, *, max_distance_m: float | None = None) -> Snap:
@@ -83,35 +87,35 @@ class EdgeIndex:
         proj = np.full((n, 2), np.nan)
         if n == 0 or net.n_edges == 0:
             return Snap(edge, along, perp, proj)
-        pts = shapely.points(xy)
-        pi, ei, dist = self._nearest(pts, max_distance_m)
-        geoms = net.edge_geometry[ei]
-        pos = shapely.line_locate_point(geoms, pts[pi])
-        glen = shapely.length(geoms)
+        probe = PROBE_M if max_distance_m is None else min(PROBE_M, max_distance_m)
+        # Most points in bulk (numpy, GEOS's formulas); the others by GEOS's own searches.
+        bi, be, bd, seg, none = self.segments.nearest(xy, probe, max_distance_m)
+        pos = self.segments.locate(xy[bi], seg)
+        proj[bi] = self.segments.interpolate(be, pos, seg)
+        rest = np.setdiff1d(np.arange(n), np.concatenate([bi, none]))
+        pts = shapely.points(xy[rest])
+        ri, re, rd = self._by_tree(pts, probe, max_distance_m)
+        geoms = net.edge_geometry[re]
+        rpos = shapely.line_locate_point(geoms, pts[ri])
+        proj[rest[ri]] = shapely.get_coordinates(shapely.line_interpolate_point(geoms, rpos))
+        pi, ei = np.concatenate([bi, rest[ri]]), np.concatenate([be, re])
+        pos = np.concatenate([pos, rpos])
+        glen = self._glen[ei]
         scale = np.divide(net.edge_length[ei], glen, out=np.ones_like(glen), where=glen > 0)
         edge[pi] = ei
         along[pi] = np.clip(pos * scale, 0.0, net.edge_length[ei])
-        perp[pi] = dist
-        proj[pi] = shapely.get_coordinates(shapely.line_interpolate_point(geoms, pos))
+        perp[pi] = np.concatenate([bd, rd])
         return Snap(edge, along, perp, proj)
 
-    def _nearest(self, pts: np.ndarray, max_distance_m: float | None
+    def _by_tree(self, pts: np.ndarray, probe: float, max_distance_m: float | None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(point index, nearest edge, distance) for every point within ``max_distance_m``.
-
-        A ``dwithin`` search in a small radius finds most points' nearest edge at a third of the
-        cost of GEOS's nearest-neighbour search, which is kept for the points it leaves. Ties go
-        to the lower edge index, so results do not depend on the tree's order.
-        """
+        """(point, nearest edge, distance) by GEOS: a ``dwithin`` search in the probe radius, then
+        its nearest-neighbour search for the points it leaves. Ties go to the lower edge index
+        within the probe radius."""
         net, tree = self.network, self.tree
-        probe = PROBE_M if max_distance_m is None else min(PROBE_M, max_distance_m)
         a, b = tree.query(pts, predicate="dwithin", distance=probe)
         d = shapely.distance(pts[a], net.edge_geometry[b])
-        order = np.lexsort((b, d, a))
-        a, b, d = a[order], b[order], d[order]
-        first = np.ones(len(a), dtype=bool)
-        first[1:] = a[1:] != a[:-1]
-        pi, ei, dist = a[first], b[first], d[first]
+        pi, ei, dist = _lowest(a, b, d)
         if max_distance_m is None or max_distance_m > probe:
             rest = np.setdiff1d(np.arange(len(pts)), pi, assume_unique=True)
             if len(rest):
@@ -121,6 +125,16 @@ class EdgeIndex:
                 ei = np.concatenate([ei, re])
                 dist = np.concatenate([dist, rd])
         return pi, ei, dist
+
+
+def _lowest(a: np.ndarray, b: np.ndarray, d: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per point ``a``, the edge ``b`` at the least distance ``d`` (ties: the lower edge)."""
+    order = np.lexsort((b, d, a))
+    a, b, d = a[order], b[order], d[order]
+    first = np.ones(len(a), dtype=bool)
+    first[1:] = a[1:] != a[:-1]
+    return a[first], b[first], d[first]
 
 
 def edge_index(net: WalkNetwork) -> EdgeIndex:
