@@ -35,6 +35,12 @@ class Segments:
         self.a, self.b, self.edge = coords[joined], coords[joined + 1], owner[joined]
         d = self.a - self.b
         self.length = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1])
+        # What the distance formula needs of each segment, one array each (cheap to gather).
+        self.ax, self.ay = self.a[:, 0].copy(), self.a[:, 1].copy()
+        self.bx, self.by = self.b[:, 0].copy(), self.b[:, 1].copy()
+        self.dx, self.dy = self.bx - self.ax, self.by - self.ay
+        self.len2 = self.dx * self.dx + self.dy * self.dy
+        self.root = np.sqrt(self.len2)
         count = np.bincount(self.edge, minlength=net.n_edges)
         self.first = np.concatenate([[0], np.cumsum(count)[:-1]])
         self.count = count
@@ -56,20 +62,21 @@ class Segments:
         Within ``probe`` the nearest edge is the one of least distance (ties: the lower index),
         as GEOS's ``dwithin`` search with the lower index first gives; beyond it, only points
         with a single nearest edge are settled (that is the one GEOS's nearest-neighbour search
-        returns). Fine cells first (most points are close to a street), then wider ones.
+        returns). Cells as wide as ``probe`` first (most points are close to a street), then
+        wider ones.
         """
         out: list[tuple[np.ndarray, ...]] = []
         nothing = [np.zeros(0, dtype=np.int64)]
         todo = np.arange(len(xy))
-        cells = [probe / 4, probe]
-        while max_distance_m is not None and cells[-1] < max_distance_m and len(cells) < 5:
+        cells = [probe]  # then wider cells (each grid is made once per size)
+        while max_distance_m is not None and cells[-1] < max_distance_m and len(cells) < 3:
             cells.append(min(cells[-1] * 4, max_distance_m))
         for cell in cells:
             grid = self.grid(cell)
             if grid is None or len(todo) == 0:
                 break
             near, seg = near_segments(grid, xy[todo], cell)
-            d = segment_distance(xy[todo[near]], self.a[seg], self.b[seg])
+            d = self.distance(xy[todo[near]], seg)
             dmin = np.full(len(todo), np.inf)
             if len(near):
                 starts = np.flatnonzero(np.concatenate([[True], near[1:] != near[:-1]]))
@@ -101,6 +108,21 @@ class Segments:
             return empty, empty, np.zeros(0), empty, np.concatenate(nothing)
         pi, ei, dist, seg = (np.concatenate(parts) for parts in zip(*out, strict=True))
         return pi, ei, dist, seg, np.concatenate(nothing)
+
+    def distance(self, p: np.ndarray, seg: np.ndarray) -> np.ndarray:
+        """Distance from each point ``p`` to its segment ``seg`` (see :func:`segment_distance`)."""
+        px, py = p[:, 0], p[:, 1]
+        ax, ay, dx, dy, len2 = self.ax[seg], self.ay[seg], self.dx[seg], self.dy[seg], self.len2[seg]
+        safe = np.where(len2 > 0, len2, 1.0)
+        qx, qy = px - ax, py - ay
+        r = (qx * dx + qy * dy) / safe
+        out = np.abs(((ay - py) * dx - (ax - px) * dy) / safe) * self.root[seg]
+        low = (r <= 0) | (len2 == 0)
+        out[low] = np.sqrt(qx[low] * qx[low] + qy[low] * qy[low])
+        high = ~low & (r >= 1)
+        bx, by = px[high] - self.bx[seg[high]], py[high] - self.by[seg[high]]
+        out[high] = np.sqrt(bx * bx + by * by)
+        return out
 
     def locate(self, xy: np.ndarray, seg: np.ndarray) -> np.ndarray:
         """Length along the edge of each point's nearest place on its nearest segment ``seg``
