@@ -26,7 +26,6 @@ from kennai.access.surface import (
 from kennai.errors import KennaiError, TreasureMapError
 from kennai.i18n import t
 from kennai.maps.content import map_district, walk_label
-from kennai.maps.interactive import render_interactive_html, write_interactive_map
 from kennai.maps.layout import page_layout
 from kennai.maps.treasure import (
     PrintFormat,
@@ -235,6 +234,9 @@ def render_map(region: Region, request: TreasureMapRequest, options: MapOptions,
     shown: dict[str, Any] = {"categories": request.categories, "shade": options.shade,
                              "shade_label": options.shade_label, "qr_base": request.qr_base}
     if request.fmt == "html":
+        # folium only for the HTML twin: a printed page does not import it
+        from kennai.maps.interactive import render_interactive_html, write_interactive_map
+
         assert request.district is not None  # checked by the request (no atlas in HTML)
         html = {"layer": request.layer, "district": request.district, "title": request.title,
                 "minutes": options.minutes, **shown}
