@@ -182,10 +182,16 @@ def _make_grid(a: np.ndarray, b: np.ndarray, cell: float) -> Grid:
     cols = np.concatenate([(c0 + sh - lo) @ np.array([shape[1], 1]) for sh in shifts])
     segs = np.tile(seg, len(shifts))
     fits = np.concatenate([(c0 + sh <= c1).all(axis=1) for sh in shifts])
-    key = np.unique(cols[fits] * len(a) + segs[fits])  # a segment once per cell
-    cols, segs = np.divmod(key, len(a))
-    keys, first = np.unique(cols, return_index=True)
-    return lo, shape, keys, np.append(first, len(cols)), segs
+    cols, segs = cols[fits], segs[fits]
+    # A segment of several pieces may fall in one cell more than once: keep it once there.
+    many = pieces[segs] > 1
+    key = np.unique(cols[many] * len(a) + segs[many])
+    cols = np.concatenate([cols[~many], key // len(a)])
+    segs = np.concatenate([segs[~many], key % len(a)])
+    order = np.argsort(cols, kind="stable")
+    cols, segs = cols[order], segs[order]
+    first = np.flatnonzero(np.concatenate([[True], cols[1:] != cols[:-1]]))
+    return lo, shape, cols[first], np.append(first, len(cols)), segs
 
 
 def near_segments(grid: Grid, xy: np.ndarray, cell: float) -> tuple[np.ndarray, np.ndarray]:

@@ -92,7 +92,9 @@ class EdgeIndex:
         bi, be, bd, seg, none = self.segments.nearest(xy, probe, max_distance_m)
         pos = self.segments.locate(xy[bi], seg)
         proj[bi] = self.segments.interpolate(be, pos, seg)
-        rest = np.setdiff1d(np.arange(n), np.concatenate([bi, none]))
+        left = np.ones(n, dtype=bool)
+        left[bi] = left[none] = False
+        rest = np.flatnonzero(left)
         pts = shapely.points(xy[rest])
         ri, re, rd = self._by_tree(pts, probe, max_distance_m)
         geoms = net.edge_geometry[re]
