@@ -19,6 +19,9 @@ from kennai.network import WalkNetwork
 #: searches, so a rounding difference at the edge of the search can never decide.
 MARGIN_M = 1e-6
 
+#: Points measured at once: the (point, segment) pairs, and so the memory, follow this.
+CHUNK = 16_384
+
 #: A grid: lowest cell, grid shape, sorted keys of the cells holding segments, the pointer
 #: into each cell's segments, the segments.
 Grid = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -75,39 +78,49 @@ class Segments:
             grid = self.grid(cell)
             if grid is None or len(todo) == 0:
                 break
-            near, seg = near_segments(grid, xy[todo], cell)
-            d = self.distance(xy[todo[near]], seg)
-            dmin = np.full(len(todo), np.inf)
-            if len(near):
-                starts = np.flatnonzero(np.concatenate([[True], near[1:] != near[:-1]]))
-                dmin[near[starts]] = np.minimum.reduceat(d, starts)
-            best = np.flatnonzero(d == dmin[near])
-            # the lowest edge, then its first segment, among the nearest (segments follow edges)
-            best = best[np.lexsort((seg[best], near[best]))]
-            head = np.concatenate([[True], near[best][1:] != near[best][:-1]])
-            tail = np.concatenate([near[best][1:] != near[best][:-1], [True]])
-            pick = best[head]
-            d_pick = d[pick]
-            if cell <= probe:
-                sure = d_pick < cell - MARGIN_M
-            else:
-                single = self.edge[seg[pick]] == self.edge[seg[best[tail]]]
-                sure = (single & (d_pick < cell - MARGIN_M) & (d_pick > probe + MARGIN_M)
-                        & (d_pick < (max_distance_m or np.inf) - MARGIN_M))
-            pick = pick[sure]
-            out.append((todo[near[pick]], self.edge[seg[pick]], d[pick], seg[pick]))
             done = np.zeros(len(todo), dtype=bool)
-            done[near[pick]] = True
-            if max_distance_m is not None and cell >= max_distance_m:
-                far = dmin > max_distance_m + MARGIN_M  # nothing within reach: not snapped
-                nothing.append(todo[far])
-                done |= far
+            for c0 in range(0, len(todo), CHUNK):  # memory follows the chunk, not the points
+                part = todo[c0:c0 + CHUNK]
+                pi, ei, d, seg, far = self._settle(grid, xy, part, cell, probe, max_distance_m)
+                out.append((pi, ei, d, seg))
+                nothing.append(far)
+                done[c0:c0 + CHUNK] = np.isin(part, pi) | np.isin(part, far)
             todo = todo[~done]
         if not out:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, np.zeros(0), empty, np.concatenate(nothing)
         pi, ei, dist, seg = (np.concatenate(parts) for parts in zip(*out, strict=True))
         return pi, ei, dist, seg, np.concatenate(nothing)
+
+    def _settle(self, grid: Grid, xy: np.ndarray, todo: np.ndarray, cell: float, probe: float,
+                max_distance_m: float | None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One grid's answers for the points ``todo``: (point, edge, distance, segment) of those
+        it settles, and those with no edge within ``max_distance_m``."""
+        near, seg = near_segments(grid, xy[todo], cell)
+        d = self.distance(xy[todo[near]], seg)
+        dmin = np.full(len(todo), np.inf)
+        if len(near):
+            starts = np.flatnonzero(np.concatenate([[True], near[1:] != near[:-1]]))
+            dmin[near[starts]] = np.minimum.reduceat(d, starts)
+        best = np.flatnonzero(d == dmin[near])
+        # the lowest edge, then its first segment, among the nearest (segments follow edges)
+        best = best[np.lexsort((seg[best], near[best]))]
+        head = np.concatenate([[True], near[best][1:] != near[best][:-1]])
+        tail = np.concatenate([near[best][1:] != near[best][:-1], [True]])
+        pick = best[head]
+        d_pick = d[pick]
+        if cell <= probe:
+            sure = d_pick < cell - MARGIN_M
+        else:
+            single = self.edge[seg[pick]] == self.edge[seg[best[tail]]]
+            sure = (single & (d_pick < cell - MARGIN_M) & (d_pick > probe + MARGIN_M)
+                    & (d_pick < (max_distance_m or np.inf) - MARGIN_M))
+        pick = pick[sure]
+        far = np.zeros(0, dtype=np.int64)
+        if max_distance_m is not None and cell >= max_distance_m:
+            far = todo[dmin > max_distance_m + MARGIN_M]  # nothing within reach: not snapped
+        return todo[near[pick]], self.edge[seg[pick]], d[pick], seg[pick], far
 
     def distance(self, p: np.ndarray, seg: np.ndarray) -> np.ndarray:
         """Distance from each point ``p`` to its segment ``seg`` (see :func:`segment_distance`)."""
