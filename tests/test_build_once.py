@@ -69,3 +69,18 @@ def test_a_remembered_snap_is_a_copy_of_its_own(demo) -> None:  # type: ignore[n
     assert (again.edge >= 0).any()
     for name in ("edge", "along_m", "perp_m", "xy"):
         np.testing.assert_array_equal(getattr(again, name), getattr(fresh, name))
+
+
+def test_buildings_from_a_polygon_file_are_read(tmp_path: Path) -> None:
+    """A buildings layer that is not OSM (a GeoPackage of footprints, no other column) reads:
+    one row per polygon, points and lines left out."""
+    import geopandas as gpd
+
+    from kennai.config import Source
+    from kennai.io.layers import read_buildings
+
+    path = tmp_path / "buildings.gpkg"
+    geoms = [shapely.box(0, 0, 8, 8), shapely.box(20, 0, 28, 8), shapely.Point(50, 50)]
+    gpd.GeoDataFrame(geometry=geoms, crs="EPSG:6677").to_file(path, driver="GPKG")
+    got = read_buildings(Source(path=path))
+    assert len(got) == 2 and list(got["building"]) == ["yes", "yes"]
