@@ -61,6 +61,9 @@ def geos_snap(net: WalkNetwork, xy: np.ndarray, max_distance_m: float | None) ->
 def assert_same_snap(got: Snap, want: Snap) -> None:
     for name in ("edge", "along_m", "perp_m", "xy"):
         g, w = getattr(got, name), getattr(want, name)
+        assert g.shape == w.shape
+        if len(g) == 0:
+            continue
         bad = np.flatnonzero(~((g == w) | (np.isnan(g) & np.isnan(w))).reshape(len(g), -1).all(1))
         assert len(bad) == 0, f"{name} differs at {len(bad)} points, e.g. {bad[:5]}"
 
@@ -101,6 +104,11 @@ def test_bulk_snapping_is_geos_on_awkward_edges() -> None:
                          rng.uniform(0, 360, (3000, 2)).round()])  # on the grid lines
     for max_d in (None, 300.0, 100.0, 35.0, 5.0):
         check(net, xy, max_d)
+    # Points with no segment near them at some search width, alone (nothing to measure there).
+    for far in (np.array([[1000.0, 1000.0]]), np.array([[380.0, 180.0], [-60.0, 50.0]]),
+                np.zeros((0, 2))):
+        for max_d in (None, 300.0, 100.0, 35.0):
+            check(net, far, max_d)
 
 
 def test_the_remembered_answers_and_the_fresh_ones_agree(demo: Region) -> None:

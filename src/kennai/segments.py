@@ -106,8 +106,9 @@ class Segments:
         best = np.flatnonzero(d == dmin[near])
         # the lowest edge, then its first segment, among the nearest (segments follow edges)
         best = best[np.lexsort((seg[best], near[best]))]
-        head = np.concatenate([[True], near[best][1:] != near[best][:-1]])
-        tail = np.concatenate([near[best][1:] != near[best][:-1], [True]])
+        change = near[best][1:] != near[best][:-1]
+        head = np.concatenate([[True], change]) if len(best) else np.zeros(0, dtype=bool)
+        tail = np.concatenate([change, [True]]) if len(best) else np.zeros(0, dtype=bool)
         pick = best[head]
         d_pick = d[pick]
         if cell <= probe:
