@@ -155,3 +155,17 @@ def test_ishigaki_cells_and_nodes_snap_as_geos_snaps_them(ishigaki: Region) -> N
     cells = cells[shapely.contains_xy(ext, cells[:, 0], cells[:, 1])]
     check(net, cells, 100.0)
     check(net, net.node_xy, 300.0)  # every node: its edges all tie at distance 0
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not (ROOT.parent / "shared" / "data" / "yaizu").is_dir(),
+                    reason="Yaizu data not found at ../shared/data/yaizu")
+def test_yaizu_residents_snap_as_geos_snaps_them(yaizu: Region) -> None:
+    """Yaizu's residents lie mostly far beyond its 800 m network: most go the far way."""
+    from kennai.access import compute_access
+
+    net = yaizu.network
+    assert net is not None
+    xy = shapely.get_coordinates(compute_access(yaizu).residents.geometry.values)
+    for max_d in (300.0, 100.0, None):
+        check(net, xy, max_d)
