@@ -23,7 +23,8 @@ from kennai import access
 from kennai.errors import ConfigError, EmptyLayerError
 from kennai.graph import SPEEDS, build_graph, csr_from_edges, tobler_factor
 from kennai.network import WalkNetwork
-from kennai.residents import Snap, resident_locations, snap_to_edges
+from kennai.residents import resident_locations
+from kennai.snapping import Snap, snap_to_edges
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -18,9 +18,9 @@ import yaml
 from pyproj import CRS
 
 from kennai.access import AccessOptions, AccessResults, coverage_table, gap_polygons
-from kennai.access.coverage import base_note
 from kennai.build import build_region
 from kennai.config import load_config
+from kennai.coverage_base import base_note
 from kennai.region import Region
 
 ROOT = Path(__file__).resolve().parents[1]

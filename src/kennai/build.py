@@ -29,7 +29,6 @@ from kennai.access.options import AccessOptions
 from kennai.access.pipeline import run_access_for_build
 from kennai.atomic import (
     describe_os_error,
-    file_sha256,
     output_errors,
     versioned_dir,
     writable_problem,
@@ -50,6 +49,7 @@ from kennai.config import POLYGON_KINDS, PlanConfig, RegionConfig, default_build
 from kennai.crs import choose_crs_for_layers
 from kennai.dem import check_dem, write_dem
 from kennai.errors import CheckError, InputError, OutputError
+from kennai.freshness import FORMAT_VERSION, build_is_current, input_hashes
 from kennai.graph import speed_for, tobler_factor
 from kennai.i18n import t
 from kennai.io.layers import read_buildings, read_districts, read_points, read_population
@@ -62,24 +62,8 @@ from kennai.region import DEM, GPKG, METADATA, NETWORK, Region, open_region
 from kennai.register import (
     RegisterLocation,
     default_register_path,
-    register_fingerprint,
     register_places,
 )
-
-FORMAT_VERSION = 5  # bump when what a build stores changes (old builds are rebuilt)
-
-
-def input_hashes(config: RegionConfig, build_dir: Path | None = None, *,
-                 register: RegisterLocation | None = None) -> list[dict[str, Any]]:
-    """Path, size and sha256 of every input file, and the place register's fingerprint
-    (``register``, default :func:`kennai.register.default_register_path`)."""
-    seen: dict[Path, dict[str, Any]] = {}
-    for p in config.input_files():
-        if p in seen or not p.is_file():
-            continue
-        seen[p] = {"path": str(p), "bytes": p.stat().st_size, "sha256": file_sha256(p)}
-    fingerprint = register_fingerprint(register or default_register_path(config, build_dir))
-    return [*seen.values(), {"register": fingerprint}]
 
 
 def _versions() -> dict[str, str]:
@@ -300,24 +284,6 @@ def load_region(config: RegionConfig, *, progress: Progress = no_progress,
     return region, network
 
 
-def is_current(config: RegionConfig, build_dir: Path | None = None) -> bool:
-    """Whether ``build_dir`` holds a build of this config, kennai version and input files."""
-    build_dir = build_dir or default_build_dir(config)
-    return _is_current(build_dir, config, input_hashes(config, build_dir))
-
-
-def _is_current(build_dir: Path, config: RegionConfig, hashes: list[dict[str, Any]]) -> bool:
-    meta_path = build_dir / METADATA
-    if not meta_path.is_file():
-        return False
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return (meta.get("format") == FORMAT_VERSION and meta.get("kennai") == __version__
-            and meta.get("config_digest") == config.digest() and meta.get("inputs") == hashes)
-
-
 def _layer_metadata(config: RegionConfig, kind: str, gdf: gpd.GeoDataFrame) -> dict[str, Any]:
     """What a build records of one layer: count, source files, title, geometry types, people."""
     meta: dict[str, Any] = {
@@ -388,7 +354,7 @@ def build_region(
     """
     build_dir = build_dir or default_build_dir(config)
     hashes = input_hashes(config, build_dir, register=register)
-    if not force and _is_current(build_dir, config, hashes):
+    if not force and build_is_current(build_dir, config, hashes):
         return open_region(config, build_dir=build_dir), False
     started = time.perf_counter()
     region, network = read_region(config, build_dir=build_dir, progress=progress, register=register)

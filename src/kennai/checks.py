@@ -3,53 +3,25 @@
 Checks repair what can be repaired (invalid rings) and say so, and report what a person must
 judge: gaps and overlaps in layers that should tile the city, points outside the region,
 duplicate names. Problems that make the data unusable are raised as errors by the readers;
-what is found here is reported and, for ``error`` findings, stops the build.
+what is found here is reported and, for ``error`` findings, stops the build. What a finding
+is lives in :mod:`kennai.findings` (light, for reading a build's report).
 """
 
 from __future__ import annotations
-
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
 import shapely
 
-from kennai.i18n import Text, t
+from kennai.findings import Finding, Level, summarise
+from kennai.i18n import t
 
-Level = Literal["info", "warning", "error"]
+__all__ = ["TILING_KINDS", "Finding", "Level", "check_coverage", "check_duplicate_names",
+           "check_identical_areas", "check_outliers", "check_points_inside", "check_tiling",
+           "covered_share", "repair_geometries", "summarise"]
 
 #: Layers that should cover the city without gaps or overlaps.
 TILING_KINDS = ("elementary", "junior_high")
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One result of a check."""
-
-    level: Level
-    code: str
-    layer: str
-    message: Text
-    feature: str | None = None
-    source: str | None = None
-    #: Figures behind the finding (e.g. ``share_off_network``), also given as top-level keys.
-    figures: dict[str, float] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["message"] = self.message.en
-        d["message_ja"] = self.message.ja
-        if self.figures is None:
-            del d["figures"]
-        else:
-            d |= self.figures
-        return d
-
-    def line(self, lang: str | None = None) -> str:
-        """One line for terminal output."""
-        where = ": ".join(x for x in (self.layer, self.feature) if x)
-        return f"[{self.level}] {where}: {self.message.get(lang)}"
 
 
 def repair_geometries(gdf: gpd.GeoDataFrame, layer: str) -> tuple[gpd.GeoDataFrame, list[Finding]]:
@@ -148,11 +120,6 @@ def check_points_inside(points: gpd.GeoDataFrame, outline: shapely.Geometry, lay
                 source=str(points["source_file"].iloc[i]) if "source_file" in points else None)
         for i in out
     ]
-
-
-def summarise(findings: list[Finding]) -> dict[str, int]:
-    """Counts of findings by level."""
-    return {lvl: sum(f.level == lvl for f in findings) for lvl in ("error", "warning", "info")}
 
 
 def covered_share(extent: shapely.Geometry, outline: shapely.Geometry) -> float:

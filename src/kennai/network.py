@@ -37,6 +37,8 @@ class WalkNetwork:
     edge_highway: np.ndarray
     edge_geometry: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
+    #: What is made from the network once and kept with it: its graphs, its snap index.
+    derived: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_nodes(self) -> int:

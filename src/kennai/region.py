@@ -13,19 +13,22 @@ import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
-import pyogrio
-import shapely
 from pyproj import CRS
 
 from kennai.atomic import current_version
-from kennai.checks import Finding, summarise
 from kennai.config import POLYGON_KINDS, RegionConfig, default_build_dir
 from kennai.errors import BuildNotFoundError, NotFoundError
+from kennai.findings import Finding, summarise
 from kennai.i18n import Text, t
-from kennai.network import WalkNetwork
+
+if TYPE_CHECKING:  # geopandas, shapely and the network load with the first layer asked for,
+    # so that reading a build's report (`kennai info`) imports none of them
+    import geopandas as gpd
+    import shapely
+
+    from kennai.network import WalkNetwork
 
 #: The files of a build folder.
 GPKG = "region.gpkg"
@@ -77,6 +80,8 @@ class Region:
                       f"{', '.join(self.layer_names)})"),
                     feature=kind, hint=t("設定の layers に追加してください",
                                          "add it to the config's layers"))
+            import pyogrio
+
             self._layers[kind] = pyogrio.read_dataframe(self.build_dir / GPKG, layer=kind)
         return self._layers[kind]
 
@@ -114,6 +119,8 @@ class Region:
                       f"no plan {name!r} (there are: {', '.join(self.plan_names)})"),
                     feature=name, hint=t("設定の plans を確認してください",
                                          "check the config's plans"))
+            import pyogrio
+
             self._plans[name] = pyogrio.read_dataframe(self.build_dir / GPKG,
                                                        layer=f"plan__{name}")
         return self._plans[name]
@@ -123,6 +130,8 @@ class Region:
         """The walk network, or ``None`` when the region has none."""
         if self._network is None and self.build_dir is not None \
                 and (self.build_dir / NETWORK).is_file():
+            from kennai.network import WalkNetwork
+
             self._network = WalkNetwork.load(self.build_dir / NETWORK,
                                              self.metadata.get("network", {}))
         return self._network
@@ -137,6 +146,8 @@ class Region:
     def outline(self) -> shapely.Geometry:
         """The region's extent: its ``outline`` layer, else the union of its first district layer
         (or of its census areas), else the network hull, else the hull of its residents' points."""
+        import shapely
+
         for kind in ("outline", *POLYGON_KINDS, "population"):
             if self.has_layer(kind) and self.layer(kind).geom_type.isin(
                     ["Polygon", "MultiPolygon"]).all():

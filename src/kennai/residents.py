@@ -3,13 +3,13 @@
 Census small areas (JINKO, and 65+ when known) are spread over the buildings inside each area
 in proportion to floor area; without buildings, over points every ``spacing_m`` along the streets
 inside the area. Buildings with no census layer count one household each. Every point is then
-snapped to the nearest *edge* (not node): the projected point, its offset along the edge and
-the perpendicular walk to reach it are all kept, so short trips are measured exactly.
+snapped to the nearest *edge* (not node) by :mod:`kennai.snapping`: the projected point, its
+offset along the edge and the perpendicular walk to reach it are all kept, so short trips are
+measured exactly.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -21,98 +21,6 @@ from kennai.errors import EmptyLayerError
 from kennai.geometry import polygonal
 from kennai.i18n import t
 from kennai.network import WalkNetwork
-
-
-@dataclass(slots=True)
-class Snap:
-    """Points snapped onto edges: ``edge`` is -1 where no edge lies within the search radius.
-
-    ``along_m`` is the distance from the edge's ``u`` end along the edge (in the edge's stored
-    length), ``perp_m`` the straight walk from the point to the edge.
-    """
-
-    edge: np.ndarray
-    along_m: np.ndarray
-    perp_m: np.ndarray
-    xy: np.ndarray
-
-    @property
-    def ok(self) -> np.ndarray:
-        return self.edge >= 0
-
-    def fraction(self, net: WalkNetwork) -> np.ndarray:
-        """Position along each snapped edge from ``u`` (0) to ``v`` (1)."""
-        e = np.where(self.ok, self.edge, 0)
-        length = net.edge_length[e]
-        return np.where(self.ok & (length > 0), self.along_m / np.where(length > 0, length, 1), 0.0)
-
-
-def snap_to_edges(net: WalkNetwork, xy: np.ndarray, *, max_distance_m: float | None = None,
-                  tree: shapely.STRtree | None = None) -> Snap:
-    """Snap points to their nearest edge.
-
-    Parameters
-    ----------
-    net
-        The walk network.
-    xy
-        Point coordinates (n × 2) in the network's CRS.
-    max_distance_m
-        Points farther than this from every edge are left unsnapped (``edge == -1``).
-    tree
-        A prebuilt ``STRtree`` over ``net.edge_geometry`` (saves rebuilding it).
-    """
-    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-    n = len(xy)
-    edge = np.full(n, -1, dtype=np.int64)
-    along = np.zeros(n)
-    perp = np.full(n, np.inf)
-    proj = np.full((n, 2), np.nan)
-    if n == 0 or net.n_edges == 0:
-        return Snap(edge, along, perp, proj)
-    tree = tree or shapely.STRtree(net.edge_geometry)
-    pts = shapely.points(xy)
-    pi, ei, dist = _nearest_edges(net, tree, pts, max_distance_m)
-    geoms = net.edge_geometry[ei]
-    pos = shapely.line_locate_point(geoms, pts[pi])
-    glen = shapely.length(geoms)
-    scale = np.divide(net.edge_length[ei], glen, out=np.ones_like(glen), where=glen > 0)
-    edge[pi] = ei
-    along[pi] = np.clip(pos * scale, 0.0, net.edge_length[ei])
-    perp[pi] = dist
-    proj[pi] = shapely.get_coordinates(shapely.line_interpolate_point(geoms, pos))
-    return Snap(edge, along, perp, proj)
-
-
-#: Radius of the cheap first search for each point's nearest edge (most homes are this close).
-_PROBE_M = 40.0
-
-
-def _nearest_edges(net: WalkNetwork, tree: shapely.STRtree, pts: np.ndarray,
-                   max_distance_m: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(point index, nearest edge, distance) for every point within ``max_distance_m``.
-
-    A ``dwithin`` search in a small radius finds most points' nearest edge at a third of the
-    cost of GEOS's nearest-neighbour search, which is kept for the points it leaves. Ties go
-    to the lower edge index, so results do not depend on the tree's order.
-    """
-    probe = _PROBE_M if max_distance_m is None else min(_PROBE_M, max_distance_m)
-    a, b = tree.query(pts, predicate="dwithin", distance=probe)
-    d = shapely.distance(pts[a], net.edge_geometry[b])
-    order = np.lexsort((b, d, a))
-    a, b, d = a[order], b[order], d[order]
-    first = np.ones(len(a), dtype=bool)
-    first[1:] = a[1:] != a[:-1]
-    pi, ei, dist = a[first], b[first], d[first]
-    if max_distance_m is None or max_distance_m > probe:
-        rest = np.setdiff1d(np.arange(len(pts)), pi, assume_unique=True)
-        if len(rest):
-            (ri, re), rd = tree.query_nearest(pts[rest], max_distance=max_distance_m,
-                                              return_distance=True, all_matches=False)
-            pi = np.concatenate([pi, rest[ri]])
-            ei = np.concatenate([ei, re])
-            dist = np.concatenate([dist, rd])
-    return pi, ei, dist
 
 
 def _edge_points(net: WalkNetwork, spacing_m: float) -> np.ndarray:

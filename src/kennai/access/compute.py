@@ -27,8 +27,9 @@ from kennai.graph import speed_for
 from kennai.i18n import t
 from kennai.progress import Progress, no_progress
 from kennai.region import Region
-from kennai.residents import resident_locations, snap_to_edges
+from kennai.residents import resident_locations
 from kennai.schedule import is_weekly
+from kennai.snapping import snap_to_edges
 
 
 def select_places(places: gpd.GeoDataFrame, *, categories: Iterable[str] | None = None,
@@ -98,14 +99,13 @@ def compute_access(region: Region, options: AccessOptions | None = None, *,
         network=net, extent=extent)
     progress("graph")
     length, time = walk_graphs(region, options)
-    tree = shapely.STRtree(net.edge_geometry)
     progress("snap")
     r_xy = shapely.get_coordinates(residents.geometry.values)
-    r_snap = snap_to_edges(net, r_xy, max_distance_m=options.max_snap_m, tree=tree)
+    r_snap = snap_to_edges(net, r_xy, max_distance_m=options.max_snap_m)
     inside = shapely.contains_xy(extent, r_xy[:, 0], r_xy[:, 1])
     r_snap.edge[~inside] = -1
     p_xy = shapely.get_coordinates(places.geometry.values)
-    p_snap = snap_to_edges(net, p_xy, max_distance_m=options.max_snap_m, tree=tree)
+    p_snap = snap_to_edges(net, p_xy, max_distance_m=options.max_snap_m)
     p_snap.edge[~shapely.contains_xy(extent, p_xy[:, 0], p_xy[:, 1])] = -1
     progress("distances")
     dist, pidx = nearest_places(length, r_snap, p_snap)

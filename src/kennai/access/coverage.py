@@ -10,7 +10,7 @@ columns with :func:`coverage_frame`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import geopandas as gpd
@@ -20,7 +20,6 @@ import pandas as pd
 from kennai.access.options import Threshold
 from kennai.access.results import AccessResults
 from kennai.geometry import finite_round, weighted_median
-from kennai.i18n import Text, t
 
 
 def _summary(rows: pd.DataFrame, name: str, thresholds: tuple[Threshold, ...],
@@ -76,19 +75,6 @@ def _summary(rows: pd.DataFrame, name: str, thresholds: tuple[Threshold, ...],
         "base": "population" if straight_only else "population_on_network",
         "base_share": finite_round(base / total) if total > 0 else None,
     }
-
-
-def base_note(row: Mapping[str, Any]) -> Text:
-    """The visible note that says what a row's shares are of, e.g. 「ネットワーク上の住民 8 % のうち」.
-
-    Empty when the shares are of everyone on a full network; a straight-line row says so.
-    """
-    if row.get("method") == "straight_line":
-        return t("直線距離のみ（歩行ネットワークなし）: ", "straight-line only (no walk network): ")
-    share = row.get("base_share")
-    if share is None or share >= 0.995:
-        return t("", "")
-    return t(f"ネットワーク上の住民 {share:.0%} のうち ", f"of the {share:.0%} of residents on the network: ")
 
 
 #: Name of the coverage row for residents outside every polygon of the layer (e.g. a plan

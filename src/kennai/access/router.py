@@ -17,7 +17,7 @@ from kennai.access.routing import (
     walk_graphs,
 )
 from kennai.region import Region
-from kennai.residents import snap_to_edges
+from kennai.snapping import snap_to_edges
 
 
 class PointRouter:
@@ -34,12 +34,10 @@ class PointRouter:
         self.options = results.options
         self.places = results.places.to_crs(net.crs).reset_index(drop=True)
         self.length, self.time = walk_graphs(region, results.options)
-        self.tree = shapely.STRtree(net.edge_geometry)
         self.extent = network_extent(net, margin_m=results.options.extent_margin_m)
         shapely.prepare(self.extent)
         p_xy = shapely.get_coordinates(self.places.geometry.values)
-        self.p_snap = snap_to_edges(net, p_xy, max_distance_m=results.options.max_snap_m,
-                                    tree=self.tree)
+        self.p_snap = snap_to_edges(net, p_xy, max_distance_m=results.options.max_snap_m)
         self.p_snap.edge[~shapely.contains_xy(self.extent, p_xy[:, 0], p_xy[:, 1])] = -1
         self.nc_length = node_costs(self.length, self.p_snap)
         self.nc_time = node_costs(self.time, self.p_snap)
@@ -57,7 +55,7 @@ class PointRouter:
         if not shapely.contains_xy(self.extent, x, y):
             return out
         snap = snap_to_edges(self.network, np.array([[x, y]]),
-                             max_distance_m=self.options.max_snap_m, tree=self.tree)
+                             max_distance_m=self.options.max_snap_m)
         if not snap.ok[0]:
             return out
         dist, pidx = point_costs(self.length, self.nc_length, snap, self.p_snap)

@@ -23,7 +23,7 @@ from kennai.graph import WalkGraph, build_graph
 from kennai.i18n import t
 from kennai.network import WalkNetwork
 from kennai.region import Region
-from kennai.residents import Snap
+from kennai.snapping import Snap
 
 
 @dataclass(slots=True)
@@ -198,10 +198,19 @@ def network_extent(net: WalkNetwork, *, margin_m: float) -> shapely.Geometry:
 
 
 def walk_graphs(region: Region, options: AccessOptions) -> tuple[WalkGraph, WalkGraph]:
-    """The region's length graph (metres) and time graph (seconds, with ``options``' profile)."""
+    """The region's length graph (metres) and time graph (seconds, with ``options``' profile).
+
+    Each is built once per network and kept with it (``WalkNetwork.derived``): a build's
+    distances, suggestions and surface, and a server's clicks, all walk the same graphs.
+    """
     net = region_network(region)
-    length = build_graph(net, weight="length")
-    time = build_graph(net, weight="time", profile=options.profile, speed_mps=options.speed_mps,
-                       dem_path=region.dem_path if options.slope else None,
-                       steps_factor=options.steps_factor)
-    return length, time
+    dem = region.dem_path if options.slope else None
+    keys = (("graph", "length"), ("graph", "time", options.profile, options.speed_mps,
+                                   None if dem is None else str(dem), options.steps_factor))
+    if keys[0] not in net.derived:
+        net.derived[keys[0]] = build_graph(net, weight="length")
+    if keys[1] not in net.derived:
+        net.derived[keys[1]] = build_graph(net, weight="time", profile=options.profile,
+                                           speed_mps=options.speed_mps, dem_path=dem,
+                                           steps_factor=options.steps_factor)
+    return net.derived[keys[0]], net.derived[keys[1]]

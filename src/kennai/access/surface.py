@@ -28,7 +28,7 @@ from kennai.errors import ConfigError
 from kennai.geometry import weighted_median
 from kennai.i18n import t
 from kennai.region import Region
-from kennai.residents import snap_to_edges
+from kennai.snapping import snap_to_edges
 
 
 def write_surface(region: Region, results: AccessResults, path: Path, *,

@@ -107,7 +107,7 @@ def open_region(config_path: Path, *, build: bool = False, quiet: bool = False) 
     quiet
         No progress line (for JSON and CSV output).
     """
-    from kennai.build import is_current, read_region
+    from kennai.freshness import is_current
     from kennai.region import open_region as open_build
 
     if build:
@@ -116,6 +116,8 @@ def open_region(config_path: Path, *, build: bool = False, quiet: bool = False) 
     build_dir = default_build_dir(config)
     if is_current(config, build_dir):
         return open_build(config, build_dir=build_dir)
+    from kennai.build import read_region  # the readers, only when there is no current build
+
     with progress_bars(not quiet) as progress:
         return read_region(config, build_dir=build_dir, progress=progress)[0]
 

@@ -58,7 +58,7 @@ def _print_report(report: dict[str, Any]) -> None:
     out.print(table)
     acc = report.get("access") or {}
     if acc.get("coverage"):
-        from kennai.access.coverage import base_note
+        from kennai.coverage_base import base_note
 
         shares = "  ".join(f"{k}: {v:.0%}" for k, v in acc["coverage"].items() if v is not None)
         out.print(t(f"徒歩アクセス（{acc['profile']}、通いの場 {acc['places']} か所）: "

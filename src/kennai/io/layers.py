@@ -337,5 +337,5 @@ def read_buildings(src: Source, *, clip: shapely.Geometry | None = None) -> gpd.
         return read_osm_buildings(src.path, clip=clip)
     gdf = read_vector(src.path, layer=src.layer, encoding=src.encoding, crs=src.crs)
     gdf = gdf[gdf.geom_type.isin(["Polygon", "MultiPolygon"])]
-    return gpd.GeoDataFrame({"building": "yes"}, geometry=gdf.geometry.values,
-                            crs=gdf.crs).reset_index(drop=True)
+    return gpd.GeoDataFrame({"building": np.full(len(gdf), "yes", dtype=object)},
+                            geometry=gdf.geometry.values, crs=gdf.crs).reset_index(drop=True)

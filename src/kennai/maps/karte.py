@@ -28,8 +28,8 @@ from kennai.access import (
     region_gaps,
     results_for,
 )
-from kennai.access.coverage import base_note
 from kennai.config import POLYGON_KINDS
+from kennai.coverage_base import base_note
 from kennai.errors import NotFoundError, TreasureMapError
 from kennai.i18n import t
 from kennai.maps.content import district_places, pace_text
@@ -59,7 +59,7 @@ class KindCoverage:
     coverage_65plus: dict[str, float | None] | None
     median_distance_m: float | None
     destinations: int
-    #: What the shares are of (:func:`kennai.access.coverage.base_note`), e.g.
+    #: What the shares are of (:func:`kennai.coverage_base.base_note`), e.g.
     #: 「ネットワーク上の住民 8% のうち」; empty when they are of everyone.
     base: str = ""
     straight_line: bool = False

@@ -26,11 +26,6 @@ from kennai.errors import KennaiError, TreasureMapError
 from kennai.escape import is_safe_url
 from kennai.i18n import t
 from kennai.maps.content import district_names, map_district, walk_label
-from kennai.maps.interactive import (
-    render_interactive_html,
-    write_interactive_atlas,
-    write_interactive_map,
-)
 from kennai.maps.layout import page_layout
 from kennai.maps.treasure import (
     PrintFormat,
@@ -268,6 +263,13 @@ def render_map(region: Region, request: TreasureMapRequest, options: MapOptions,
     shown |= {"paper": request.paper, "orientation": request.orientation,
               "unserved": options.unserved}
     if request.fmt == "html":
+        # folium only for the HTML twin: a printed page does not import it
+        from kennai.maps.interactive import (
+            render_interactive_html,
+            write_interactive_atlas,
+            write_interactive_map,
+        )
+
         if request.all_districts:
             if path is None:
                 raise TreasureMapError(t("HTML の地図帳はファイルとフォルダにだけ書けます",

@@ -12,10 +12,7 @@ import math
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
-
-import geopandas as gpd
-import shapely
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from kennai.errors import InputError, NotFoundError, RegisterConflictError
 from kennai.i18n import t
@@ -27,6 +24,9 @@ from kennai.schedule import (
     parse_time,
     parse_weekdays,
 )
+
+if TYPE_CHECKING:  # loaded by to_frame(): the register's fingerprint (a build's freshness) needs neither
+    import geopandas as gpd
 
 #: Text fields of the places schema (``kennai.io.layers``) a register entry can set.
 TEXT_FIELDS = ("name", "category", "address", "weekdays", "start_time", "end_time",
@@ -383,6 +383,9 @@ class PlaceRegister:
 
     def to_frame(self, *, include_retired: bool = False) -> gpd.GeoDataFrame:
         """The register as a GeoDataFrame in EPSG:4326 with every stored column."""
+        import geopandas as gpd
+        import shapely
+
         rows = self.list_places(include_retired=include_retired)
         columns = list(rows[0]) if rows else ["place_id", *TEXT_FIELDS, "lon", "lat"]
         geoms = shapely.points([r["lon"] for r in rows], [r["lat"] for r in rows]) if rows else []

@@ -6,12 +6,14 @@ import contextlib
 import hashlib
 import sqlite3
 from pathlib import Path
-
-import geopandas as gpd
-from pyproj import CRS
+from typing import TYPE_CHECKING
 
 from kennai.register.base import SOURCE_NAME, TEXT_FIELDS, PlaceRegister
 from kennai.register.location import RegisterLocation, is_database_url
+
+if TYPE_CHECKING:  # loaded by register_places(); the fingerprint needs neither
+    import geopandas as gpd
+    from pyproj import CRS
 
 
 def register_fingerprint(location: RegisterLocation) -> str:
@@ -60,6 +62,8 @@ def register_places(location: RegisterLocation, *, crs: CRS | str | None = None
         ``place_id, name, category, address, weekdays, start_time, end_time, schedule_note,
         description, source_file`` and point geometry; ``source_file`` is ``register``.
     """
+    import geopandas as gpd
+
     columns = ["place_id", *TEXT_FIELDS]
     if is_database_url(location) or Path(location).is_file():
         frame = PlaceRegister(location).to_frame()

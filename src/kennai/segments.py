@@ -1,0 +1,236 @@
+"""The network's edges as straight segments, for snapping many points at once with numpy.
+
+A grid of segments finds, for each point, every segment within a cell's width; the distance, the
+position along the edge and the projected point then follow GEOS's own formulas operation by
+operation (``Distance::pointToSegment``, ``LengthIndexOfPoint``, ``LengthLocationMap``), so
+that the answers are GEOS's to the last bit (``tests/test_snapping.py`` checks them against
+shapely on every Ishigaki building). :class:`kennai.snapping.EdgeIndex` uses it for the points
+it can settle this way and GEOS's searches for the rest.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+
+from kennai.network import WalkNetwork
+
+#: Points whose nearest edge lies within this (metres) of a cell's width are left to GEOS's
+#: searches, so a rounding difference at the edge of the search can never decide.
+MARGIN_M = 1e-6
+
+#: Points measured at once: the (point, segment) pairs, and so the memory, follow this.
+CHUNK = 16_384
+
+#: A grid: lowest cell, grid shape, sorted keys of the cells holding segments, the pointer
+#: into each cell's segments, the segments.
+Grid = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+class Segments:
+    """Every edge's segments in order (segment ``i`` from vertex ``i`` to ``i + 1`` of its edge),
+    their lengths and the length along the edge where each starts, summed as GEOS sums them."""
+
+    def __init__(self, net: WalkNetwork) -> None:
+        self.network = net
+        coords, owner = shapely.get_coordinates(net.edge_geometry, return_index=True)
+        joined = np.flatnonzero(owner[1:] == owner[:-1])
+        self.a, self.b, self.edge = coords[joined], coords[joined + 1], owner[joined]
+        d = self.a - self.b
+        self.length = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1])
+        # What the distance formula needs of each segment, one array each (cheap to gather).
+        self.ax, self.ay = self.a[:, 0].copy(), self.a[:, 1].copy()
+        self.bx, self.by = self.b[:, 0].copy(), self.b[:, 1].copy()
+        self.dx, self.dy = self.bx - self.ax, self.by - self.ay
+        self.len2 = self.dx * self.dx + self.dy * self.dy
+        self.root = np.sqrt(self.len2)
+        count = np.bincount(self.edge, minlength=net.n_edges)
+        self.first = np.concatenate([[0], np.cumsum(count)[:-1]])
+        self.count = count
+        # Length before each segment, added one segment at a time as GEOS adds them.
+        self.start = np.zeros(len(self.edge))
+        rank = np.arange(len(self.edge)) - self.first[self.edge]
+        by_rank = np.argsort(rank, kind="stable")
+        bounds = np.searchsorted(rank[by_rank], np.arange(1, int(count.max(initial=0)) + 1))
+        for k in range(1, len(bounds)):
+            idx = by_rank[bounds[k - 1]:bounds[k]]
+            self.start[idx] = self.start[idx - 1] + self.length[idx - 1]
+        self._grids: dict[float, Grid | None] = {}
+
+    def nearest(self, xy: np.ndarray, probe: float, max_distance_m: float | None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The points settled in bulk: (point, edge, distance, segment) and the points with no
+        edge within ``max_distance_m``; the others are left to GEOS's searches.
+
+        Within ``probe`` the nearest edge is the one of least distance (ties: the lower index),
+        as GEOS's ``dwithin`` search with the lower index first gives; beyond it, only points
+        with a single nearest edge are settled (that is the one GEOS's nearest-neighbour search
+        returns). Cells as wide as ``probe`` first (most points are close to a street), then
+        wider ones.
+        """
+        out: list[tuple[np.ndarray, ...]] = []
+        nothing = [np.zeros(0, dtype=np.int64)]
+        todo = np.arange(len(xy))
+        cells = [probe]  # then wider cells (each grid is made once per size)
+        while max_distance_m is not None and cells[-1] < max_distance_m and len(cells) < 3:
+            cells.append(min(cells[-1] * 4, max_distance_m))
+        for cell in cells:
+            grid = self.grid(cell)
+            if grid is None or len(todo) == 0:
+                break
+            done = np.zeros(len(todo), dtype=bool)
+            for c0 in range(0, len(todo), CHUNK):  # memory follows the chunk, not the points
+                part = todo[c0:c0 + CHUNK]
+                pi, ei, d, seg, far = self._settle(grid, xy, part, cell, probe, max_distance_m)
+                out.append((pi, ei, d, seg))
+                nothing.append(far)
+                done[c0:c0 + CHUNK] = np.isin(part, pi) | np.isin(part, far)
+            todo = todo[~done]
+        if not out:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, np.zeros(0), empty, np.concatenate(nothing)
+        pi, ei, dist, seg = (np.concatenate(parts) for parts in zip(*out, strict=True))
+        return pi, ei, dist, seg, np.concatenate(nothing)
+
+    def _settle(self, grid: Grid, xy: np.ndarray, todo: np.ndarray, cell: float, probe: float,
+                max_distance_m: float | None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One grid's answers for the points ``todo``: (point, edge, distance, segment) of those
+        it settles, and those with no edge within ``max_distance_m``."""
+        near, seg = near_segments(grid, xy[todo], cell)
+        d = self.distance(xy[todo[near]], seg)
+        dmin = np.full(len(todo), np.inf)
+        if len(near):
+            starts = np.flatnonzero(np.concatenate([[True], near[1:] != near[:-1]]))
+            dmin[near[starts]] = np.minimum.reduceat(d, starts)
+        best = np.flatnonzero(d == dmin[near])
+        # the lowest edge, then its first segment, among the nearest (segments follow edges)
+        best = best[np.lexsort((seg[best], near[best]))]
+        change = near[best][1:] != near[best][:-1]
+        head = np.concatenate([[True], change]) if len(best) else np.zeros(0, dtype=bool)
+        tail = np.concatenate([change, [True]]) if len(best) else np.zeros(0, dtype=bool)
+        pick = best[head]
+        d_pick = d[pick]
+        if cell <= probe:
+            sure = d_pick < cell - MARGIN_M
+        else:
+            single = self.edge[seg[pick]] == self.edge[seg[best[tail]]]
+            sure = (single & (d_pick < cell - MARGIN_M) & (d_pick > probe + MARGIN_M)
+                    & (d_pick < (max_distance_m or np.inf) - MARGIN_M))
+        pick = pick[sure]
+        far = np.zeros(0, dtype=np.int64)
+        if max_distance_m is not None and cell >= max_distance_m:
+            far = todo[dmin > max_distance_m + MARGIN_M]  # nothing within reach: not snapped
+        return todo[near[pick]], self.edge[seg[pick]], d[pick], seg[pick], far
+
+    def distance(self, p: np.ndarray, seg: np.ndarray) -> np.ndarray:
+        """Distance from each point ``p`` to its segment ``seg`` (see :func:`segment_distance`)."""
+        px, py = p[:, 0], p[:, 1]
+        ax, ay, dx, dy, len2 = self.ax[seg], self.ay[seg], self.dx[seg], self.dy[seg], self.len2[seg]
+        safe = np.where(len2 > 0, len2, 1.0)
+        qx, qy = px - ax, py - ay
+        r = (qx * dx + qy * dy) / safe
+        out = np.abs(((ay - py) * dx - (ax - px) * dy) / safe) * self.root[seg]
+        low = (r <= 0) | (len2 == 0)
+        out[low] = np.sqrt(qx[low] * qx[low] + qy[low] * qy[low])
+        high = ~low & (r >= 1)
+        bx, by = px[high] - self.bx[seg[high]], py[high] - self.by[seg[high]]
+        out[high] = np.sqrt(bx * bx + by * by)
+        return out
+
+    def locate(self, xy: np.ndarray, seg: np.ndarray) -> np.ndarray:
+        """Length along the edge of each point's nearest place on its nearest segment ``seg``
+        (GEOS ``LengthIndexOfPoint``: the first segment at the least distance decides)."""
+        a, b = self.a[seg], self.b[seg]
+        dx, dy = b[:, 0] - a[:, 0], b[:, 1] - a[:, 1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = ((xy[:, 0] - a[:, 0]) * dx + (xy[:, 1] - a[:, 1]) * dy) / (dx * dx + dy * dy)
+        r = np.where((xy == a).all(axis=1), 0.0, np.where((xy == b).all(axis=1), 1.0, r))
+        return np.where(r <= 0.0, self.start[seg],
+                        np.where(r <= 1.0, self.start[seg] + r * self.length[seg],
+                                 self.start[seg] + self.length[seg]))
+
+    def interpolate(self, edge: np.ndarray, pos: np.ndarray, seg: np.ndarray) -> np.ndarray:
+        """The point at length ``pos`` along each edge (GEOS ``LengthLocationMap``: the first
+        segment that ends beyond it), searched from ``seg``, the segment ``pos`` was found on."""
+        last = self.first[edge] + self.count[edge] - 1
+        k = seg.copy()
+        open_ = np.flatnonzero(~(self.start[k] + self.length[k] > pos))
+        while len(open_):  # past the end of its segment (its end exactly, or empty segments)
+            k[open_] += 1
+            open_ = open_[k[open_] <= last[open_]]
+            open_ = open_[~(self.start[k[open_]] + self.length[k[open_]] > pos[open_])]
+        beyond = k > last
+        k = np.minimum(k, last)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = (pos - self.start[k]) / self.length[k]
+        a, b = self.a[k], self.b[k]
+        out = (b - a) * frac[:, None] + a
+        out = np.where((frac <= 0.0)[:, None], a, np.where((frac >= 1.0)[:, None], b, out))
+        out[beyond] = b[beyond]
+        start = pos <= 0.0
+        out[start] = self.a[self.first[edge[start]]]
+        return out
+
+    def grid(self, cell: float) -> Grid | None:
+        """The segments by ``cell``-sized grid cell, made once per size. Each segment is cut into
+        pieces no longer than a cell, so that each piece touches at most four cells."""
+        if cell in self._grids:
+            return self._grids[cell]
+        grid = _make_grid(self.a, self.b, cell) if len(self.a) and cell > 0 else None
+        self._grids[cell] = grid
+        return grid
+
+
+def _make_grid(a: np.ndarray, b: np.ndarray, cell: float) -> Grid:
+    pieces = np.maximum(1, np.ceil(np.hypot(*(b - a).T) / cell)).astype(np.int64)
+    seg = np.repeat(np.arange(len(a)), pieces)
+    k = (np.arange(len(seg)) - np.repeat(np.cumsum(pieces) - pieces, pieces))[:, None]
+    step = ((b - a) / pieces[:, None])[seg]
+    p0, p1 = a[seg] + step * k, a[seg] + step * (k + 1)
+    c0 = np.floor(np.minimum(p0, p1) / cell).astype(np.int64)
+    c1 = np.floor(np.maximum(p0, p1) / cell).astype(np.int64)
+    lo = c0.min(axis=0) - 1
+    shape = c1.max(axis=0) - lo + 2
+    shifts = [np.array([di, dj]) for di in (0, 1) for dj in (0, 1)]
+    cols = np.concatenate([(c0 + sh - lo) @ np.array([shape[1], 1]) for sh in shifts])
+    segs = np.tile(seg, len(shifts))
+    fits = np.concatenate([(c0 + sh <= c1).all(axis=1) for sh in shifts])
+    cols, segs = cols[fits], segs[fits]
+    # A segment of several pieces may fall in one cell more than once: keep it once there.
+    many = pieces[segs] > 1
+    key = np.unique(cols[many] * len(a) + segs[many])
+    cols = np.concatenate([cols[~many], key // len(a)])
+    segs = np.concatenate([segs[~many], key % len(a)])
+    order = np.argsort(cols, kind="stable")
+    cols, segs = cols[order], segs[order]
+    first = np.flatnonzero(np.concatenate([[True], cols[1:] != cols[:-1]]))
+    return lo, shape, cols[first], np.append(first, len(cols)), segs
+
+
+def near_segments(grid: Grid, xy: np.ndarray, cell: float) -> tuple[np.ndarray, np.ndarray]:
+    """(point, segment) pairs: every segment in each point's cell or its eight neighbours, so
+    every segment within ``cell`` of the point. Sorted by point."""
+    lo, shape, keys, ptr, seg = grid
+    c = np.floor(xy / cell).astype(np.int64) - lo
+    inside = np.flatnonzero(((c >= 0) & (c < shape)).all(axis=1))
+    near = ((c[inside, 0] * shape[1] + c[inside, 1])[:, None]
+            + (np.array([-1, 0, 1])[:, None] * shape[1] + np.array([-1, 0, 1])).ravel()).ravel()
+    at = np.minimum(np.searchsorted(keys, near), len(keys) - 1)
+    count = np.where(keys[at] == near, ptr[at + 1] - ptr[at], 0)
+    owner = np.repeat(np.repeat(inside, 9), count)
+    ramp = np.arange(len(owner)) - np.repeat(np.cumsum(count) - count, count)
+    return owner, seg[np.repeat(ptr[at], count) + ramp]
+
+
+def segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distance from points ``p`` to segments ``a``–``b``, row by row, as GEOS computes it."""
+    dx, dy = b[:, 0] - a[:, 0], b[:, 1] - a[:, 1]
+    len2 = dx * dx + dy * dy
+    safe = np.where(len2 > 0, len2, 1.0)
+    r = ((p[:, 0] - a[:, 0]) * dx + (p[:, 1] - a[:, 1]) * dy) / safe
+    s = ((a[:, 1] - p[:, 1]) * dx - (a[:, 0] - p[:, 0]) * dy) / safe
+    ax, ay = p[:, 0] - a[:, 0], p[:, 1] - a[:, 1]
+    bx, by = p[:, 0] - b[:, 0], p[:, 1] - b[:, 1]
+    return np.where((r <= 0) | (len2 == 0), np.sqrt(ax * ax + ay * ay),
+                    np.where(r >= 1, np.sqrt(bx * bx + by * by), np.abs(s) * np.sqrt(len2)))
