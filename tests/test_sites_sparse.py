@@ -18,8 +18,8 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from kennai import access
-from kennai.access.routing import cost_scale
 from kennai.access.candidates import allowed_kinds, candidate_points
+from kennai.access.routing import cost_scale
 from kennai.graph import WalkGraph, build_graph, csr_from_edges
 from kennai.network import WalkNetwork
 from kennai.region import Region
