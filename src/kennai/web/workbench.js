@@ -19,6 +19,7 @@ Object.assign(TEXT.ja, {
   plan_title: "表示名", plan_saved: "保存しました", action_add: "追加", action_edit: "編集",
   action_retire: "廃止", far: "徒歩圏外（遠い）", unreachable_gap: "通いの場のない道の先",
   suggestion: "候補地", register_weekly: "登録簿（週1回以上）", register_other: "登録簿（その他）",
+  upload_hint: "GeoJSON・シェープファイルの ZIP・割当表（CSV / Excel: 単位 → 圏域）",
 });
 Object.assign(TEXT.en, {
   weekly: "Count only places open weekly or more", updating: "Updating…", updated: "Up to date",
@@ -35,6 +36,7 @@ Object.assign(TEXT.en, {
   action_add: "added", action_edit: "edited", action_retire: "retired", far: "Beyond reach (far)",
   unreachable_gap: "On streets with no place", suggestion: "Suggested site",
   register_weekly: "Register (weekly or more)", register_other: "Register (other)",
+  upload_hint: "GeoJSON, a zipped shapefile or an assignment table (CSV / Excel: unit → area)",
 });
 
 const WEEKDAY_CHARS = ["月", "火", "水", "木", "金", "土", "日"];

@@ -1,0 +1,214 @@
+"""The coordinator's workbench, driven in headless Chromium against a live server on loopback.
+
+A place is added through the register form with its weekdays, hours and frequency; it reaches
+the district's treasure-map list with its schedule, an edit changes the list and retiring it
+takes it out, and its history shows all three. The district's coverage changes without a
+restart. Suggestions, the plan comparison, the basemap and the legend are checked from the
+page. With ``KENNAI_GUIDE_IMAGES=1`` the screenshots of docs/guide.ja.md are written to
+docs/img/guide/ (otherwise to tests/artifacts/).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pytest
+from live_server import live_server
+
+from kennai.access import load_access
+from kennai.build import build_region
+from kennai.config import load_config
+from kennai.region import open_region
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "pipelines" / "demo.yaml"
+DATA = ROOT.parent / "shared" / "data"
+CHROMIUM = Path("/usr/bin/chromium")
+MAPLIBRE = ROOT / "web" / "node_modules" / "maplibre-gl" / "dist" / "maplibre-gl.js"
+TOKEN = "workbench-token"
+SHOTS = (ROOT / "docs" / "img" / "guide" if os.environ.get("KENNAI_GUIDE_IMAGES")
+         else Path(__file__).resolve().parent / "artifacts")
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None
+
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.is_file(), reason="needs Debian chromium at /usr/bin/chromium"),
+    pytest.mark.skipif(sync_playwright is None, reason="needs playwright (pip install playwright)"),
+    pytest.mark.skipif(not MAPLIBRE.is_file(), reason="needs MapLibre GL JS (npm --prefix web ci)"),
+]
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=60) as res:
+        body = res.read()
+    return json.loads(body) if body[:1] in b"[{" else body.decode("utf-8")
+
+
+@contextmanager
+def _page(url: str) -> Iterator[Any]:
+    assert sync_playwright is not None
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM),
+                                     args=["--no-sandbox", "--enable-unsafe-swiftshader"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            page.on("dialog", lambda d: d.accept("会場の閉鎖"))
+            page.goto(url)
+            page.wait_for_function("() => window.kennai && (window.kennai.ready || window.kennai.error)",
+                                   timeout=60_000)
+            assert page.evaluate("window.kennai.error") is None
+            yield page
+        finally:
+            browser.close()
+
+
+def _click_at(page: Any, lon: float, lat: float) -> None:
+    x, y = page.evaluate(f"(() => {{ const p = window.kennai.map.project([{lon}, {lat}]);"
+                         f" return [p.x, p.y]; }})()")
+    box = page.locator("#map canvas").bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+
+
+def _idle(page: Any) -> None:
+    page.evaluate("() => new Promise(r => { const m = window.kennai.map;"
+                  " if (m.loaded() && !m.isMoving()) { m.once('idle', r); m.triggerRepaint(); }"
+                  " else m.once('idle', r); })")
+
+
+def _wait_updated(page: Any) -> None:
+    page.wait_for_function("() => document.getElementById('update-status').textContent !== '更新中…'"
+                           " && !document.getElementById('update-status').hidden", timeout=180_000)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The demo served live; tests open the build's current version themselves (edits rebuild
+    it, and old versions are pruned)."""
+    tmp = tmp_path_factory.mktemp("workbench")
+    build_region(load_config(DEMO), build_dir=tmp / "b")
+    with live_server(DEMO, tmp / "b", tmp / "r.sqlite", token=TOKEN, cwd=tmp) as url:
+        yield url, tmp / "b"
+
+
+def _treasure_list(url: str, district: str) -> str:
+    q = urllib.parse.urlencode({"district": district, "format": "html"})
+    return _get(f"{url}/api/v1/regions/demo/treasure-map?{q}")
+
+
+def test_a_place_added_edited_and_retired_in_the_browser(demo: tuple[str, Path]) -> None:
+    url, build = demo
+    region = open_region(load_config(DEMO), build_dir=build)
+    gaps = load_access(region.build_dir).gaps
+    gap = gaps[gaps["reach"] == "far"].iloc[0]
+    district = str(gap["district"])
+    spot = gpd.GeoSeries([gap.geometry.representative_point()], crs=gaps.crs).to_crs(4326).iloc[0]
+    cov_url = (f"{url}/api/v1/regions/demo/access/coverage?"
+               + urllib.parse.urlencode({"layer": "elementary", "district": district}))
+    before = _get(cov_url)[0]["coverage"]["500m"]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with _page(f"{url}/map/") as page:
+        page.evaluate(f"window.kennai.map.jumpTo({{center: [{spot.x}, {spot.y}], zoom: 15}})")
+        _idle(page)
+        page.fill("#token", TOKEN)
+        page.fill("#who", "コーディネーター")
+        page.click("#add-place")
+        _click_at(page, spot.x, spot.y)
+        page.fill("#place-form input[name=name]", "ひだまりサロン")
+        page.fill("#place-form input[name=category]", "サロン")
+        for day in ("火", "金"):
+            page.check(f"#weekdays input[value={day}]")
+        page.fill("#place-form input[name=start_time]", "09:30")
+        page.fill("#place-form input[name=end_time]", "11:30")
+        page.select_option("#place-form select[name=frequency]", "週1回以上")
+        page.fill("#place-form input[name=fee]", "100円")
+        page.screenshot(path=str(SHOTS / "02-register.png"))
+        page.dblclick("#place-save")  # a double click stores one place
+        _wait_updated(page)
+        places = _get(f"{url}/api/v1/regions/demo/register/places")["features"]
+        assert [f["properties"]["name"] for f in places] == ["ひだまりサロン"]
+        listed = _treasure_list(url, district)
+        assert "ひだまりサロン" in listed and "週1回以上 火,金 09:30～11:30" in listed
+        after = _get(cov_url)[0]["coverage"]["500m"]
+        assert after > before  # no restart: the served coverage follows the register
+
+        _idle(page)
+        _click_at(page, spot.x, spot.y)
+        page.wait_for_selector("#place-edit")
+        page.click("#place-edit")
+        page.fill("#place-form input[name=end_time]", "12:00")
+        page.click("#place-save")
+        _wait_updated(page)
+        assert "週1回以上 火,金 09:30～12:00" in _treasure_list(url, district)
+
+        _idle(page)
+        _click_at(page, spot.x, spot.y)
+        page.wait_for_selector("#place-history li")
+        assert page.locator("#place-history li").count() == 2
+        page.click("#place-retire")
+        _wait_updated(page)
+        assert "ひだまりサロン" not in _treasure_list(url, district)
+        pid = places[0]["properties"]["place_id"]
+        history = _get(f"{url}/api/v1/regions/demo/register/places/{pid}/history")
+        assert [e["action"] for e in history] == ["add", "edit", "retire"]
+
+
+def test_suggestions_comparison_basemap_and_legend(demo: tuple[str, Path]) -> None:
+    url, build = demo
+    region = open_region(load_config(DEMO), build_dir=build)
+    districts = region.layer("elementary").to_crs(4326)
+    centre = districts.geometry.iloc[0].representative_point()
+    with _page(f"{url}/map/") as page:
+        names = page.evaluate("window.kennai.map.queryRenderedFeatures({layers: ['place-names']})"
+                              ".map(f => f.properties.name)")
+        assert names, "place names drawn"
+        water = page.evaluate("window.kennai.map.queryRenderedFeatures({layers: ['water-fill']})"
+                              ".length")
+        assert water > 0, "water drawn"
+        assert page.locator("#legend div").count() >= 6
+        page.screenshot(path=str(SHOTS / "01-map.png"))
+        _click_at(page, centre.x, centre.y)
+        page.wait_for_selector("#coverage-table")
+        page.check("#weekly")
+        page.wait_for_selector("#coverage-table")
+        page.screenshot(path=str(SHOTS / "03-coverage.png"))
+        _click_at(page, centre.x, centre.y)
+        page.wait_for_selector("#coverage-table")
+        page.click("#suggest-button")
+        page.wait_for_selector("#suggestions li", timeout=60_000)
+        assert page.locator("#suggestions li").count() >= 1
+        page.screenshot(path=str(SHOTS / "04-suggestions.png"))
+        page.select_option("#compare-a", "plan_junior_high")
+        page.select_option("#compare-b", "plan_elementary")
+        page.click("#compare-button")
+        page.wait_for_selector("#compare-table")
+        header = page.locator("#compare-table tr").first.inner_text()
+        assert "案A" in header and "案B" in header  # the plans' titles, not their names
+        assert page.evaluate("window.kennai.map.getLayoutProperty('compare-line', 'visibility')") \
+            == "visible"
+        _idle(page)
+        page.screenshot(path=str(SHOTS / "05-compare.png"))
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not (DATA / "yaizu").is_dir(), reason="needs ../shared/data/yaizu (real data)")
+def test_yaizu_map_names_its_towns(tmp_path: Path) -> None:
+    config = ROOT / "pipelines" / "yaizu.yaml"
+    build_region(load_config(config), build_dir=tmp_path / "b")
+    with live_server(config, tmp_path / "b", tmp_path / "r.sqlite", cwd=tmp_path) as url, \
+            _page(f"{url}/map/") as page:
+        page.evaluate("window.kennai.map.jumpTo({center: [138.318, 34.866], zoom: 14})")
+        _idle(page)
+        names = page.evaluate("window.kennai.map.queryRenderedFeatures({layers: ['place-names']})"
+                              ".map(f => f.properties.name)")
+        assert any("本町" in n or "栄町" in n for n in names), names
