@@ -34,6 +34,8 @@ DATA = ROOT.parent / "shared" / "data"
 CHROMIUM = Path("/usr/bin/chromium")
 MAPLIBRE = ROOT / "web" / "node_modules" / "maplibre-gl" / "dist" / "maplibre-gl.js"
 TOKEN = "workbench-token"
+TABLE = ROOT / "data" / "boundaries" / "demo" / "plan_elementary.csv"
+AREAS = ROOT / "data" / "boundaries" / "demo" / "plan_junior_high.geojson"
 SHOTS = (ROOT / "docs" / "img" / "guide" if os.environ.get("KENNAI_GUIDE_IMAGES")
          else Path(__file__).resolve().parent / "artifacts")
 
@@ -188,12 +190,29 @@ def test_suggestions_comparison_basemap_and_legend(demo: tuple[str, Path]) -> No
         page.wait_for_selector("#suggestions li", timeout=60_000)
         assert page.locator("#suggestions li").count() >= 1
         page.screenshot(path=str(SHOTS / "04-suggestions.png"))
-        page.select_option("#compare-a", "plan_junior_high")
-        page.select_option("#compare-b", "plan_elementary")
+        # Two plans uploaded and kept through the page (an assignment table and polygons),
+        # then compared side by side.
+        page.fill("#token", TOKEN)
+        page.fill("#who", "担当")
+        for name, title, path, column in (("up-table", "割当表の案", TABLE, ""),
+                                          ("up-areas", "面の案", AREAS, "area")):
+            page.set_input_files("#plan-file", str(path))
+            page.fill("#name-column", column)
+            page.fill("#plan-name", name)
+            page.fill("#plan-title", title)
+            page.click("#save-plan")
+            page.wait_for_function(f"() => document.getElementById('upload-status').textContent"
+                                   f".includes('{name}')")
+        page.select_option("#compare-a", "up-table")
+        page.select_option("#compare-b", "up-areas")
         page.click("#compare-button")
-        page.wait_for_selector("#compare-table")
+        page.wait_for_selector("#compare-table, #compare-result .error")
+        assert page.locator("#compare-result .error").count() == 0, \
+            page.locator("#compare-result").inner_text()
         header = page.locator("#compare-table tr").first.inner_text()
-        assert "案A" in header and "案B" in header  # the plans' titles, not their names
+        assert "割当表の案" in header and "面の案" in header  # the plans' titles, not their names
+        cells = page.locator("#compare-table tr").nth(2).inner_text()
+        assert "/" in cells  # units split under each plan
         assert page.evaluate("window.kennai.map.getLayoutProperty('compare-line', 'visibility')") \
             == "visible"
         _idle(page)

@@ -273,7 +273,9 @@ async function savePlan(ev) {
   body.append("who", who());
   if ($("plan-title").value.trim()) body.append("title", $("plan-title").value.trim());
   try {
-    const res = await fetch(regionUrl("/plans"), { method: "POST", body,
+    const column = $("name-column").value.trim();
+    const query = column ? `?${new URLSearchParams({ name_column: column })}` : "";
+    const res = await fetch(regionUrl(`/plans${query}`), { method: "POST", body,
       headers: { Authorization: `Bearer ${token()}` } });
     const out = await res.json();
     if (!res.ok) throw new Error(state.lang === "ja" ? out.message_ja : out.message);
