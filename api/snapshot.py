@@ -77,6 +77,9 @@ class Updater:
                  snapshot: Snapshot) -> None:
         self.config = config
         self.build_dir = build_dir or default_build_dir(config)
+        # A build is rebuilt through its pointer (build/<region>); an app opened on one version
+        # folder itself serves that version as it is (rebuilding there would move the folder).
+        self.follows = self.build_dir.is_symlink() or not self.build_dir.exists()
         self.register = register
         self.snapshot = snapshot
         self.updating = False
@@ -89,7 +92,7 @@ class Updater:
     def current(self) -> Snapshot:
         """The snapshot to serve; reloads first when a build made elsewhere replaced it."""
         now = time.monotonic()
-        if now - self._checked >= WATCH_S and not self.updating:
+        if self.follows and now - self._checked >= WATCH_S and not self.updating:
             self._checked = now
             version = current_version(self.build_dir)
             if version is not None and version != self.snapshot.version:
@@ -99,7 +102,10 @@ class Updater:
         return self.snapshot
 
     def request(self) -> None:
-        """Ask for a rebuild (after a register edit); returns at once."""
+        """Ask for a rebuild (after a register edit); returns at once. Nothing happens for an
+        app serving one version folder rather than the build pointer."""
+        if not self.follows:
+            return
         with self._lock:
             self.pending = True
             if self.updating:
@@ -118,7 +124,7 @@ class Updater:
 
     def status(self) -> dict[str, object]:
         """What ``GET /status`` says: updating or not, the version served, the last error."""
-        return {"updating": self.updating or self.pending,
+        return {"updating": self.updating or self.pending, "follows_edits": self.follows,
                 "version": self.snapshot.version.name if self.snapshot.version else None,
                 "built_at": self.snapshot.region.metadata.get("built_at"),
                 "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z",

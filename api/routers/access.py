@@ -28,6 +28,7 @@ from kennai.access import (
     resolve_polygons,
     results_for,
 )
+from kennai.candidate_kinds import KINDS_BY_KEY
 from kennai.errors import NotFoundError
 from kennai.geojson import to_feature_collection
 from kennai.i18n import t
@@ -43,6 +44,10 @@ Kind = Annotated[str, Query(max_length=100, description=(
 
 Weekly = Annotated[bool, Query(description="週1回以上開いている場所だけで数える "
                                           "(count only places open at least weekly)")]
+
+
+#: A comma-separated list of candidate kinds (the allow-list of site suggestions).
+_KINDS_PATTERN = f"^({'|'.join(KINDS_BY_KEY)})(,({'|'.join(KINDS_BY_KEY)}))*$"
 
 
 def _no_district(layer: str, district: str) -> NotFoundError:
@@ -138,7 +143,7 @@ def access_router(state: ServerState) -> APIRouter:
                     k: Annotated[int, Query(ge=1, le=50, description="提案の数")] = 5,
                     threshold: Annotated[float, Query(ge=50, le=5000, description="徒歩距離 m")] = 500.0,
                     allow: Annotated[str | None, Query(
-                        max_length=200, pattern=r"^[a-z_]+(,[a-z_]+)*$",
+                        max_length=200, pattern=_KINDS_PATTERN,
                         description="候補地の種類（カンマ区切り: hall,welfare,school,library,shop,"
                                     "religious,street …） (candidate kinds)")] = None
                     ) -> dict[str, Any]:

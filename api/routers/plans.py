@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Upload
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.errors import error_responses
+from api.routers.register import VISIBLE
 from api.routers.splits import read_upload
 from api.state import RegionName, ServerState, token_dependency
 from kennai.config import NAME_RE
@@ -19,7 +20,8 @@ from kennai.plan_store import read_region_plan
 
 PlanName = Annotated[str, Path(max_length=100, pattern=NAME_RE.pattern,
                                description="案の名前 (plan name)")]
-_Who = Annotated[str, Field(min_length=1, max_length=100, description="変更した人 (who)")]
+_Who = Annotated[str, Field(min_length=1, max_length=100, pattern=VISIBLE,
+                           description="変更した人 (who)")]
 
 
 class PlanRename(BaseModel):
@@ -34,17 +36,17 @@ class PlanRename(BaseModel):
 def plans_router(state: ServerState) -> APIRouter:
     """Routes ``POST /regions/{region}/plans`` and ``PATCH|DELETE /regions/{region}/plans/{plan}``."""
     router = APIRouter(prefix="/regions/{region}/plans", tags=["plans"],
-                       responses=error_responses(401, 403, 404, 409, 422))
+                       responses=error_responses(400, 401, 403, 404, 409, 422))
     writer = [Depends(token_dependency(state))]
 
-    @router.post("", status_code=201, dependencies=writer, responses=error_responses(400, 413),
+    @router.post("", status_code=201, dependencies=writer, responses=error_responses(413),
                  summary="案を保存 (store a plan: GeoJSON, zipped shapefile, or an assignment "
                          "table CSV/xlsx of unit code or name → area; needs the token)")
     async def store_plan(
         region: RegionName, request: Request,
         file: Annotated[UploadFile, File(description="GeoJSON・ZIP・CSV・xlsx")],
         name: Annotated[str, Form(max_length=100, pattern=NAME_RE.pattern)],
-        who: Annotated[str, Form(min_length=1, max_length=100)],
+        who: Annotated[str, Form(min_length=1, max_length=100, pattern=VISIBLE)],
         title: Annotated[str | None, Form(max_length=200)] = None,
         name_column: Annotated[str | None, Query(max_length=100)] = None,
         crs: Annotated[str | None, Query(max_length=100)] = None,
@@ -67,7 +69,8 @@ def plans_router(state: ServerState) -> APIRouter:
     @router.delete("/{plan}", status_code=204, dependencies=writer,
                    summary="保存した案を削除 (delete a stored plan; needs the token)")
     def delete_plan(region: RegionName, plan: PlanName,
-                    who: Annotated[str, Query(min_length=1, max_length=100)]) -> None:
+                    who: Annotated[str, Query(min_length=1, max_length=100, pattern=VISIBLE)]
+                    ) -> None:
         state.check_region(region)
         state.plans.delete(plan, who=who)
 

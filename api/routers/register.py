@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from api.errors import error_responses
 from api.state import RegionName, ServerState, token_dependency
 from kennai.geojson import to_feature_collection
-from kennai.schedule import FREQUENCIES
+from kennai.schedule import FREQUENCIES, FREQUENCY_PATTERN, TIME_PATTERN, WEEKDAYS_PATTERN
 
 PlaceId = Annotated[str, Path(max_length=100, description="登録簿の ID (e.g. register:1)")]
 _Text = Annotated[str | None, Field(default=None, max_length=2000)]
@@ -27,7 +27,7 @@ IdempotencyKey = Annotated[str | None, Header(
                 "write store one change: the retry gets the first answer)")]
 #: Some character other than white space (names and who are stored stripped: white space as
 #: Python's ``str.strip`` sees it, written out so every regex engine reads the same class).
-_VISIBLE = "[^" + "".join(c for c in map(chr, range(0x3001)) if c.isspace()) + "]"
+VISIBLE = "[^" + "".join(c for c in map(chr, range(0x3001)) if c.isspace()) + "]"
 _READ_ERRORS = error_responses(404, 422)
 _WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422)
 
@@ -41,13 +41,17 @@ class PlaceFields(_Body):
 
     category: _Text = None
     address: _Text = None
-    weekdays: _Text = Field(default=None, max_length=2000, description="曜日 (e.g. 火・金)")
-    start_time: _Text = None
-    end_time: _Text = None
+    weekdays: _Text = Field(default=None, max_length=100, pattern=WEEKDAYS_PATTERN,
+                            description="曜日 (e.g. 火・金, 月,水,金)")
+    start_time: _Text = Field(default=None, max_length=5, pattern=TIME_PATTERN,
+                              description="開始時刻 HH:MM")
+    end_time: _Text = Field(default=None, max_length=5, pattern=TIME_PATTERN,
+                            description="終了時刻 HH:MM (after the start)")
     schedule_note: _Text = None
     description: _Text = None
-    frequency: Annotated[str | None, Field(default=None, max_length=20, description=(
-        "頻度: " + " / ".join(FREQUENCIES) + " (how often it meets)"))] = None
+    frequency: Annotated[str | None, Field(default=None, max_length=20, pattern=FREQUENCY_PATTERN,
+                                           description=("頻度: " + " / ".join(FREQUENCIES)
+                                                        + " (how often it meets)"))] = None
     audience: _Text = Field(default=None, max_length=2000, description="対象 (who may come)")
     fee: _Text = Field(default=None, max_length=2000, description="参加費 (fee)")
     activity: _Text = Field(default=None, max_length=2000, description="活動内容 (activity)")
@@ -58,10 +62,10 @@ class PlaceFields(_Body):
 class PlaceNew(PlaceFields):
     """A new place: name, where (degrees) and who adds it."""
 
-    name: str = Field(min_length=1, max_length=2000, pattern=_VISIBLE, description="名称")
+    name: str = Field(min_length=1, max_length=2000, pattern=VISIBLE, description="名称")
     lon: float = Field(ge=-180, le=180, description="経度 longitude (EPSG:4326)")
     lat: float = Field(ge=-90, le=90, description="緯度 latitude (EPSG:4326)")
-    by: str = Field(min_length=1, max_length=200, pattern=_VISIBLE, description="登録者 who adds it")
+    by: str = Field(min_length=1, max_length=200, pattern=VISIBLE, description="登録者 who adds it")
 
 
 class PlaceEdit(PlaceFields):
@@ -71,17 +75,17 @@ class PlaceEdit(PlaceFields):
         "dependentRequired": {"lon": ["lat"], "lat": ["lon"]},
         "dependencies": {"lon": ["lat"], "lat": ["lon"]}})
 
-    name: str | None = Field(default=None, min_length=1, max_length=2000, pattern=_VISIBLE)
+    name: str | None = Field(default=None, min_length=1, max_length=2000, pattern=VISIBLE)
     # Left out, never null (the point stays): the default is not validated, a null is refused.
     lon: float = Field(default=cast(float, None), ge=-180, le=180)
     lat: float = Field(default=cast(float, None), ge=-90, le=90)
-    by: str = Field(min_length=1, max_length=200, pattern=_VISIBLE, description="変更者 who changes it")
+    by: str = Field(min_length=1, max_length=200, pattern=VISIBLE, description="変更者 who changes it")
 
 
 class PlaceRetire(_Body):
     """Retiring a place: who and why."""
 
-    by: str = Field(min_length=1, max_length=200, pattern=_VISIBLE)
+    by: str = Field(min_length=1, max_length=200, pattern=VISIBLE)
     reason: str = Field(default="", max_length=2000)
 
 

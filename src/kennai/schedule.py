@@ -23,6 +23,12 @@ WEEKLY = "週1回以上"
 #: Weekday characters, Monday first.
 WEEKDAYS = "月火水木金土日"
 _SEPARATORS = re.compile(r"[,、・/／\s]+")
+
+#: What the API's schema states of each field (empty clears it); every value matching one is
+#: read by the parser below (which also reads full-width digits and a few more spellings).
+TIME_PATTERN = r"^(([01]?[0-9]|2[0-3]):[0-5][0-9])?$"
+WEEKDAYS_PATTERN = (r"^([月火水木金土日]+(曜日|曜)?([,、・/／ ]+[月火水木金土日]+(曜日|曜)?)*)?$")
+FREQUENCY_PATTERN = r"^(週1回以上|月1[–-]3回|不定期)?$"
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
