@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,3 +55,30 @@ def live_server(config: Path, build_dir: Path, register: Path, *, token: str | N
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+#: Debian's Chromium and the flags it needs here (root: no sandbox; WebGL through SwiftShader).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--enable-unsafe-swiftshader"]
+
+
+@contextmanager
+def chromium_page(*, width: int = 1200, height: int = 800) -> Iterator[Any]:
+    """A fresh page in headless Chromium (playwright), closed with its browser afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": width, "height": height})
+        finally:
+            browser.close()
+
+
+def open_map(page: Any, url: str, *, timeout_ms: int = 60_000) -> None:
+    """Load the web map at ``url`` and wait until it says it is ready (or failed: then fail)."""
+    page.goto(url)
+    page.wait_for_function("() => window.kennai && (window.kennai.ready || window.kennai.error)",
+                           timeout=timeout_ms)
+    error = page.evaluate("() => window.kennai.error")
+    assert error is None, error

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from live_server import chromium_page, open_map
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -130,18 +131,9 @@ def _wait_idle(page) -> None:
 @contextmanager
 def _map_page(url: str) -> Iterator[Any]:
     """Headless Chromium on the web map at ``url``, once the page says it is ready."""
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM),
-                                     args=["--no-sandbox", "--enable-unsafe-swiftshader"])
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 800})
-            page.goto(url)
-            page.wait_for_function("() => window.kennai && (window.kennai.ready || window.kennai.error)",
-                                   timeout=30_000)
-            assert page.evaluate("window.kennai.error") is None
-            yield page
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        open_map(page, url, timeout_ms=30_000)
+        yield page
 
 
 @pytest.mark.realdata

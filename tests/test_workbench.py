@@ -21,7 +21,7 @@ from typing import Any
 
 import geopandas as gpd
 import pytest
-from live_server import live_server
+from live_server import CHROMIUM, chromium_page, live_server, open_map
 
 from kennai.access import load_access
 from kennai.build import build_region
@@ -31,7 +31,6 @@ from kennai.region import open_region
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "pipelines" / "demo.yaml"
 DATA = ROOT.parent / "shared" / "data"
-CHROMIUM = Path("/usr/bin/chromium")
 MAPLIBRE = ROOT / "web" / "node_modules" / "maplibre-gl" / "dist" / "maplibre-gl.js"
 TOKEN = "workbench-token"
 TABLE = ROOT / "data" / "boundaries" / "demo" / "plan_elementary.csv"
@@ -59,20 +58,10 @@ def _get(url: str) -> Any:
 
 @contextmanager
 def _page(url: str) -> Iterator[Any]:
-    assert sync_playwright is not None
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM),
-                                     args=["--no-sandbox", "--enable-unsafe-swiftshader"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 860})
-            page.on("dialog", lambda d: d.accept("会場の閉鎖"))
-            page.goto(url)
-            page.wait_for_function("() => window.kennai && (window.kennai.ready || window.kennai.error)",
-                                   timeout=60_000)
-            assert page.evaluate("window.kennai.error") is None
-            yield page
-        finally:
-            browser.close()
+    with chromium_page(width=1280, height=860) as page:
+        page.on("dialog", lambda d: d.accept("会場の閉鎖"))
+        open_map(page, url)
+        yield page
 
 
 def _click_at(page: Any, lon: float, lat: float) -> None:

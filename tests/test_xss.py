@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -183,6 +184,16 @@ def _shows(page: Any, *texts: str) -> None:
         assert text in shown, f"{text!r} is not shown as text"
 
 
+def _wait_current(server: str) -> None:
+    """Until the server has rebuilt after the API write and picked up the CLI's build."""
+    deadline = time.monotonic() + 180
+    while httpx.get(f"{server}/api/v1/status", timeout=30).json()["updating"]:
+        assert time.monotonic() < deadline, "the server did not finish rebuilding"
+        time.sleep(0.3)
+    time.sleep(1.2)  # the build pointer is looked at about once a second
+    httpx.get(f"{server}/api/v1/regions", timeout=30)
+
+
 def _headers_ok(url: str) -> None:
     res = httpx.get(url, timeout=60)
     assert res.status_code == 200, res.text[:300]
@@ -240,10 +251,11 @@ def test_treasure_map_karte_and_report(server: str, town: dict[str, Path]) -> No
         "treasure": f"{api}/treasure-map?district={quote(WEST)}&format=html",
         "karte": f"{api}/karte?format=html",
     }
+    _wait_current(server)  # the server follows the register and the build the CLI just made
     for url in served.values():
         _headers_ok(url)
     with _browser() as browser:
-        for url, registered in ((served["treasure"], False), ((out / "map.html").as_uri(), True)):
+        for url, registered in ((served["treasure"], True), ((out / "map.html").as_uri(), True)):
             with _page(browser, url, wait="() => document.querySelector('.leaflet-marker-icon')"
                        ) as page:
                 _shows(page, TITLE, WEST, PLACE, PLACE_2, *([REGISTERED] if registered else []))
