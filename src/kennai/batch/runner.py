@@ -84,7 +84,7 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
         raise ConfigError(t("--workers は 1 以上です", "--workers must be 1 or more"),
                           feature="--workers", hint=t("例: --workers 2", "e.g. --workers 2"))
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster, \
+                      dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL) as cluster, \
             Client(cluster) as client:
         yield client
 

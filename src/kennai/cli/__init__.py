@@ -17,7 +17,7 @@ from rich.markup import escape
 from kennai.cli import build  # noqa: F401
 
 # isort: split
-from kennai.cli import access, export, init, karte, maps, serve, splits  # noqa: F401
+from kennai.cli import access, batch, export, init, karte, maps, serve, splits  # noqa: F401
 
 # isort: split
 from kennai.cli.app import app, err

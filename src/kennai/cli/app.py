@@ -145,11 +145,13 @@ def open_region(config_path: Path, *, build: bool = False, quiet: bool = False) 
         return read_region(config, build_dir=build_dir, progress=progress)[0]
 
 
-def serve_region(config_path: Path, *, host: str, port: int, register: str | None) -> None:
+def serve_region(config_path: Path, *, host: str, port: int, register: str | None,
+                 results: str | None = None) -> None:
     """Build the region when needed, then serve the API, tiles and web map until stopped.
 
     ``register`` is the place register (a SQLite file or a ``postgresql://`` URL); the build
-    reads the same one.
+    reads the same one. ``results`` (a batch folder or ``postgresql://`` URL) is where the
+    region list, coverage and gaps are read from.
     """
     import uvicorn
 
@@ -166,8 +168,23 @@ def serve_region(config_path: Path, *, host: str, port: int, register: str | Non
     except ImportError:
         raise typer.BadParameter("the 'api' package is not importable: install kennai with "
                                  "pip install -e . from the repository") from None
+    from kennai.batch.serving import results_source
+
     application = create_app(config_path,
-                             register_path=register_location(register) if register else None)
+                             register_path=register_location(register) if register else None,
+                             results=results_source(results) if results else None)
     say(t(f"地図: http://{host}:{port}/map/  API 文書: http://{host}:{port}/docs",
            f"map: http://{host}:{port}/map/  API docs: http://{host}:{port}/docs"))
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+def serve_results(target: str, *, host: str, port: int) -> None:
+    """Serve the results of a batch (its output folder or the PostGIS it was loaded into)."""
+    import uvicorn
+
+    from api import create_results_app
+
+    application = create_results_app(target)
+    say(t(f"バッチの結果: http://{host}:{port}/api/v1/regions",
+           f"batch results: http://{host}:{port}/api/v1/regions"))
     uvicorn.run(application, host=host, port=port, log_level="info")

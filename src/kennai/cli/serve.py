@@ -8,22 +8,42 @@ from typing import Annotated
 
 import typer
 
-from kennai.cli.app import ConfigArg, app, open_region, progress_status, say, serve_region
+from kennai.cli.app import (
+    ConfigArg,
+    app,
+    open_region,
+    progress_status,
+    say,
+    serve_region,
+    serve_results,
+)
 from kennai.i18n import t
 
 
 @app.command()
 def serve(
-    config: ConfigArg,
+    target: Annotated[str, typer.Argument(
+        help="地域の設定 YAML、kennai batch の出力フォルダ、または結果を読み込んだ postgresql:// URL "
+             "(a region config, a batch output folder, or a PostGIS URL holding batch results)")],
     host: Annotated[str, typer.Option("--host", help="待ち受けるアドレス (bind address)")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="ポート (port)")] = 8000,
     register: Annotated[str | None, typer.Option(
         "--register", help="通いの場の登録簿: SQLite ファイルか postgresql:// URL (register file "
                            "or PostgreSQL+PostGIS URL; default build/<region>.register.sqlite "
                            "or KENNAI_REGISTER)")] = None,
+    results: Annotated[str | None, typer.Option(
+        "--results", help="地域の一覧・カバー率・空白地帯をここから読む: バッチの出力フォルダか "
+                          "postgresql:// URL (read regions, coverage and gaps from batch results)")
+    ] = None,
 ) -> None:
-    """API・タイル・ウェブ地図を配信 (serve the API, vector tiles and the web map)."""
-    serve_region(config, host=host, port=port, register=register)
+    """API・タイル・ウェブ地図を配信 (serve the API, vector tiles and the web map).
+
+    バッチの出力フォルダか postgresql:// URL を渡すと、その全地域の集計を配信します
+    (a batch output or PostGIS URL serves every region's results)."""
+    if target.startswith(("postgresql://", "postgres://")) or Path(target).is_dir():
+        serve_results(target, host=host, port=port)
+        return
+    serve_region(Path(target), host=host, port=port, register=register, results=results)
 
 
 @app.command("export-tiles")

@@ -33,7 +33,7 @@ TOWNS_SEED = 20261203
 ORIGIN_LONLAT = (138.00, 35.30)
 STREET_SPACING = 110.0
 #: Streets of the neighbours kept around each town (more than any walking threshold reaches).
-BAND_M = 900.0
+BAND_M = 1300.0
 CELL_M = 400.0  # small areas: a grid of cells cut by the town line
 ROW_WIDTH_M = 36_000.0
 PREFECTURE = 90
@@ -194,7 +194,7 @@ def write_town(town: Town, out_dir: Path, frame: Frame) -> Path:
     ll = lonlat(frame, xy)
     kinds = ("サロン", "カフェ", "体操", "集会所")
     write_csv(folder / "places.csv", PLACE_COLUMNS, [
-        [str(k + 1), f"{town.title}{kinds[k % 4]}{k + 1}", f"{town.title}{k + 1}番地",
+        [f"{town.code}-{k + 1}", f"{town.title}{kinds[k % 4]}{k + 1}", f"{town.title}{k + 1}番地",
          f"{lat:.7f}", f"{lon:.7f}", "月", "10:00", "12:00", "毎週", "", kinds[k % 4]]
         for k, (lon, lat) in enumerate(ll.tolist())])
     return write_config(out_dir / f"{town.name}.yaml", town.name, town.title, [town.name])
