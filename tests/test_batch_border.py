@@ -87,7 +87,7 @@ def test_two_towns_batched_apart_equal_one_region(towns: Path) -> None:
 def test_without_neighbours_places_the_border_town_differs(towns: Path) -> None:
     """The same town built alone (no neighbours' places) walks farther at the border."""
     a, b = layout(2)
-    joint = load_access((towns / "joint-build" / "joint"))
+    joint = load_access(towns / "joint-build" / "joint")
     joint_dist = _distances(joint)
     differ = 0
     for town in (a, b):

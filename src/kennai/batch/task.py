@@ -87,14 +87,15 @@ def split_checks(region: Region) -> list[tuple[str, str]]:
 
 
 def district_frame(region: Region, results: AccessResults) -> gpd.GeoDataFrame:
-    """Coverage of every district layer and plan, one row per district with its polygon, the
-    flattened figures and the row as the CLI's ``--json`` prints it (``row_json``)."""
+    """Coverage of the whole region (``layer`` ``region``, its outline) and of every district
+    layer and plan, one row per district with its polygon, the flattened figures and the row as
+    the CLI's ``--json`` prints it (``row_json``)."""
     frames = []
-    for key in polygon_layers(region):
+    for key in ["region", *polygon_layers(region)]:
         rows = results.coverage.get(key)
         if rows is None:
             continue
-        table = coverage_export(region, results, key).frame
+        table = coverage_export(region, results, None if key == "region" else key).frame
         as_json = {str(r["name"]): json.dumps(r, ensure_ascii=False, default=str) for r in rows}
         frames.append(table.to_crs("EPSG:4326").assign(
             layer=key, region=region.name, row_json=table["name"].astype(str).map(as_json)))

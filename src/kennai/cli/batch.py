@@ -56,8 +56,8 @@ def batch(
         "--manifest", help="市区町村コード → 設定 YAML の CSV（列 code,config） (manifest CSV)")] = None,
     output: Annotated[Path, typer.Option(
         "-o", "--output", help="出力フォルダ（再実行では変わった所だけ） (output folder)")] = Path("batch"),
-    workers: Annotated[int, typer.Option(
-        "--workers", min=1, help="LocalCluster のワーカー数（既定: CPU 数） (local workers)")] = 0,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, help="LocalCluster のワーカー数（既定: CPU 数） (local workers)")] = None,
     scheduler: Annotated[str | None, typer.Option(
         "--scheduler", help="既存の Dask スケジューラ tcp://HOST:8786 (use a running cluster)")] = None,
     to: Annotated[str | None, typer.Option(
