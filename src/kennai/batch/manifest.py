@@ -106,7 +106,8 @@ def items_from_configs(configs: list[Path]) -> list[BatchItem]:
     for path in configs:
         code = _code_for(path)
         if code in seen:
-            raise ConfigError(t(f"{seen[code]} と同じコード {code} です", f"same code {code} as {seen[code]}"),
+            raise ConfigError(t(f"{seen[code]} と同じコード {code} です",
+                                f"same code {code} as {seen[code]}"),
                               path=path, hint=t("--manifest でコードを指定してください",
                                                 "give the codes in a --manifest"))
         seen[code] = path

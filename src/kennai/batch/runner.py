@@ -67,7 +67,7 @@ def safe_scan(item: BatchItem, regions_root: Path, lang: str) -> Scan | Failure:
     set_lang(lang)
     try:
         return scan_region(item, regions_root)
-    except Exception as exc:  # noqa: BLE001 - recorded, the batch goes on
+    except Exception as exc:
         return failure_from(item, "scan", exc)
 
 

@@ -64,7 +64,8 @@ def _pick_district(rows: pd.DataFrame, layer: str, district: str | None) -> pd.D
         return rows
     picked = rows[rows["name"] == district]
     if not len(picked):
-        raise NotFoundError(t(f"{layer} に「{district}」はありません", f"no district {district!r} in {layer}"),
+        raise NotFoundError(t(f"{layer} に「{district}」はありません",
+                              f"no district {district!r} in {layer}"),
                             feature=district, hint=t("区域の一覧で名称を確認してください",
                                                      "check the names in the district list"))
     return picked

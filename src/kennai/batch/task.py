@@ -167,7 +167,7 @@ def run_task(spec: TaskSpec) -> TaskResult:
     started = time.perf_counter()
     try:
         summary, districts = _run(spec)
-    except Exception as exc:  # noqa: BLE001 - one municipality's failure must not stop the rest
+    except Exception as exc:
         failure = failure_from(spec.item, "build", exc)
         seconds = time.perf_counter() - started
         write_task_record(spec.out_dir, spec.item.code, {

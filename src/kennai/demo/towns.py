@@ -182,10 +182,10 @@ def write_town(town: Town, out_dir: Path, frame: Frame) -> Path:
     cells = _cells(town)
     rows: list[dict[str, str | int | float]] = []
     for k, cell in enumerate(cells):
-        people = int(round(town.density * cell.area / 1e6 * float(rng.lognormal(0.0, 0.5))))
+        people = round(town.density * cell.area / 1e6 * float(rng.lognormal(0.0, 0.5)))
         share65 = float(np.clip(rng.normal(0.31, 0.06), 0.15, 0.55))
         rows.append({"KEY_CODE": f"{town.code}{k + 1:04d}", "S_NAME": f"{town.title}{k + 1}番",
-                     "JINKO": people, "JINKO_65": int(round(people * share65))})
+                     "JINKO": people, "JINKO_65": round(people * share65)})
     write_geojson(folder / "small_areas.geojson", rows, cells, frame)
     people = sum(int(r["JINKO"]) for r in rows)
     n_places = int(np.clip(round(people / 1200.0), 1, 60))
@@ -211,7 +211,7 @@ def write_config(path: Path, name: str, title: str, folders: Sequence[str]) -> P
         return lines
 
     network = f"joint-{name}.osm" if len(folders) > 1 else f"{folders[0]}/town.osm"
-    lines = [f"# An invented town (kennai.demo.towns); nothing here is a real place.",
+    lines = ["# An invented town (kennai.demo.towns); nothing here is a real place.",
              f"name: {name}", f"title: {title}", f"crs: {CRS_PROJECTED}", "layers:",
              *layer("elementary", "小学校区", "elementary.geojson", "name_column: name"),
              *layer("junior_high", "中学校区", "junior_high.geojson", "name_column: name"),
