@@ -52,7 +52,9 @@ class BatchResult:
     tasks: list[TaskResult] = field(default_factory=list)
     dashboard: str | None = None
     wall_seconds: float = 0.0
+    #: From the start to the scans' end (cluster start included), and of the build tasks alone.
     scan_seconds: float = 0.0
+    build_seconds: float = 0.0
 
     @property
     def exit_code(self) -> int:
@@ -182,6 +184,7 @@ def run_batch(items: list[BatchItem], out_dir: Path, *, workers: int = 2,
             on_progress(before, failed, total)
         from distributed import as_completed
 
+        builds_started = time.perf_counter()
         futures = [client.submit(run_task, spec, key=f"build-{spec.item.code}", pure=False)
                    for spec in specs]
         for done, future in enumerate(as_completed(futures), start=1):
@@ -193,6 +196,7 @@ def run_batch(items: list[BatchItem], out_dir: Path, *, workers: int = 2,
                 failed += 1
             if on_progress is not None:
                 on_progress(before + done, failed, total)
+        result.build_seconds = time.perf_counter() - builds_started
     failed_codes = {f.municipality for f in result.failures}
     records = [r for item in items if item.code not in failed_codes
                and (r := read_task_record(out_dir, item.code)) is not None]
