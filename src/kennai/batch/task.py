@@ -131,7 +131,9 @@ def _summary_row(spec: TaskSpec, region: Region, results: AccessResults | None,
         whole = coverage_frame(results.coverage["region"]).iloc[0].to_dict()
         row |= {k: v for k, v in whole.items() if k != "name"}
         row["places"] = int(results.info.get("places", 0)) - spec.neighbour_places
-    row |= {"neighbour_places": spec.neighbour_places, "districts": n_districts, "gaps": n_gaps,
+    network = region.metadata.get("network") or {}
+    row |= {"network_km": network.get("length_km"), "network_nodes": network.get("nodes"),
+            "neighbour_places": spec.neighbour_places, "districts": n_districts, "gaps": n_gaps,
             "units_split": sum(int(s.get("units_split", 0) or 0) for s in splits)}
     return row
 
