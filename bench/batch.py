@@ -38,6 +38,23 @@ from kennai.batch import BatchResult, read_manifest, run_batch
 from kennai.demo.towns import generate_towns
 
 
+def _fit(samples: list[tuple[float, float, float]]) -> tuple[float, float]:
+    """Least squares ``seconds ≈ a + c·locations`` over every task (the towns' networks vary
+    too little, their 1.3 km band being most of each, to separate a network term)."""
+    import numpy as np
+
+    data = np.asarray(samples, dtype=float)
+    design = np.column_stack([np.ones(len(data)), data[:, 2]])
+    coef, *_ = np.linalg.lstsq(design, data[:, 0], rcond=None)
+    return float(coef[0]), float(coef[1])
+
+
+def _samples(result: BatchResult) -> list[tuple[float, float, float]]:
+    return [(task.seconds, float(task.summary.get("network_km") or 0.0),
+             float(task.summary.get("locations") or 0.0))
+            for task in result.tasks if task.summary is not None]
+
+
 def _measure(result: BatchResult, workers: int) -> dict[str, float]:
     tasks = result.tasks
     if result.failures:
@@ -80,12 +97,16 @@ def main() -> None:
     print(f"{len(items)} towns, {args.runs} run(s) per worker count, {os.cpu_count()} CPUs "
           f"on this machine (load: {', '.join(f'{x:.2f}' for x in os.getloadavg())})")
     figures: dict[int, dict[str, list[float]]] = {}
+    samples: list[tuple[float, float, float]] = []
     for workers in counts:
         runs: dict[str, list[float]] = defaultdict(list)
         for _ in range(args.runs):
             out = Path(tempfile.mkdtemp(prefix=f"kennai-bench-batch-{workers}w-"))
             try:
-                measured = _measure(run_batch(items, out, workers=workers, force=True), workers)
+                result = run_batch(items, out, workers=workers, force=True)
+                measured = _measure(result, workers)
+                if workers == 1:  # one task at a time: its time is its own cost
+                    samples += _samples(result)
             finally:
                 shutil.rmtree(out, ignore_errors=True)
             for key, value in measured.items():
@@ -105,6 +126,14 @@ def main() -> None:
         report["efficiency"] = efficiency
         print(f"scaling efficiency 1→2 workers: {efficiency:.3f} (median walls; per run pair "
               f"{', '.join(f'{e:.3f}' for e in per_run)}; target ≥ 0.85)")
+    if len(samples) >= 3:
+        a, c = _fit(samples)
+        km = [s[1] for s in samples]
+        loc = [s[2] for s in samples]
+        report["fit"] = {"a_s": a, "c_s_per_location": c}
+        print(f"per-task cost (1 worker, {len(samples)} tasks): {a:.3f} s + {c * 1000:.3f} s per "
+              f"1000 resident locations (locations {min(loc):.0f}–{max(loc):.0f}, network "
+              f"{min(km):.0f}–{max(km):.0f} km)")
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=1), encoding="utf-8")
 

@@ -103,10 +103,11 @@ def _done_before(out_dir: Path, item: BatchItem, digest: str) -> bool:
 
 def _specs(scans: list[Scan], out_dir: Path, lang: str, force: bool
            ) -> tuple[list[TaskSpec], list[str]]:
-    """The tasks to run and the codes to skip (unchanged since their last success)."""
+    """The tasks to run, largest inputs first, and the codes to skip (unchanged since their last
+    success)."""
     near = neighbour_places(scans)
     specs, skipped = [], []
-    for scan in scans:
+    for scan in sorted(scans, key=lambda s: -s.input_bytes):
         places = near.get(scan.item.code)
         path, sha = None, ""
         if places is not None:

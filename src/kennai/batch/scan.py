@@ -36,7 +36,8 @@ class Scan:
 
     ``outline`` and ``reach`` (the outline widened by the largest walking threshold) are in
     EPSG:4326 and None when nothing bounds the region; ``places`` are its own places (EPSG:4326);
-    ``digest`` hashes its input files, config and the kennai version.
+    ``digest`` hashes its input files, config and the kennai version; ``input_bytes`` is their
+    size (the batch starts the largest regions first, so that they do not end it alone).
     """
 
     item: BatchItem
@@ -46,6 +47,7 @@ class Scan:
     outline: shapely.Geometry | None
     reach: shapely.Geometry | None
     places: gpd.GeoDataFrame
+    input_bytes: int = 0
 
 
 def _outline_layer(config: RegionConfig) -> gpd.GeoDataFrame | None:
@@ -71,11 +73,13 @@ def _outline_layer(config: RegionConfig) -> gpd.GeoDataFrame | None:
     return None
 
 
-def input_digest(config: RegionConfig, build_dir: Path) -> str:
-    """One hash of a region's input files (sha256 each), config and kennai version."""
-    payload = {"inputs": input_hashes(config, build_dir), "config": config.digest(),
-               "kennai": __version__}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+def input_digest(config: RegionConfig, build_dir: Path) -> tuple[str, int]:
+    """One hash of a region's input files (sha256 each), config and kennai version, and the
+    files' total size."""
+    inputs = input_hashes(config, build_dir)
+    payload = {"inputs": inputs, "config": config.digest(), "kennai": __version__}
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+    return digest, sum(int(x.get("bytes", 0)) for x in inputs)
 
 
 def _empty_places() -> gpd.GeoDataFrame:
@@ -92,7 +96,7 @@ def scan_region(item: BatchItem, regions_root: Path) -> Scan:
         When the config or one of the files read here is broken (the batch records it).
     """
     config = load_config(item.config)
-    digest = input_digest(config, regions_root / config.name)
+    digest, size = input_digest(config, regions_root / config.name)
     bounds = _outline_layer(config)
     outline = reach = None
     if bounds is not None:
@@ -106,4 +110,4 @@ def scan_region(item: BatchItem, regions_root: Path) -> Scan:
         frame = pd.concat([p.to_crs("EPSG:4326") for p in parts], ignore_index=True)
         places = gpd.GeoDataFrame(frame[list(PLACE_COLUMNS)], geometry=frame.geometry.values,
                                   crs="EPSG:4326")
-    return Scan(item, config.name, config.title, digest, outline, reach, places)
+    return Scan(item, config.name, config.title, digest, outline, reach, places, size)
