@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.routers.access import access_router
 from api.routers.maps import maps_router
-from api.routers.regions import regions_router
+from api.routers.regions import region_summary, regions_router
 from api.routers.register import register_router
 from api.routers.results import results_router
 from api.routers.splits import splits_router
@@ -187,7 +187,8 @@ def create_app(
     if results is None and env_results:
         results = results_source(env_results)
     if results is not None:  # registered first: its routes answer before the one-region ones
-        app.include_router(results_router(results), prefix=API_PREFIX)
+        app.include_router(results_router(results, served=lambda: region_summary(state)),
+                           prefix=API_PREFIX)
     for factory in (regions_router, tiles_router, register_router, splits_router, access_router,
                     maps_router):
         app.include_router(factory(state), prefix=API_PREFIX)

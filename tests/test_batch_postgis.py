@@ -120,7 +120,10 @@ def test_one_region_app_reads_regions_and_coverage_from_postgis(batch: Path, pos
                      register_path=tmp_path / "register.sqlite",
                      results=PostGISResults(postgis_server))
     client = TestClient(app)
-    assert [r["name"] for r in client.get("/api/v1/regions").json()] == ["town001", "town002"]
+    listed = client.get("/api/v1/regions").json()
+    assert [r["name"] for r in listed] == ["town001", "town002"]
+    # The served region comes first with what the web map needs (bounds, layers) and its batch row.
+    assert listed[0]["bounds"] and listed[0]["layers"] and listed[0]["municipality"] == "90001"
     expected = _district_row(batch, "90002")
     got = client.get("/api/v1/regions/town002/access/coverage",
                      params={"district": expected["name"]})

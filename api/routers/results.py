@@ -8,6 +8,7 @@ coverage and gaps come from there. Everything is read through
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -23,18 +24,31 @@ LayerName = Annotated[str, Query(max_length=100, description="区域のレイヤ
 District = Annotated[str | None, Query(max_length=200, description="区域名 (one district)")]
 
 
-def results_router(source: ResultsSource) -> APIRouter:
-    """Routes ``/regions``, ``/regions/{region}`` and its ``access/coverage`` and ``access/gaps``."""
+def results_router(source: ResultsSource,
+                   served: Callable[[], dict[str, Any]] | None = None) -> APIRouter:
+    """Routes ``/regions``, ``/regions/{region}`` and its ``access/coverage`` and ``access/gaps``.
+
+    ``served`` gives the summary of the region a one-region app serves (its bounds, layers …):
+    it comes first in the list, merged with its batch entry, so the web map still finds it.
+    """
     router = APIRouter(prefix="/regions", tags=["batch results"])
+
+    def entries() -> list[dict[str, Any]]:
+        listed = source.regions()
+        if served is None:
+            return listed
+        own = served()
+        mine = [e for e in listed if e["name"] == own["name"]]
+        return [{**(mine[0] if mine else {}), **own}, *[e for e in listed if e["name"] != own["name"]]]
 
     @router.get("", summary="地域の一覧 (regions of the batch, with their summary)")
     def list_regions() -> list[dict[str, Any]]:
-        return source.regions()
+        return entries()
 
     @router.get("/{region}", summary="地域の概要 (a region's summary row)")
     def get_region(region: RegionName) -> dict[str, Any]:
-        for entry in source.regions():
-            if region in (entry["name"], entry["municipality"]):
+        for entry in entries():
+            if region in (entry["name"], entry.get("municipality")):
                 return entry
         raise NotFoundError(t(f"地域「{region}」はありません", f"no region {region!r}"), feature=region,
                             hint=t("/api/v1/regions で一覧を確認してください",
