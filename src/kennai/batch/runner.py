@@ -91,6 +91,15 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
         yield client
 
 
+def _outcome(future: Any, item: BatchItem, stage: str) -> Any:
+    """A future's result, or the failure of ``item`` when its worker died under it (out of
+    memory, killed): the scheduler's error, in one line, and the batch goes on."""
+    try:
+        return future.result()
+    except Exception as exc:  # e.g. distributed.KilledWorker
+        return failure_from(item, stage, exc)
+
+
 def _task_digest(scan: Scan, neighbours_sha: str) -> str:
     return hashlib.sha256(f"{scan.digest}:{neighbours_sha}".encode()).hexdigest()
 
@@ -171,9 +180,10 @@ def run_batch(items: list[BatchItem], out_dir: Path, *, workers: int = 2,
         result.dashboard = str(client.dashboard_link) if client.dashboard_link else None
         if on_dashboard is not None and result.dashboard:
             on_dashboard(result.dashboard)
-        scanned = client.gather([client.submit(safe_scan, item, out_dir / REGIONS_DIR, lang,
-                                               key=f"scan-{item.code}", pure=False)
-                                 for item in items])
+        scan_futures = [client.submit(safe_scan, item, out_dir / REGIONS_DIR, lang,
+                                      key=f"scan-{item.code}", pure=False) for item in items]
+        scanned = [_outcome(future, item, "scan") for future, item in zip(scan_futures, items,
+                                                                           strict=True)]
         result.failures += [s for s in scanned if isinstance(s, Failure)]
         scans, clashes = _unique_names([s for s in scanned if isinstance(s, Scan)])
         result.failures += clashes
@@ -186,10 +196,12 @@ def run_batch(items: list[BatchItem], out_dir: Path, *, workers: int = 2,
         from distributed import as_completed
 
         builds_started = time.perf_counter()
-        futures = [client.submit(run_task, spec, key=f"build-{spec.item.code}", pure=False)
-                   for spec in specs]
-        for done, future in enumerate(as_completed(futures), start=1):
-            task: TaskResult = future.result()
+        futures = {client.submit(run_task, spec, key=f"build-{spec.item.code}", pure=False): spec
+                   for spec in specs}
+        for done, future in enumerate(as_completed(list(futures)), start=1):
+            outcome = _outcome(future, futures[future].item, "build")
+            task = outcome if isinstance(outcome, TaskResult) else \
+                TaskResult(futures[future].item, 0.0, 0.0, "", failure=outcome)
             result.tasks.append(task)
             result.ran.append(task.item.code)
             if task.failure is not None:
