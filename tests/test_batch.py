@@ -115,3 +115,15 @@ def test_configs_and_manifest_exclude_each_other(tmp_path: Path) -> None:
     run = _kennai("batch", "-o", str(tmp_path / "out"), cwd=ROOT)
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert "--manifest" in run.stderr
+
+
+def test_bad_manifest_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("code,yaml\n22212,yaizu.yaml\n", encoding="utf-8")
+    run = _kennai("batch", "--manifest", str(manifest), "-o", str(tmp_path / "out"), cwd=ROOT)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "m.csv" in run.stderr and "config" in run.stderr
+    manifest.write_text("code,config\n22212,a.yaml\n22212,b.yaml\n", encoding="utf-8")
+    run = _kennai("--lang", "en", "batch", "--manifest", str(manifest), "-o",
+                  str(tmp_path / "out"), cwd=ROOT)
+    assert run.returncode == 2 and "appears twice" in run.stderr and "line 3" in run.stderr

@@ -27,6 +27,7 @@ from shapely.geometry import Polygon, box
 
 from kennai.demo.frame import CRS_PROJECTED, Frame, lonlat
 from kennai.demo.osm import Osm
+from kennai.demo.places import SITE_COLUMNS
 from kennai.demo.write import write_csv, write_geojson
 
 TOWNS_SEED = 20261203
@@ -40,8 +41,6 @@ PREFECTURE = 90
 _A = "青赤白黒北南東西大小中上下新古若朝夕"
 _B = "川山田野原沢浜津岡島谷森井木石"
 _C = ("", "台", "里", "崎", "瀬")
-PLACE_COLUMNS = ("NO", "名称", "住所", "緯度", "経度", "利用可能曜日", "開始時間", "終了時間",
-                 "利用可能日時特記事項", "説明", "種別")
 
 
 @dataclass(frozen=True)
@@ -193,8 +192,8 @@ def write_town(town: Town, out_dir: Path, frame: Frame) -> Path:
                           rng.uniform(y0 + 30.0, y1 - 30.0, n_places)])
     ll = lonlat(frame, xy)
     kinds = ("サロン", "カフェ", "体操", "集会所")
-    write_csv(folder / "places.csv", PLACE_COLUMNS, [
-        [f"{town.code}-{k + 1}", f"{town.title}{kinds[k % 4]}{k + 1}", f"{town.title}{k + 1}番地",
+    write_csv(folder / "places.csv", SITE_COLUMNS, [
+        [f"{town.code}-{k + 1}", f"{town.title}{kinds[k % 4]}{k + 1}", "", f"{town.title}{k + 1}番地",
          f"{lat:.7f}", f"{lon:.7f}", "月", "10:00", "12:00", "毎週", "", kinds[k % 4]]
         for k, (lon, lat) in enumerate(ll.tolist())])
     return write_config(out_dir / f"{town.name}.yaml", town.name, town.title, [town.name])
