@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -43,10 +44,16 @@ def batch(tmp_path_factory: pytest.TempPathFactory, postgis_server: str) -> Path
     return out
 
 
+def _serving(target: str) -> Any:
+    return _serving_args(target)
+
+
 @contextmanager
-def _serving(target: str) -> Iterator[str]:
+def _serving_args(target: str, *args: str) -> Iterator[str]:
+    """``kennai serve TARGET ARGS`` on a free loopback port until the block ends; its URL."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "kennai", "serve", target, "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "kennai", "serve", target, *args,
+                             "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ.copy())
     base = f"http://127.0.0.1:{port}"
     try:
@@ -129,3 +136,15 @@ def test_one_region_app_reads_regions_and_coverage_from_postgis(batch: Path, pos
                      params={"district": expected["name"]})
     assert got.json() == [expected]
     assert client.get("/api/v1/regions/town001/layers/elementary").status_code == 200
+
+
+def test_serve_folder_with_one_region_map(batch: Path) -> None:
+    """``kennai serve DIR --region NAME``: that region's layers and tiles, every region's results."""
+    expected = _district_row(batch, "90002")
+    with _serving_args(str(batch), "--region", "town001") as base:
+        listed = httpx.get(f"{base}/api/v1/regions", timeout=10).json()
+        assert [r["name"] for r in listed] == ["town001", "town002"] and listed[0]["bounds"]
+        assert httpx.get(f"{base}/api/v1/regions/town001/tiles.json", timeout=10).status_code == 200
+        got = httpx.get(f"{base}/api/v1/regions/town002/access/coverage",
+                        params={"district": expected["name"]}, timeout=10).json()
+        assert got == [expected]

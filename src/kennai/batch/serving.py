@@ -16,7 +16,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from kennai.batch.outputs import SUMMARY, read_dataset
+from kennai.batch.outputs import REGIONS_DIR, SUMMARY, read_dataset, read_task_record
 from kennai.errors import InputError, NotFoundError
 from kennai.i18n import t
 
@@ -90,7 +90,8 @@ class BatchDirResults:
                                     "give the DIR of kennai batch … -o DIR"))
         self._summary = pd.read_parquet(summary).astype({"municipality": str, "prefecture": str})
 
-    def _code(self, region: str) -> str:
+    def code(self, region: str) -> str:
+        """The municipality code of a region given by name or code."""
         hit = self._summary[(self._summary["region"] == region)
                             | (self._summary["municipality"] == region)]
         if not len(hit):
@@ -101,7 +102,7 @@ class BatchDirResults:
         return [_entry(row) for row in self._summary.to_dict("records")]
 
     def _districts(self, region: str) -> gpd.GeoDataFrame:
-        return read_dataset(self.out_dir, "districts", municipality=self._code(region))
+        return read_dataset(self.out_dir, "districts", municipality=self.code(region))
 
     def coverage(self, region: str, layer: str, district: str | None = None
                  ) -> list[dict[str, Any]]:
@@ -110,7 +111,7 @@ class BatchDirResults:
 
     def gaps(self, region: str, *, layer: str = "elementary", district: str | None = None
              ) -> gpd.GeoDataFrame:
-        gaps = read_dataset(self.out_dir, "gaps", municipality=self._code(region))
+        gaps = read_dataset(self.out_dir, "gaps", municipality=self.code(region))
         shape = None
         if district is not None:
             picked = _pick_district(_pick_layer(self._districts(region), layer), layer, district)
@@ -176,6 +177,24 @@ class PostGISResults:
             picked = _pick_district(_pick_layer(self._districts(region), layer), layer, district)
             shape = picked.geometry.iloc[0]
         return _touching(gaps, shape)
+
+
+def region_in_batch(out_dir: Path, region: str) -> tuple[Path, Path]:
+    """The config and build folder of one region of a batch output (by name or code), to serve
+    its map beside every region's results.
+
+    Raises
+    ------
+    NotFoundError
+        When the batch has no such region (or it failed).
+    """
+    source = BatchDirResults(out_dir)
+    code = source.code(region)
+    record = read_task_record(Path(out_dir), code)
+    if record is None or record.get("status") != "ok":
+        raise _no_region(region, [e["name"] for e in source.regions()])
+    summary = record["summary"]
+    return Path(summary["config"]), Path(out_dir) / REGIONS_DIR / str(summary["region"])
 
 
 def results_source(location: str | Path) -> ResultsSource:

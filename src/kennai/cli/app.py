@@ -146,12 +146,13 @@ def open_region(config_path: Path, *, build: bool = False, quiet: bool = False) 
 
 
 def serve_region(config_path: Path, *, host: str, port: int, register: str | None,
-                 results: str | None = None) -> None:
+                 results: str | None = None, build_dir: Path | None = None) -> None:
     """Build the region when needed, then serve the API, tiles and web map until stopped.
 
     ``register`` is the place register (a SQLite file or a ``postgresql://`` URL); the build
     reads the same one. ``results`` (a batch folder or ``postgresql://`` URL) is where the
-    region list, coverage and gaps are read from.
+    region list, coverage and gaps are read from; ``build_dir`` serves that build as it is (a
+    batch's), without building.
     """
     import uvicorn
 
@@ -160,9 +161,10 @@ def serve_region(config_path: Path, *, host: str, port: int, register: str | Non
     if register:
         # The build reads the register through KENNAI_REGISTER: the one the server writes.
         os.environ["KENNAI_REGISTER"] = register
-    _, rebuilt = ensure_built(config_path)
-    if rebuilt:
-        say(t("地域を build しました", "built the region"))
+    if build_dir is None:
+        _, rebuilt = ensure_built(config_path)
+        if rebuilt:
+            say(t("地域を build しました", "built the region"))
     try:
         from api import create_app
     except ImportError:
@@ -170,7 +172,7 @@ def serve_region(config_path: Path, *, host: str, port: int, register: str | Non
                                  "pip install -e . from the repository") from None
     from kennai.batch.serving import results_source
 
-    application = create_app(config_path,
+    application = create_app(config_path, build_dir=build_dir,
                              register_path=register_location(register) if register else None,
                              results=results_source(results) if results else None)
     say(t(f"地図: http://{host}:{port}/map/  API 文書: http://{host}:{port}/docs",

@@ -35,11 +35,21 @@ def serve(
         "--results", help="地域の一覧・カバー率・空白地帯をここから読む: バッチの出力フォルダか "
                           "postgresql:// URL (read regions, coverage and gaps from batch results)")
     ] = None,
+    region: Annotated[str | None, typer.Option(
+        "--region", help="バッチの出力フォルダのうち、この地域の地図も配信する（名前かコード） "
+                         "(with a batch folder: also serve this region's web map)")] = None,
 ) -> None:
     """API・タイル・ウェブ地図を配信 (serve the API, vector tiles and the web map).
 
     バッチの出力フォルダか postgresql:// URL を渡すと、その全地域の集計を配信します
     (a batch output or PostGIS URL serves every region's results)."""
+    if Path(target).is_dir() and region is not None:
+        from kennai.batch.serving import region_in_batch
+
+        config, build_dir = region_in_batch(Path(target), region)
+        serve_region(config, host=host, port=port, register=register, results=target,
+                     build_dir=build_dir)
+        return
     if target.startswith(("postgresql://", "postgres://")) or Path(target).is_dir():
         serve_results(target, host=host, port=port)
         return
