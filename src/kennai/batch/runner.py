@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -176,12 +177,13 @@ def run_batch(items: list[BatchItem], out_dir: Path, *, workers: int = 2,
     out_dir.mkdir(parents=True, exist_ok=True)
     result = BatchResult(out_dir)
     lang = get_lang()
+    run_id = uuid.uuid4().hex[:8]  # task keys of two batches on one scheduler never meet
     with dask_client(workers, scheduler) as client:
         result.dashboard = str(client.dashboard_link) if client.dashboard_link else None
         if on_dashboard is not None and result.dashboard:
             on_dashboard(result.dashboard)
         scan_futures = [client.submit(safe_scan, item, out_dir / REGIONS_DIR, lang,
-                                      key=f"scan-{item.code}", pure=False) for item in items]
+                                      key=f"scan-{item.code}-{run_id}", pure=False) for item in items]
         scanned = [_outcome(future, item, "scan") for future, item in zip(scan_futures, items,
                                                                            strict=True)]
         result.failures += [s for s in scanned if isinstance(s, Failure)]
@@ -196,7 +198,8 @@ def run_batch(items: list[BatchItem], out_dir: Path, *, workers: int = 2,
         from distributed import as_completed
 
         builds_started = time.perf_counter()
-        futures = {client.submit(run_task, spec, key=f"build-{spec.item.code}", pure=False): spec
+        futures = {client.submit(run_task, spec, key=f"build-{spec.item.code}-{run_id}",
+                                 pure=False): spec
                    for spec in specs}
         for done, future in enumerate(as_completed(list(futures)), start=1):
             outcome = _outcome(future, futures[future].item, "build")
