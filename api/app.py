@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -18,8 +19,9 @@ from api.middleware import SecurityHeaders, StrictJSON
 from api.routers.access import access_router
 from api.routers.maps import maps_router
 from api.routers.plans import plans_router
-from api.routers.regions import regions_router
+from api.routers.regions import region_summary, regions_router
 from api.routers.register import register_router
+from api.routers.results import results_router
 from api.routers.splits import splits_router
 from api.routers.status import status_router
 from api.routers.tiles import tiles_router
@@ -28,6 +30,7 @@ from api.routers.web import mount_docs, mount_web
 from api.snapshot import Updater, load_snapshot
 from api.state import DEFAULT_MAX_UPLOAD_BYTES, ServerState
 from kennai import __version__
+from kennai.batch.serving import ResultsSource, results_source
 from kennai.config import load_config
 from kennai.plan_store import PlanStore, default_plan_store_path
 from kennai.register import PlaceRegister, RegisterLocation, default_register_path, register_location
@@ -46,6 +49,7 @@ def create_app(
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     web_modules: Path | None = None,
     open_uploads: bool = False,
+    results: ResultsSource | None = None,
 ) -> FastAPI:
     """Build the FastAPI app for a region that has been built.
 
@@ -70,6 +74,9 @@ def create_app(
         Let plan uploads through without the token. ``kennai serve`` sets it only when it
         listens on a loopback address (only this machine can reach it); anywhere else an
         upload, which makes the server parse a file, needs the token like a write.
+    results
+        A batch's results (:mod:`kennai.batch.serving`; default: ``KENNAI_RESULTS``, a batch
+        folder or a ``postgresql://`` URL): the region list, coverage and gaps are read there.
 
     Raises
     ------
@@ -94,19 +101,51 @@ def create_app(
                               "(walkable access, layer-2 split checks and maps)",
                   docs_url=None, redoc_url=None, openapi_url=f"{API_PREFIX}/openapi.json")
     app.state.kennai = state
-    install_error_handlers(app)
-    app.add_middleware(StrictJSON)
-    app.add_middleware(SecurityHeaders)
+    _handle_errors(app)
 
     @app.get(f"{API_PREFIX}/health", tags=["meta"], summary="稼働確認 (health check)")
     def health() -> dict[str, str]:
         return {"status": "ok", "region": region.name, "version": __version__}
 
+    env_results = os.environ.get("KENNAI_RESULTS")
+    if results is None and env_results:
+        results = results_source(env_results)
+    if results is not None:  # registered first: its routes answer before the one-region ones
+        app.include_router(results_router(results, served=lambda: region_summary(state)),
+                           prefix=API_PREFIX)
     for factory in (regions_router, tiles_router, register_router, splits_router, plans_router,
                     access_router, maps_router, status_router, towns_router):
         app.include_router(factory(state), prefix=API_PREFIX)
     mount_web(app, state)
     mount_docs(app, state, openapi_url=f"{API_PREFIX}/openapi.json")
+    return app
+
+
+def _handle_errors(app: FastAPI) -> None:
+    """Every error answer in the one flat shape (:mod:`api.errors`), strict JSON bodies and the
+    security headers, for both apps."""
+    install_error_handlers(app)
+    app.add_middleware(StrictJSON)
+    app.add_middleware(SecurityHeaders)
+
+
+def create_results_app(results: ResultsSource | str | Path) -> FastAPI:
+    """The API of a batch's results alone: every region's summary, coverage and gaps.
+
+    ``results`` is a source, a batch output folder or a ``postgresql://`` URL
+    (:func:`kennai.batch.serving.results_source`).
+    """
+    source = results if not isinstance(results, str | Path) else results_source(results)
+    app = FastAPI(title="kennai 圏内 — batch results", version=__version__,
+                  description="多数の地域の徒歩アクセス集計 (walkable access of many regions)",
+                  docs_url=None, redoc_url=None, openapi_url=f"{API_PREFIX}/openapi.json")
+    _handle_errors(app)
+
+    @app.get(f"{API_PREFIX}/health", tags=["meta"], summary="稼働確認 (health check)")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "regions": len(source.regions()), "version": __version__}
+
+    app.include_router(results_router(source), prefix=API_PREFIX)
     return app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pg_server import postgis_server  # noqa: F401  (the session's throwaway PostGIS fixture)
 
 from kennai.build import build_region
 from kennai.config import RegionConfig, load_config

@@ -20,7 +20,8 @@ Kind = Annotated[str, Path(description="レイヤの種類 layer kind (elementar
                            max_length=100)]
 
 
-def _summary(state: ServerState) -> dict[str, Any]:
+def region_summary(state: ServerState) -> dict[str, Any]:
+    """What the API says of the served region: names, CRS, bounds, layers, plans, network."""
     region = state.region
     meta = region.metadata
     return {
@@ -54,12 +55,12 @@ def regions_router(state: ServerState) -> APIRouter:
 
     @router.get("", summary="地域の一覧 (regions served)")
     def list_regions() -> list[dict[str, Any]]:
-        return [_summary(state)]
+        return [region_summary(state)]
 
     @router.get("/{region}", summary="地域の概要 (a region: layers, plans, bounds)")
     def get_region(region: RegionName) -> dict[str, Any]:
         state.check_region(region)
-        return _summary(state)
+        return region_summary(state)
 
     @router.get("/{region}/layers/{kind}", summary="レイヤの地物 (a layer as paged GeoJSON)")
     def get_layer(region: RegionName, kind: Kind, offset: Offset = 0,
@@ -96,7 +97,7 @@ def regions_router(state: ServerState) -> APIRouter:
     @router.get("/{region}/plans", summary="第2層圏域の案の一覧: 設定の案と保存した案 (layer-2 plans: "
                                           "the config's and the stored ones, with who and when)")
     def list_plans(region: RegionName) -> list[dict[str, Any]]:
-        return _summary(state)["plans"] if state.check_region(region) else []
+        return region_summary(state)["plans"] if state.check_region(region) else []
 
     @router.get("/{region}/plans/{plan}", summary="案の圏域 (a plan's areas as GeoJSON)")
     def get_plan(region: RegionName, plan: Annotated[str, Path(max_length=100)]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from rich.markup import escape
 from kennai.cli import build  # noqa: F401
 
 # isort: split
-from kennai.cli import access, export, init, karte, maps, plans, serve, splits, suggest  # noqa: F401
+from kennai.cli import access, batch, export, init, karte, maps, plans, serve, splits, suggest  # noqa: F401
 
 # isort: split
 from kennai.cli.app import app, err

@@ -135,12 +135,15 @@ def is_loopback(host: str) -> bool:
 
 
 def serve_region(config_path: Path, *, host: str, port: int, register: str | None,
-                 uploads_need_token: bool = False) -> None:
+                 uploads_need_token: bool = False, results: str | None = None,
+                 build_dir: Path | None = None) -> None:
     """Build the region when needed, then serve the API, tiles and web map until stopped.
 
     ``register`` is the place register (a SQLite file or a ``postgresql://`` URL); the build
     reads the same one. Plan uploads need the token unless ``host`` is a loopback address and
-    ``uploads_need_token`` is not set.
+    ``uploads_need_token`` is not set. ``results`` (a batch folder or ``postgresql://`` URL) is
+    where the region list, coverage and gaps are read from; ``build_dir`` serves that build as
+    it is (a batch's), without building.
     """
     import uvicorn
 
@@ -149,18 +152,34 @@ def serve_region(config_path: Path, *, host: str, port: int, register: str | Non
     if register:
         # The build reads the register through KENNAI_REGISTER: the one the server writes.
         os.environ["KENNAI_REGISTER"] = register
-    _, rebuilt = ensure_built(config_path)
-    if rebuilt:
-        say(t("地域を build しました", "built the region"))
+    if build_dir is None:
+        _, rebuilt = ensure_built(config_path)
+        if rebuilt:
+            say(t("地域を build しました", "built the region"))
     try:
         from api import create_app
     except ImportError:
         raise typer.BadParameter("the 'api' package is not importable: install kennai with "
                                  "pip install -e . from the repository") from None
+    from kennai.batch.serving import results_source
+
     # Uploads without the token only when no other machine can connect (see docs/api-security.md).
-    application = create_app(config_path,
+    application = create_app(config_path, build_dir=build_dir,
                              register_path=register_location(register) if register else None,
-                             open_uploads=is_loopback(host) and not uploads_need_token)
+                             open_uploads=is_loopback(host) and not uploads_need_token,
+                             results=results_source(results) if results else None)
     say(t(f"地図: http://{host}:{port}/map/  API 文書: http://{host}:{port}/docs",
            f"map: http://{host}:{port}/map/  API docs: http://{host}:{port}/docs"))
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+def serve_results(target: str, *, host: str, port: int) -> None:
+    """Serve the results of a batch (its output folder or the PostGIS it was loaded into)."""
+    import uvicorn
+
+    from api import create_results_app
+
+    application = create_results_app(target)
+    say(t(f"バッチの結果: http://{host}:{port}/api/v1/regions",
+           f"batch results: http://{host}:{port}/api/v1/regions"))
     uvicorn.run(application, host=host, port=port, log_level="info")

@@ -16,13 +16,16 @@ from kennai.cli.app import (
     progress_bars,
     say,
     serve_region,
+    serve_results,
 )
 from kennai.i18n import t
 
 
 @app.command()
 def serve(
-    config: ConfigArg,
+    target: Annotated[str, typer.Argument(
+        help="地域の設定 YAML、kennai batch の出力フォルダ、または結果を読み込んだ postgresql:// URL "
+             "(a region config, a batch output folder, or a PostGIS URL holding batch results)")],
     host: Annotated[str, typer.Option("--host", help="待ち受けるアドレス (bind address)")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="ポート (port)")] = 8000,
     register: Annotated[str | None, typer.Option(
@@ -34,9 +37,29 @@ def serve(
                                      "同じ機械のリバースプロキシの後ろでは指定） (uploads need the "
                                      "token even on a loopback address, e.g. behind a reverse proxy)"
     )] = False,
+    results: Annotated[str | None, typer.Option(
+        "--results", help="地域の一覧・カバー率・空白地帯をここから読む: バッチの出力フォルダか "
+                          "postgresql:// URL (read regions, coverage and gaps from batch results)")
+    ] = None,
+    region: Annotated[str | None, typer.Option(
+        "--region", help="バッチの出力フォルダのうち、この地域の地図も配信する（名前かコード） "
+                         "(with a batch folder: also serve this region's web map)")] = None,
 ) -> None:
-    """API・タイル・ウェブ地図を配信 (serve the API, vector tiles and the web map)."""
-    serve_region(config, host=host, port=port, register=register,
+    """API・タイル・ウェブ地図を配信 (serve the API, vector tiles and the web map).
+
+    バッチの出力フォルダか postgresql:// URL を渡すと、その全地域の集計を配信します
+    (a batch output or PostGIS URL serves every region's results)."""
+    if Path(target).is_dir() and region is not None:
+        from kennai.batch.serving import region_in_batch
+
+        config, build_dir = region_in_batch(Path(target), region)
+        serve_region(config, host=host, port=port, register=register, results=target,
+                     build_dir=build_dir, uploads_need_token=uploads_need_token)
+        return
+    if target.startswith(("postgresql://", "postgres://")) or Path(target).is_dir():
+        serve_results(target, host=host, port=port)
+        return
+    serve_region(Path(target), host=host, port=port, register=register, results=results,
                  uploads_need_token=uploads_need_token)
 
 
