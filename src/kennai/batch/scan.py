@@ -24,10 +24,10 @@ from kennai.config import POLYGON_KINDS, RegionConfig, load_config
 from kennai.crs import choose_crs_for_layers
 from kennai.io.layers import read_districts, read_points, read_population
 from kennai.io.vector import read_vector
-from kennai.register import TEXT_FIELDS
+from kennai.register import PLACE_FIELDS
 
 #: The columns of the places a region hands to its neighbours (EPSG:4326): the places schema.
-PLACE_COLUMNS = ("place_id", *TEXT_FIELDS)
+PLACE_COLUMNS = ("place_id", *PLACE_FIELDS)
 
 
 @dataclass(frozen=True)

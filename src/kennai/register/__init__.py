@@ -21,6 +21,7 @@ meantime is refused) and both changes are in the log.
 """
 
 from kennai.register.base import (
+    PLACE_FIELDS,
     SOURCE_NAME,
     TEXT_FIELDS,
     PlaceRegister,
@@ -36,6 +37,7 @@ from kennai.register.source import register_fingerprint, register_places
 from kennai.register.sqlite import SQLiteRegister
 
 __all__ = [
+    "PLACE_FIELDS",
     "SOURCE_NAME",
     "TEXT_FIELDS",
     "PlaceRegister",

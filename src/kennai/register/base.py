@@ -28,12 +28,14 @@ from kennai.schedule import (
 if TYPE_CHECKING:  # loaded by to_frame(): the register's fingerprint (a build's freshness) needs neither
     import geopandas as gpd
 
-#: Text fields of the places schema (``kennai.io.layers``) a register entry can set.
-TEXT_FIELDS = ("name", "category", "address", "weekdays", "start_time", "end_time",
-               "schedule_note", "description", "frequency", "audience", "fee", "activity",
-               "contact", "note")
-#: The fields a 通いの場 gained after the first register version (added to old tables).
+#: Text fields of the places schema (``kennai.io.layers``): what every places source has.
+PLACE_FIELDS = ("name", "category", "address", "weekdays", "start_time", "end_time",
+               "schedule_note", "description")
+#: The fields a 通いの場 gained after the first register version (added to old tables); a
+#: register place carries them into the places layer, other sources leave them empty.
 ADDED_FIELDS = ("frequency", "audience", "fee", "activity", "contact", "note")
+#: Every text field a register entry can set.
+TEXT_FIELDS = PLACE_FIELDS + ADDED_FIELDS
 #: Fields read by a rule of :mod:`kennai.schedule` rather than taken as free text.
 _PARSED = {"weekdays": parse_weekdays, "start_time": parse_time, "end_time": parse_time,
            "frequency": parse_frequency}
