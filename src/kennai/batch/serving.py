@@ -71,6 +71,12 @@ def _pick_district(rows: pd.DataFrame, layer: str, district: str | None) -> pd.D
     return picked
 
 
+def _coverage_rows(rows: pd.DataFrame, layer: str, district: str | None) -> list[dict[str, Any]]:
+    """The stored coverage rows of one layer (and district), as the API gives them."""
+    picked = _pick_district(_pick_layer(rows, layer), layer, district)
+    return [json.loads(r) for r in picked["row_json"]]
+
+
 def _touching(gaps: gpd.GeoDataFrame, shape: shapely.Geometry | None) -> gpd.GeoDataFrame:
     if shape is None or not len(gaps):
         return gaps
@@ -106,8 +112,7 @@ class BatchDirResults:
 
     def coverage(self, region: str, layer: str, district: str | None = None
                  ) -> list[dict[str, Any]]:
-        rows = _pick_district(_pick_layer(self._districts(region), layer), layer, district)
-        return [json.loads(r) for r in rows["row_json"]]
+        return _coverage_rows(self._districts(region), layer, district)
 
     def gaps(self, region: str, *, layer: str = "elementary", district: str | None = None
              ) -> gpd.GeoDataFrame:
@@ -162,8 +167,7 @@ class PostGISResults:
 
     def coverage(self, region: str, layer: str, district: str | None = None
                  ) -> list[dict[str, Any]]:
-        rows = _pick_district(_pick_layer(self._districts(region), layer), layer, district)
-        return [json.loads(r) for r in rows["row_json"]]
+        return _coverage_rows(self._districts(region), layer, district)
 
     def gaps(self, region: str, *, layer: str = "elementary", district: str | None = None
              ) -> gpd.GeoDataFrame:
