@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api import create_app
-from kennai.access import AccessOptions, select_places
+from kennai.access import load_access, select_places
 from kennai.build import build_region
 from kennai.cli import app
 from kennai.config import load_config
@@ -103,20 +103,28 @@ def test_weekly_keeps_places_open_every_week() -> None:
 
 
 def test_weekly_coverage_from_the_cli_and_the_api(tmp_path: Path) -> None:
+    # A monthly サロン put in the demo's largest far gap: counted by default, not with --weekly.
     out = tmp_path / "demo"
-    build_region(load_config(DEMO), build_dir=out)
+    region, _ = build_region(load_config(DEMO), build_dir=out)
+    gaps = load_access(region.build_dir).gaps
+    gap = gaps[gaps["reach"] == "far"].iloc[0]
+    spot = gpd.GeoSeries([gap.geometry.representative_point()], crs=gaps.crs).to_crs(4326).iloc[0]
+    register = tmp_path / "demo.register.sqlite"  # the demo's own register, beside its build
+    PlaceRegister(register).add({"name": "月例サロン", "lon": spot.x, "lat": spot.y,
+                                 "weekdays": "水", "frequency": "月1–3回"}, by="test")
     env = {"KENNAI_BUILD_ROOT": str(tmp_path)}
-    every = CliRunner().invoke(app, ["access", str(DEMO), "--json"], env=env)
+    every = CliRunner().invoke(app, ["access", str(DEMO), "--json"], env=env)  # rebuilds
     weekly = CliRunner().invoke(app, ["access", str(DEMO), "--weekly", "--json"], env=env)
     assert every.exit_code == 0 and weekly.exit_code == 0, weekly.output
     a, w = json.loads(every.stdout), json.loads(weekly.stdout)
-    assert w["coverage"]["500m"] <= a["coverage"]["500m"]
-    client = TestClient(create_app(DEMO, build_dir=out, register_path=tmp_path / "r.sqlite"))
-    rows = client.get("/api/v1/regions/demo/access/coverage",
-                      params={"layer": "elementary", "weekly": "true"})
-    assert rows.status_code == 200
-    assert sum(r["population"] for r in rows.json()) == pytest.approx(w["population"], rel=1e-6)
-    assert AccessOptions(weekly=True).routing_key()["weekly"] is True
+    assert w["coverage"]["500m"] < a["coverage"]["500m"]  # the monthly place is left out
+    client = TestClient(create_app(DEMO, build_dir=out, register_path=register))
+    url = "/api/v1/regions/demo/access/coverage"
+    params = {"layer": "elementary", "district": str(gap["district"])}
+    plain = client.get(url, params=params).json()[0]["coverage"]["500m"]
+    only_weekly = client.get(url, params=params | {"weekly": "true"})
+    assert only_weekly.status_code == 200
+    assert only_weekly.json()[0]["coverage"]["500m"] < plain
 
 
 def test_the_treasure_map_list_prints_how_often_and_when() -> None:
