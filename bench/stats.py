@@ -1,0 +1,120 @@
+"""What every benchmark here reports: the median of at least three runs with the min and max,
+ratios taken on medians, and a child process's peak RSS.
+
+One definition, so that no benchmark prints a best-of figure or a ratio of one lucky run.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+#: Fewer runs than this give no median worth the name.
+MIN_RUNS = 3
+
+
+@dataclass(frozen=True)
+class Spread:
+    """The runs of one measurement: its median and its min–max."""
+
+    values: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if not self.values:
+            raise ValueError("a Spread needs at least one value")
+
+    @property
+    def median(self) -> float:
+        return float(statistics.median(self.values))
+
+    @property
+    def low(self) -> float:
+        return float(min(self.values))
+
+    @property
+    def high(self) -> float:
+        return float(max(self.values))
+
+    def text(self, *, scale: float = 1.0, unit: str = "", digits: int = 3) -> str:
+        """``median [min–max] unit``, each value multiplied by ``scale``."""
+        m, lo, hi = (v * scale for v in (self.median, self.low, self.high))
+        tail = f" {unit}" if unit else ""
+        return f"{m:.{digits}g} [{lo:.{digits}g}–{hi:.{digits}g}]{tail}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"median": self.median, "min": self.low, "max": self.high,
+                "runs": list(self.values)}
+
+
+def ratio(slow: Spread, fast: Spread) -> float:
+    """How many times faster ``fast`` is than ``slow``, on the medians."""
+    return slow.median / fast.median if fast.median > 0 else float("inf")
+
+
+def timed(fn: Callable[[], Any], *, runs: int = MIN_RUNS) -> tuple[Any, Spread]:
+    """Run ``fn`` ``runs`` times (at least :data:`MIN_RUNS`); return its last result and the
+    wall times in seconds."""
+    runs = max(runs, MIN_RUNS)
+    out: Any = None
+    times: list[float] = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return out, Spread(tuple(times))
+
+
+def interleaved(fns: Mapping[str, Callable[[], Any]], *, runs: int = MIN_RUNS
+                ) -> tuple[dict[str, Any], dict[str, Spread]]:
+    """Time several sides in turn, one run of each per round, so that a slow spell of the
+    machine falls on all of them alike."""
+    runs = max(runs, MIN_RUNS)
+    results: dict[str, Any] = {}
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(runs):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            results[name] = fn()
+            times[name].append(time.perf_counter() - t0)
+    return results, {k: Spread(tuple(v)) for k, v in times.items()}
+
+
+@dataclass(frozen=True)
+class ProcessRun:
+    """One child process: its wall time, its peak RSS and its exit code."""
+
+    seconds: float
+    peak_rss_mb: float
+    returncode: int
+    stderr: str
+
+
+def run_process(cmd: Sequence[str], *, env: Mapping[str, str] | None = None,
+                cwd: str | None = None) -> ProcessRun:
+    """Run ``cmd`` to its end and read its own peak RSS from the kernel (``wait4``), which
+    counts C and C++ memory that tracemalloc does not see."""
+    with tempfile.TemporaryFile(mode="w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(list(cmd), env=dict(env) if env is not None else None, cwd=cwd,
+                                stdout=subprocess.DEVNULL, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        stderr = err.read()
+    # Linux reports ru_maxrss in KiB.
+    return ProcessRun(seconds, usage.ru_maxrss / 1024.0, proc.returncode, stderr)
+
+
+def load_average() -> str:
+    """The 1-minute load average, printed beside every figure: this machine is shared."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "?"
