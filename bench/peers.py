@@ -128,9 +128,8 @@ def pandana_status() -> str | None:
 
 
 def node_reference(net: WalkNetwork, res_xy: np.ndarray, place_xy: np.ndarray) -> np.ndarray:
-    """Node-snapped reference: nearest node by brute force over the KD-tree's answer distance
-    (ties to the lower node, as the KD-trees give), full single-source Dijkstra from each place
-    node without bound or ``min_only``, minimum over places."""
+    """Node-snapped reference: the same KD-tree nearest nodes as the peers, then a full Dijkstra
+    from each place node (no bound, no ``min_only``) and the minimum over places."""
     u, v, w = _both_ways(net)
     m = csr_from_edges(u, v, w, net.n_nodes)
     tree = cKDTree(net.node_xy)
