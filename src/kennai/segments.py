@@ -199,7 +199,8 @@ def _make_grid(a: np.ndarray, b: np.ndarray, cell: float) -> Grid:
     cols, segs = cols[fits], segs[fits]
     # A segment of several pieces may fall in one cell more than once: keep it once there.
     many = pieces[segs] > 1
-    key = np.unique(cols[many] * len(a) + segs[many])
+    key = np.sort(cols[many] * len(a) + segs[many])  # np.unique's hashing is slower here
+    key = key[np.concatenate([[True], key[1:] != key[:-1]])] if len(key) else key
     cols = np.concatenate([cols[~many], key // len(a)])
     segs = np.concatenate([segs[~many], key % len(a)])
     order = np.argsort(cols, kind="stable")
