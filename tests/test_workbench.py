@@ -77,9 +77,18 @@ def _idle(page: Any) -> None:
                   " else m.once('idle', r); })")
 
 
-def _wait_updated(page: Any) -> None:
-    page.wait_for_function("() => document.getElementById('update-status').textContent !== '更新中…'"
-                           " && !document.getElementById('update-status').hidden", timeout=180_000)
+_DONE = "Number(document.getElementById('update-status').dataset.done || 0)"
+
+
+def _updates(page: Any) -> int:
+    """How many writes the page has seen rebuilt so far (the banner's ``data-done``)."""
+    return int(page.evaluate(f"() => {_DONE}"))
+
+
+def _wait_updated(page: Any, seen: int) -> None:
+    """Wait until the write made after ``seen`` updates is rebuilt and served; an earlier
+    update's 「更新しました」 must not count (it did, and an edit was checked too early)."""
+    page.wait_for_function(f"() => {_DONE} > {seen}", timeout=180_000)
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +133,9 @@ def test_a_place_added_edited_and_retired_in_the_browser(demo: tuple[str, Path])
         page.select_option("#place-form select[name=frequency]", "週1回以上")
         page.fill("#place-form input[name=fee]", "100円")
         page.screenshot(path=str(SHOTS / "02-register.png"))
+        seen = _updates(page)
         page.dblclick("#place-save")  # a double click stores one place
-        _wait_updated(page)
+        _wait_updated(page, seen)
         places = _get(f"{url}/api/v1/regions/demo/register/places")["features"]
         assert [f["properties"]["name"] for f in places] == ["ひだまりサロン"]
         listed = _treasure_list(url, district)
@@ -138,16 +148,18 @@ def test_a_place_added_edited_and_retired_in_the_browser(demo: tuple[str, Path])
         page.wait_for_selector("#place-edit")
         page.click("#place-edit")
         page.fill("#place-form input[name=end_time]", "12:00")
+        seen = _updates(page)
         page.click("#place-save")
-        _wait_updated(page)
+        _wait_updated(page, seen)
         assert "週1回以上 火,金 09:30～12:00" in _treasure_list(url, district)
 
         _idle(page)
         _click_at(page, spot.x, spot.y)
         page.wait_for_selector("#place-history li")
         assert page.locator("#place-history li").count() == 2
+        seen = _updates(page)
         page.click("#place-retire")
-        _wait_updated(page)
+        _wait_updated(page, seen)
         assert "ひだまりサロン" not in _treasure_list(url, district)
         pid = places[0]["properties"]["place_id"]
         history = _get(f"{url}/api/v1/regions/demo/register/places/{pid}/history")

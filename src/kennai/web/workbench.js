@@ -42,7 +42,7 @@ Object.assign(TEXT.en, {
 const WEEKDAY_CHARS = ["月", "火", "水", "木", "金", "土", "日"];
 const FREQUENCIES = ["週1回以上", "月1–3回", "不定期"];
 const PLACE_FIELDS = ["category", "address", "audience", "fee", "activity", "contact", "note"];
-const wb = { weekly: false, updating: false };
+const wb = { weekly: false, updating: false, requested: 0, done: 0, hideTimer: 0 };
 
 const regionUrl = (path) => `${API}/regions/${state.region.name}${path}`;
 const token = () => $("token").value.trim();
@@ -62,26 +62,41 @@ function say(text, error = false) {
 }
 
 // -- 「更新中…」: the server rebuilds after every write; the page follows it ----------------
+// Every write asks for one more update; the banner's data-done says how many have been seen
+// through, so a script (or a test) can wait for *its* write rather than an earlier one.
 async function followUpdates() {
-  if (wb.updating) return;
-  wb.updating = true;
+  wb.requested += 1;
   const banner = $("update-status");
+  clearTimeout(wb.hideTimer); // an earlier update's timer must not hide this one
   banner.hidden = false;
+  banner.className = "";
   banner.textContent = tr("updating");
+  banner.dataset.state = "updating";
+  if (wb.updating) return; // the running loop sees the new request and polls once more
+  wb.updating = true;
   try {
-    for (;;) {
-      const status = await getJSON(`${API}/status`);
-      if (!status.updating) {
-        banner.textContent = status.last_error ? `${tr("failed")}: ${status.last_error}` : tr("updated");
-        banner.className = status.last_error ? "error" : "";
-        break;
+    while (wb.done < wb.requested) {
+      const target = wb.requested;
+      let status;
+      for (;;) {
+        status = await getJSON(`${API}/status`);
+        if (!status.updating) break;
+        await new Promise((ok) => setTimeout(ok, 800));
       }
-      await new Promise((ok) => setTimeout(ok, 800));
+      banner.textContent = status.last_error ? `${tr("failed")}: ${status.last_error}` : tr("updated");
+      banner.className = status.last_error ? "error" : "";
+      refreshData();
+      wb.done = target;
     }
-    refreshData();
+  } catch (err) {
+    banner.textContent = `${tr("failed")}: ${err.message}`;
+    banner.className = "error";
   } finally {
     wb.updating = false;
-    setTimeout(() => { banner.hidden = true; }, 2500);
+    wb.done = wb.requested;
+    banner.dataset.state = "done";
+    banner.dataset.done = String(wb.done);
+    wb.hideTimer = setTimeout(() => { banner.hidden = true; }, 2500);
   }
 }
 
