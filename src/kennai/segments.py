@@ -22,9 +22,13 @@ MARGIN_M = 1e-6
 #: Points measured at once: the (point, segment) pairs, and so the memory, follow this.
 CHUNK = 16_384
 
-#: A grid: lowest cell, grid shape, sorted keys of the cells holding segments, the pointer
-#: into each cell's segments, the segments.
-Grid = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+#: Grids of at most this many cells point into their segments from every cell (4 bytes a
+#: cell, no search); larger ones (a town with far islands) keep the occupied cells' sorted keys.
+DENSE_CELLS = 1 << 25
+
+#: A grid: lowest cell, grid shape, the sorted keys of the cells holding segments (``None``
+#: when every cell has its pointer), the pointer into each cell's segments, the segments.
+Grid = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]
 
 
 class Segments:
@@ -44,6 +48,9 @@ class Segments:
         self.dx, self.dy = self.bx - self.ax, self.by - self.ay
         self.len2 = self.dx * self.dx + self.dy * self.dy
         self.root = np.sqrt(self.len2)
+        # The same, one row per segment: one np.take of rows gathers them many times faster
+        # than six fancy-indexed gathers (the gathers were most of the bulk snap's time).
+        self.rows = np.column_stack([self.ax, self.ay, self.dx, self.dy, self.len2, self.root])
         count = np.bincount(self.edge, minlength=net.n_edges)
         self.first = np.concatenate([[0], np.cumsum(count)[:-1]])
         self.count = count
@@ -65,26 +72,23 @@ class Segments:
         Within ``probe`` the nearest edge is the one of least distance (ties: the lower index),
         as GEOS's ``dwithin`` search with the lower index first gives; beyond it, only points
         with a single nearest edge are settled (that is the one GEOS's nearest-neighbour search
-        returns). Cells as wide as ``probe`` first (most points are close to a street), then
-        wider ones.
+        returns). The cells of :func:`search_cells` in turn, finest first.
         """
         out: list[tuple[np.ndarray, ...]] = []
         nothing = [np.zeros(0, dtype=np.int64)]
         todo = np.arange(len(xy))
-        cells = [probe]  # then wider cells (each grid is made once per size)
-        while max_distance_m is not None and cells[-1] < max_distance_m and len(cells) < 3:
-            cells.append(min(cells[-1] * 4, max_distance_m))
-        for cell in cells:
+        for cell in search_cells(probe, max_distance_m):
             grid = self.grid(cell)
             if grid is None or len(todo) == 0:
                 break
             done = np.zeros(len(todo), dtype=bool)
             for c0 in range(0, len(todo), CHUNK):  # memory follows the chunk, not the points
                 part = todo[c0:c0 + CHUNK]
-                pi, ei, d, seg, far = self._settle(grid, xy, part, cell, probe, max_distance_m)
+                pi, ei, d, seg, far, settled = self._settle(grid, xy, part, cell, probe,
+                                                            max_distance_m)
                 out.append((pi, ei, d, seg))
                 nothing.append(far)
-                done[c0:c0 + CHUNK] = np.isin(part, pi) | np.isin(part, far)
+                done[c0:c0 + CHUNK] = settled
             todo = todo[~done]
         if not out:
             empty = np.zeros(0, dtype=np.int64)
@@ -94,43 +98,49 @@ class Segments:
 
     def _settle(self, grid: Grid, xy: np.ndarray, todo: np.ndarray, cell: float, probe: float,
                 max_distance_m: float | None
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """One grid's answers for the points ``todo``: (point, edge, distance, segment) of those
-        it settles, and those with no edge within ``max_distance_m``."""
+        it settles, those with no edge within ``max_distance_m``, and which of ``todo`` are
+        either."""
         near, seg = near_segments(grid, xy[todo], cell)
-        d = self.distance(xy[todo[near]], seg)
+        d = self.distance(np.take(xy, todo[near], axis=0), seg)
         dmin = np.full(len(todo), np.inf)
         if len(near):
             starts = np.flatnonzero(np.concatenate([[True], near[1:] != near[:-1]]))
             dmin[near[starts]] = np.minimum.reduceat(d, starts)
-        best = np.flatnonzero(d == dmin[near])
-        # the lowest edge, then its first segment, among the nearest (segments follow edges)
-        best = best[np.lexsort((seg[best], near[best]))]
-        change = near[best][1:] != near[best][:-1]
-        head = np.concatenate([[True], change]) if len(best) else np.zeros(0, dtype=bool)
-        tail = np.concatenate([change, [True]]) if len(best) else np.zeros(0, dtype=bool)
-        pick = best[head]
-        d_pick = d[pick]
+        best = np.flatnonzero(d == dmin[near])  # sorted by point, as ``near`` is
+        # The lowest segment among a point's nearest is its lowest edge's first (segments
+        # follow edges); the highest tells whether another edge is as near.
+        nb = near[best]
+        starts = np.flatnonzero(np.concatenate([[True], nb[1:] != nb[:-1]])) if len(best) else best
+        low = np.minimum.reduceat(seg[best], starts) if len(best) else best
+        high = np.maximum.reduceat(seg[best], starts) if len(best) else best
+        owner = nb[starts]
+        d_pick = dmin[owner]
         if cell <= probe:
             sure = d_pick < cell - MARGIN_M
         else:
-            single = self.edge[seg[pick]] == self.edge[seg[best[tail]]]
+            single = self.edge[low] == self.edge[high]
             sure = (single & (d_pick < cell - MARGIN_M) & (d_pick > probe + MARGIN_M)
                     & (d_pick < (max_distance_m or np.inf) - MARGIN_M))
-        pick = pick[sure]
+        owner, low = owner[sure], low[sure]
+        settled = np.zeros(len(todo), dtype=bool)
+        settled[owner] = True
         far = np.zeros(0, dtype=np.int64)
         if max_distance_m is not None and cell >= max_distance_m:
-            far = todo[dmin > max_distance_m + MARGIN_M]  # nothing within reach: not snapped
-        return todo[near[pick]], self.edge[seg[pick]], d[pick], seg[pick], far
+            gone = dmin > max_distance_m + MARGIN_M  # nothing within reach: not snapped
+            far = todo[gone]
+            settled |= gone
+        return todo[owner], self.edge[low], dmin[owner], low, far, settled
 
     def distance(self, p: np.ndarray, seg: np.ndarray) -> np.ndarray:
         """Distance from each point ``p`` to its segment ``seg`` (see :func:`segment_distance`)."""
         px, py = p[:, 0], p[:, 1]
-        ax, ay, dx, dy, len2 = self.ax[seg], self.ay[seg], self.dx[seg], self.dy[seg], self.len2[seg]
+        ax, ay, dx, dy, len2, root = np.take(self.rows, seg, axis=0).T
         safe = np.where(len2 > 0, len2, 1.0)
         qx, qy = px - ax, py - ay
         r = (qx * dx + qy * dy) / safe
-        out = np.abs(((ay - py) * dx - (ax - px) * dy) / safe) * self.root[seg]
+        out = np.abs(((ay - py) * dx - (ax - px) * dy) / safe) * root
         low = (r <= 0) | (len2 == 0)
         out[low] = np.sqrt(qx[low] * qx[low] + qy[low] * qy[low])
         high = ~low & (r >= 1)
@@ -182,6 +192,18 @@ class Segments:
         return grid
 
 
+def search_cells(probe: float, max_distance_m: float | None) -> list[float]:
+    """The grid cell sizes tried in turn: half the probe radius (most homes are that close, and
+    a finer grid measures fewer segments per point), the probe, then doubling up to four sizes
+    (no wider than ``max_distance_m``). Measured on Ishigaki's buildings, this settles all but
+    4 % of them in bulk and halves the time of probe-wide cells alone."""
+    cells = [probe / 2, probe]
+    limit = np.inf if max_distance_m is None else max_distance_m
+    while cells[-1] < limit and len(cells) < 4:
+        cells.append(min(cells[-1] * 2, limit))
+    return cells
+
+
 def _make_grid(a: np.ndarray, b: np.ndarray, cell: float) -> Grid:
     pieces = np.maximum(1, np.ceil(np.hypot(*(b - a).T) / cell)).astype(np.int64)
     seg = np.repeat(np.arange(len(a)), pieces)
@@ -205,6 +227,11 @@ def _make_grid(a: np.ndarray, b: np.ndarray, cell: float) -> Grid:
     segs = np.concatenate([segs[~many], key % len(a)])
     order = np.argsort(cols, kind="stable")
     cols, segs = cols[order], segs[order]
+    n_cells = int(shape[0] * shape[1])
+    if n_cells <= DENSE_CELLS:
+        ptr = np.zeros(n_cells + 1, dtype=np.int32 if len(cols) < 2**31 else np.int64)
+        np.cumsum(np.bincount(cols, minlength=n_cells), out=ptr[1:])
+        return lo, shape, None, ptr, segs
     first = np.flatnonzero(np.concatenate([[True], cols[1:] != cols[:-1]]))
     return lo, shape, cols[first], np.append(first, len(cols)), segs
 
@@ -217,11 +244,17 @@ def near_segments(grid: Grid, xy: np.ndarray, cell: float) -> tuple[np.ndarray, 
     inside = np.flatnonzero(((c >= 0) & (c < shape)).all(axis=1))
     near = ((c[inside, 0] * shape[1] + c[inside, 1])[:, None]
             + (np.array([-1, 0, 1])[:, None] * shape[1] + np.array([-1, 0, 1])).ravel()).ravel()
-    at = np.minimum(np.searchsorted(keys, near), len(keys) - 1)
-    count = np.where(keys[at] == near, ptr[at + 1] - ptr[at], 0)
+    if keys is None:  # every cell has its pointer (the ring of cells round the grid is empty)
+        at = np.clip(near, 0, len(ptr) - 2)
+        first = ptr[at].astype(np.int64)
+        count = ptr[at + 1] - first
+    else:
+        at = np.minimum(np.searchsorted(keys, near), len(keys) - 1)
+        first = ptr[at]
+        count = np.where(keys[at] == near, ptr[at + 1] - first, 0)
     owner = np.repeat(np.repeat(inside, 9), count)
     ramp = np.arange(len(owner)) - np.repeat(np.cumsum(count) - count, count)
-    return owner, seg[np.repeat(ptr[at], count) + ramp]
+    return owner, seg[np.repeat(first, count) + ramp]
 
 
 def segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -2,8 +2,9 @@
 
 One :class:`EdgeIndex` per network (:func:`edge_index`, kept with the network) serves every
 snap of a build and of a server: residents, places, raster cells and clicked points. Points
-with a street within :data:`PROBE_M` are snapped in bulk (:mod:`kennai.segments`, numpy with
-GEOS's formulas), the others by GEOS's searches; either way the answer is GEOS's. It keeps the
+are snapped in bulk on grids of growing cells (:mod:`kennai.segments`, numpy with GEOS's
+formulas); the few they leave (a tie beyond :data:`PROBE_M`, or no street within the widest
+cell) by GEOS's searches. Either way the answer is GEOS's. It keeps the
 last few answers, so the same residents snapped for each kind of destination are snapped once.
 """
 
@@ -58,11 +59,19 @@ class EdgeIndex:
 
     def __init__(self, net: WalkNetwork, *, remember: int = REMEMBERED) -> None:
         self.network = net
-        self.tree = shapely.STRtree(net.edge_geometry)
+        self._tree: shapely.STRtree | None = None
         self.remember = remember
         self.segments = Segments(net)
         self._glen = shapely.length(net.edge_geometry)
         self._memo: OrderedDict[tuple[bytes, float | None], Snap] = OrderedDict()
+
+    @property
+    def tree(self) -> shapely.STRtree:
+        """GEOS's tree of the edges, made when first needed (most snaps settle every point in
+        bulk and never need it)."""
+        if self._tree is None:
+            self._tree = shapely.STRtree(self.network.edge_geometry)
+        return self._tree
 
     def snap(self, xy: np.ndarray, *, max_distance_m: float | None = None) -> Snap:
         """Snap points (n × 2, the network's CRS) to their nearest edge; see :func:`snap_to_edges`."""
@@ -95,11 +104,15 @@ class EdgeIndex:
         left = np.ones(n, dtype=bool)
         left[bi] = left[none] = False
         rest = np.flatnonzero(left)
-        pts = shapely.points(xy[rest])
-        ri, re, rd = self._by_tree(pts, probe, max_distance_m)
-        geoms = net.edge_geometry[re]
-        rpos = shapely.line_locate_point(geoms, pts[ri])
-        proj[rest[ri]] = shapely.get_coordinates(shapely.line_interpolate_point(geoms, rpos))
+        if len(rest):
+            pts = shapely.points(xy[rest])
+            ri, re, rd = self._by_tree(pts, probe, max_distance_m)
+            geoms = net.edge_geometry[re]
+            rpos = shapely.line_locate_point(geoms, pts[ri])
+            proj[rest[ri]] = shapely.get_coordinates(shapely.line_interpolate_point(geoms, rpos))
+        else:
+            ri = re = np.zeros(0, dtype=np.int64)
+            rd = rpos = np.zeros(0)
         pi, ei = np.concatenate([bi, rest[ri]]), np.concatenate([be, re])
         pos = np.concatenate([pos, rpos])
         glen = self._glen[ei]
