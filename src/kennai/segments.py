@@ -78,8 +78,10 @@ class Segments:
         nothing = [np.zeros(0, dtype=np.int64)]
         todo = np.arange(len(xy))
         for cell in search_cells(probe, max_distance_m):
-            grid = self.grid(cell)
-            if grid is None or len(todo) == 0:
+            if len(todo) == 0:
+                break
+            grid = self.grid(cell)  # made only when some point needs it
+            if grid is None:
                 break
             done = np.zeros(len(todo), dtype=bool)
             for c0 in range(0, len(todo), CHUNK):  # memory follows the chunk, not the points
