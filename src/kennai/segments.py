@@ -206,21 +206,24 @@ def search_cells(probe: float, max_distance_m: float | None) -> list[float]:
     return cells
 
 
+#: Segment pieces placed at once when a grid is made (its memory follows this, not the network).
+GRID_CHUNK = 1 << 20
+
+
 def _make_grid(a: np.ndarray, b: np.ndarray, cell: float) -> Grid:
+    lo = np.floor(np.minimum(a, b).min(axis=0) / cell).astype(np.int64) - 2
+    shape = np.floor(np.maximum(a, b).max(axis=0) / cell).astype(np.int64) - lo + 3
     pieces = np.maximum(1, np.ceil(np.hypot(*(b - a).T) / cell)).astype(np.int64)
-    seg = np.repeat(np.arange(len(a)), pieces)
-    k = (np.arange(len(seg)) - np.repeat(np.cumsum(pieces) - pieces, pieces))[:, None]
-    step = ((b - a) / pieces[:, None])[seg]
-    p0, p1 = a[seg] + step * k, a[seg] + step * (k + 1)
-    c0 = np.floor(np.minimum(p0, p1) / cell).astype(np.int64)
-    c1 = np.floor(np.maximum(p0, p1) / cell).astype(np.int64)
-    lo = c0.min(axis=0) - 1
-    shape = c1.max(axis=0) - lo + 2
-    shifts = [np.array([di, dj]) for di in (0, 1) for dj in (0, 1)]
-    cols = np.concatenate([(c0 + sh - lo) @ np.array([shape[1], 1]) for sh in shifts])
-    segs = np.tile(seg, len(shifts))
-    fits = np.concatenate([(c0 + sh <= c1).all(axis=1) for sh in shifts])
-    cols, segs = cols[fits], segs[fits]
+    ends = np.cumsum(pieces)
+    cols_parts, segs_parts = [], []
+    start = 0
+    while start < len(a):  # a chunk of segments holding about GRID_CHUNK pieces
+        stop = max(start + 1, int(np.searchsorted(ends, ends[start] - pieces[start] + GRID_CHUNK)))
+        cols, segs = _piece_cells(a, b, pieces, start, min(stop, len(a)), cell, lo, shape)
+        cols_parts.append(cols)
+        segs_parts.append(segs)
+        start = stop
+    cols, segs = np.concatenate(cols_parts), np.concatenate(segs_parts)
     # A segment of several pieces may fall in one cell more than once: keep it once there.
     many = pieces[segs] > 1
     key = unique_sorted(cols[many] * len(a) + segs[many])
@@ -235,6 +238,27 @@ def _make_grid(a: np.ndarray, b: np.ndarray, cell: float) -> Grid:
         return lo, shape, None, ptr, segs
     first = np.flatnonzero(np.concatenate([[True], cols[1:] != cols[:-1]]))
     return lo, shape, cols[first], np.append(first, len(cols)), segs
+
+
+def _piece_cells(a: np.ndarray, b: np.ndarray, pieces: np.ndarray, start: int, stop: int,
+                 cell: float, lo: np.ndarray, shape: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(cell, segment) of every cell that a piece of segments ``start:stop`` may touch: each
+    piece is no longer than a cell, so its bounding box spans at most two cells each way."""
+    n = pieces[start:stop]
+    seg = np.repeat(np.arange(start, stop), n)
+    k = (np.arange(len(seg)) - np.repeat(np.cumsum(n) - n, n))[:, None]
+    step = ((b[start:stop] - a[start:stop]) / n[:, None])[seg - start]
+    p0, p1 = a[seg] + step * k, a[seg] + step * (k + 1)
+    c0 = np.floor(np.minimum(p0, p1) / cell).astype(np.int64)
+    c1 = np.floor(np.maximum(p0, p1) / cell).astype(np.int64)
+    base = (c0 - lo) @ np.array([shape[1], 1])
+    cols, segs = [], []
+    for di in (0, 1):
+        for dj in (0, 1):
+            fits = (c0[:, 0] + di <= c1[:, 0]) & (c0[:, 1] + dj <= c1[:, 1])
+            cols.append(base[fits] + di * shape[1] + dj)
+            segs.append(seg[fits])
+    return np.concatenate(cols), np.concatenate(segs)
 
 
 def near_segments(grid: Grid, xy: np.ndarray, cell: float) -> tuple[np.ndarray, np.ndarray]:
