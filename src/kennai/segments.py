@@ -185,11 +185,16 @@ class Segments:
         return out
 
     def grid(self, cell: float) -> Grid | None:
-        """The segments by ``cell``-sized grid cell, made once per size. Each segment is cut into
-        pieces no longer than a cell, so that each piece touches at most four cells."""
+        """The segments by ``cell``-sized grid cell, made once per size: from the grid of half
+        the size when there is one (each cell is four of its cells), else from the segments,
+        each cut into pieces no longer than a cell so that each piece touches at most four."""
         if cell in self._grids:
             return self._grids[cell]
-        grid = _make_grid(self.a, self.b, cell) if len(self.a) and cell > 0 else None
+        finer = self._grids.get(cell / 2)
+        if finer is not None:
+            grid: Grid | None = _coarser_grid(finer, len(self.a))
+        else:
+            grid = _make_grid(self.a, self.b, cell) if len(self.a) and cell > 0 else None
         self._grids[cell] = grid
         return grid
 
@@ -230,12 +235,32 @@ def _make_grid(a: np.ndarray, b: np.ndarray, cell: float) -> Grid:
     cols = np.concatenate([cols[~many], key // len(a)])
     segs = np.concatenate([segs[~many], key % len(a)])
     order = np.argsort(cols, kind="stable")
-    cols, segs = cols[order], segs[order]
+    return _grid_from(lo, shape, cols[order], segs[order])
+
+
+def _coarser_grid(fine: Grid, n_segments: int) -> Grid:
+    """The grid of cells twice as wide: a segment is in a cell when it is in one of its four
+    cells. ``floor(x / 2c) == floor(floor(x / c) / 2)`` in floating point too (halving is
+    exact), so points find their cells alike; a cell's segments may be fewer than a grid made
+    from the segments lists (tighter boxes), never missing one that meets the cell."""
+    lo_f, shape_f, keys, ptr, segs = fine
+    count = np.diff(ptr)
+    cells = np.flatnonzero(count) if keys is None else keys
+    rows, cols = np.divmod(np.repeat(cells, count[cells] if keys is None else count), shape_f[1])
+    abs_r, abs_c = (lo_f[0] + rows) // 2, (lo_f[1] + cols) // 2
+    lo = np.array([abs_r.min(), abs_c.min()], dtype=np.int64) - 1  # an empty ring round it
+    shape = np.array([abs_r.max(), abs_c.max()], dtype=np.int64) - lo + 2
+    key = unique_sorted(((abs_r - lo[0]) * shape[1] + (abs_c - lo[1])) * n_segments + segs)
+    return _grid_from(lo, shape, key // n_segments, key % n_segments)
+
+
+def _grid_from(lo: np.ndarray, shape: np.ndarray, cols: np.ndarray, segs: np.ndarray) -> Grid:
+    """A grid from (cell, segment) pairs sorted by cell."""
     n_cells = int(shape[0] * shape[1])
     if n_cells <= DENSE_CELLS:
-        ptr = np.zeros(n_cells + 1, dtype=np.int32 if len(cols) < 2**31 else np.int64)
-        np.cumsum(np.bincount(cols, minlength=n_cells), out=ptr[1:])
-        return lo, shape, None, ptr, segs
+        ptr = np.zeros(n_cells + 1, dtype=np.int64)
+        np.cumsum(np.bincount(cols, minlength=n_cells), out=ptr[1:])  # int64: no cast per cell
+        return lo, shape, None, ptr.astype(np.int32) if len(cols) < 2**31 else ptr, segs
     first = np.flatnonzero(np.concatenate([[True], cols[1:] != cols[:-1]]))
     return lo, shape, cols[first], np.append(first, len(cols)), segs
 
