@@ -414,11 +414,9 @@ def _write_inputs(config: RegionConfig, loaded: list[Any], hashes: list[dict[str
         region._plans[plan.name].to_file(gpkg, layer=f"plan__{plan.name}", driver="GPKG",
                                          engine="pyogrio")
     if network is not None:
+        # The arrays only: `kennai export --layer network` writes the edges for QGIS when
+        # asked (a GeoPackage layer of them took 2.6 s of a 300k-node build, read by nothing).
         network.save(tmp / NETWORK)
-        # Through Arrow: the edges' columns have fixed types, and it writes a 600k-edge
-        # network in 2.5 s rather than 3.4 s.
-        network.edges_frame().to_file(gpkg, layer="network_edges", driver="GPKG",
-                                      engine="pyogrio", use_arrow=True)
     if dem is not None:
         write_dem(config, region, dem, tmp / DEM)
     progress(t("背景地図（水面・鉄道・地名）", "basemap (water, rail, names)").get())
