@@ -229,13 +229,16 @@ def _make_grid(a: np.ndarray, b: np.ndarray, cell: float) -> Grid:
         segs_parts.append(segs)
         start = stop
     cols, segs = np.concatenate(cols_parts), np.concatenate(segs_parts)
-    # A segment of several pieces may fall in one cell more than once: keep it once there.
-    many = pieces[segs] > 1
-    key = unique_sorted(cols[many] * len(a) + segs[many])
-    cols = np.concatenate([cols[~many], key // len(a)])
-    segs = np.concatenate([segs[~many], key % len(a)])
-    order = np.argsort(cols, kind="stable")
-    return _grid_from(lo, shape, cols[order], segs[order])
+    del cols_parts, segs_parts
+    n = len(a)
+    if int(shape[0]) * int(shape[1]) * n >= 2**62:  # (cell, segment) does not fit one int64
+        pairs = np.unique(np.column_stack([cols, segs]), axis=0)
+        return _grid_from(lo, shape, pairs[:, 0], pairs[:, 1])
+    # One sort of (cell, segment) keys: by cell, and a segment of several pieces that fell in
+    # one cell more than once is kept once there.
+    key = unique_sorted(cols * n + segs)
+    del cols, segs
+    return _grid_from(lo, shape, key // n, key % n)
 
 
 def _coarser_grid(fine: Grid, n_segments: int) -> Grid:
