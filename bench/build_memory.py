@@ -1,23 +1,22 @@
-"""Benchmark: time and peak memory of ``kennai build`` on a synthetic grid region.
+"""Benchmark: time and peak memory of ``kennai build`` as a child process (issue #13's targets).
 
-The region is a jittered square grid of streets (about ``--nodes`` nodes, 50 m apart, written
-as an edge file with ``u``/``v``), half as many building footprints as nodes beside the streets
-(the residents, one household each) and 100 gathering places, in a temporary folder. Each run
-is ``kennai build --force`` as a child process under ``/usr/bin/time -v``; its peak RSS is the
-whole build's, suggestions and surface included. Figures are the median of ``--runs`` runs with
-the min and max.
+Regions: synthetic grids (``--nodes``, repeatable: a jittered square grid of streets about that
+many nodes, 50 m apart, written as an edge file with ``u``/``v``; half as many building
+footprints as nodes beside the streets, one household each; 100 gathering places) and the real
+regions named by ``--region`` (``ishigaki``, ``malta``: pipelines/<name>.yaml, skipped with a
+reason when their data are absent). Each run is ``kennai build --force`` as a child process;
+its peak RSS is the kernel's figure for that process (``wait4``), so the whole build counts,
+suggestions and surface included. Figures are the median [min–max] of ``--runs`` runs; with
+several ``--src`` checkouts the runs go in turn, so a slow spell falls on all alike.
 
-Run: ``PYTHONPATH=src .venv/bin/python bench/build_memory.py --nodes 300000 --runs 3``
-(``--src`` another checkout's ``src`` to measure it on the same region).
+Run: ``PYTHONPATH=src:. .venv/bin/python bench/build_memory.py --nodes 300000 --region ishigaki``
+(``--src`` another checkout's ``src`` to measure it on the same regions in the same run).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
-import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -28,12 +27,22 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
+from bench.stats import MIN_RUNS, ProcessRun, Spread, load_average, run_process
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+#: Real regions: their config and the data file whose absence skips them.
+REGIONS: dict[str, tuple[Path, Path]] = {
+    "ishigaki": (ROOT / "pipelines" / "ishigaki.yaml", DATA / "ishigaki"),
+    "malta": (ROOT / "pipelines" / "malta.yaml", DATA / "bench" / "malta_osm_2016-11-09.osm.pbf")}
+
 CRS = "EPSG:6677"  # JGD2011 / Japan Plane Rectangular CS IX (Tokyo)
 SPACING_M = 50.0
 
 
 def write_region(folder: Path, n_nodes: int, seed: int = 0) -> Path:
     """Write the synthetic region's files and config into ``folder``; return the config."""
+    folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     side = int(np.sqrt(n_nodes) + 0.5)
     ii, jj = np.meshgrid(np.arange(side), np.arange(side))
@@ -68,45 +77,62 @@ def write_region(folder: Path, n_nodes: int, seed: int = 0) -> Path:
     return config
 
 
-def run_build(config: Path, src: Path, build_root: Path) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS MiB, exit code) of one ``kennai build --force``."""
+#: The #13 targets: seconds, and peak RSS in MiB where one is set.
+TARGETS: dict[str, tuple[float, float | None]] = {
+    "grid 1,000,000": (40.0, 2048.0), "grid 300,000": (12.0, None),
+    "ishigaki": (2.5, None), "malta": (3.5, None)}
+
+
+def run_build(config: Path, src: Path, build_root: Path) -> ProcessRun:
+    """One ``kennai build --force`` of ``config`` with the code in ``src``."""
     env = {**os.environ, "PYTHONPATH": str(src), "KENNAI_BUILD_ROOT": str(build_root)}
-    proc = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-m", "kennai", "build",
-                           str(config), "--force"], env=env, capture_output=True, text=True)
-    wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", proc.stderr)
-    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
-    if wall is None or rss is None:
-        raise SystemExit(proc.stderr[-2000:])
-    h, m, s = wall.groups()
-    secs = (int(h) * 3600 if h else 0) + int(m) * 60 + float(s)
-    if proc.returncode != 0:
-        print(proc.stderr[-2000:], file=sys.stderr)
-    return secs, int(rss.group(1)) / 1024, proc.returncode
+    run = run_process([sys.executable, "-m", "kennai", "build", str(config), "--force", "-q"],
+                      env=env, cwd=str(config.parent))
+    if run.returncode != 0:
+        raise SystemExit(f"kennai build {config} failed ({run.returncode}):\n{run.stderr[-2000:]}")
+    return run
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--nodes", type=int, default=300_000)
+    ap.add_argument("--nodes", type=int, action="append",
+                    help="a synthetic grid of about this many nodes (repeatable)")
+    ap.add_argument("--region", action="append", choices=sorted(REGIONS),
+                    help="a real region (repeatable)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--src", type=Path, action="append",
                     help="a checkout's src folder to measure (repeatable; default: this one)")
     args = ap.parse_args()
-    srcs = args.src or [Path(__file__).resolve().parents[1] / "src"]
+    srcs = args.src or [ROOT / "src"]
+    runs = max(args.runs, MIN_RUNS)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        config = write_region(folder, args.nodes)
-        print(f"grid region: about {args.nodes:,} nodes, {args.nodes // 2:,} buildings, "
-              f"100 places; {args.runs} runs each, in turn")
-        figures: dict[Path, list[tuple[float, float, int]]] = {s: [] for s in srcs}
-        for _ in range(args.runs):
-            for src in srcs:
-                figures[src].append(run_build(config, src, folder / "build" / str(len(figures))))
-        for src, runs in figures.items():
-            wall = [r[0] for r in runs]
-            rss = [r[1] for r in runs]
-            print(f"{src}: wall {statistics.median(wall):.1f} s ({min(wall):.1f}-{max(wall):.1f}), "
-                  f"peak RSS {statistics.median(rss):,.0f} MiB ({min(rss):,.0f}-{max(rss):,.0f}), "
-                  f"exit codes {[r[2] for r in runs]}")
+        configs: dict[str, Path] = {}
+        for n in args.nodes or ([] if args.region else [300_000]):
+            configs[f"grid {n:,}"] = write_region(folder / f"grid{n}", n)
+        for name in args.region or []:
+            config, data = REGIONS[name]
+            if not data.exists():
+                print(f"{name}: skipped, {data} is absent")
+                continue
+            configs[name] = config
+        print(f"kennai build --force as a child process; {runs} runs each, in turn; "
+              f"load {load_average()}")
+        for label, config in configs.items():
+            figures: dict[Path, list[ProcessRun]] = {s: [] for s in srcs}
+            for _ in range(runs):
+                for k, src in enumerate(srcs):
+                    figures[src].append(run_build(config, src, folder / "build" / str(k)))
+            target = TARGETS.get(label)
+            for src, done in figures.items():
+                wall = Spread(tuple(r.seconds for r in done))
+                rss = Spread(tuple(r.peak_rss_mb for r in done))
+                goal = ""
+                if target:
+                    goal = f"  (#13 target < {target[0]:g} s" + (
+                        f", < {target[1]:,.0f} MiB)" if target[1] else ")")
+                print(f"{label} [{src}]: wall {wall.text(unit='s')}, "
+                      f"peak RSS {rss.text(unit='MiB', digits=4)}{goal}; load {load_average()}")
 
 
 if __name__ == "__main__":

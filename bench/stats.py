@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -95,21 +96,39 @@ class ProcessRun:
     stderr: str
 
 
+#: Run in a small Python process that starts the measured command and reports it: a child
+#: forked from a big parent starts with the parent's RSS high-water mark (Linux keeps it across
+#: exec), so the command must be the child of a process that is small when it forks.
+_WRAPPER = """
+import os, subprocess, sys, time
+t0 = time.perf_counter()
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+seconds = time.perf_counter() - t0
+with open(sys.argv[1], "w") as out:
+    out.write(f"{seconds!r} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+"""
+
+
 def run_process(cmd: Sequence[str], *, env: Mapping[str, str] | None = None,
                 cwd: str | None = None) -> ProcessRun:
-    """Run ``cmd`` to its end and read its own peak RSS from the kernel (``wait4``), which
-    counts C and C++ memory that tracemalloc does not see."""
-    with tempfile.TemporaryFile(mode="w+") as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(list(cmd), env=dict(env) if env is not None else None, cwd=cwd,
-                                stdout=subprocess.DEVNULL, stderr=err, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    """Run ``cmd`` to its end; its wall time and its own peak RSS from the kernel (``wait4``,
+    which counts C and C++ memory that tracemalloc does not see), taken by a small wrapper
+    process so that this (possibly large) process's memory does not count."""
+    with tempfile.TemporaryDirectory() as tmp, open(os.path.join(tmp, "stderr"), "w+") as err:
+        report = os.path.join(tmp, "report")
+        proc = subprocess.run([sys.executable, "-S", "-c", _WRAPPER, report, *cmd],
+                              env=dict(env) if env is not None else None, cwd=cwd,
+                              stdout=subprocess.DEVNULL, stderr=err, text=True, check=False)
         err.seek(0)
         stderr = err.read()
+        try:
+            with open(report) as fh:
+                seconds, rss_kib, code = fh.read().split()
+        except (OSError, ValueError):
+            return ProcessRun(float("nan"), float("nan"), proc.returncode or 1, stderr)
     # Linux reports ru_maxrss in KiB.
-    return ProcessRun(seconds, usage.ru_maxrss / 1024.0, proc.returncode, stderr)
+    return ProcessRun(float(seconds), int(rss_kib) / 1024.0, int(code), stderr)
 
 
 def load_average() -> str:

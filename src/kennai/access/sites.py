@@ -21,6 +21,7 @@ from kennai.access.candidates import allowed_kinds, candidate_points
 from kennai.access.districts import named_district
 from kennai.access.results import AccessResults
 from kennai.access.routing import cost_scale, region_network, walk_graphs
+from kennai.arrays import unique_sorted
 from kennai.graph import WalkGraph
 from kennai.network import WalkNetwork
 from kennai.region import Region
@@ -121,7 +122,7 @@ def coverage_matrix(graph: WalkGraph, sites: Snap, points: Snap, *, limit: float
                   + poff[j] + soff[owner])
         hit = direct <= limit
         keys.append(batch[owner[hit]] * n_pts + pts[j[hit]])
-    rows, cols = np.divmod(np.unique(np.concatenate(keys)), max(n_pts, 1))
+    rows, cols = np.divmod(unique_sorted(np.concatenate(keys)), max(n_pts, 1))
     ptr = np.zeros(len(sites.edge) + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=len(sites.edge)), out=ptr[1:])
     return csr_matrix((np.ones(len(rows), dtype=bool), cols, ptr),

@@ -18,6 +18,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
+from kennai.arrays import unique_rows_inverse, unique_sorted
 from kennai.config import Source
 from kennai.errors import EmptyLayerError, InputError
 from kennai.i18n import t
@@ -70,7 +71,7 @@ def from_polylines(
         np.cumsum(sizes) - sizes, sizes))
     geom = shapely.linestrings(xy[pt_index], indices=np.repeat(np.arange(len(starts)), sizes))
     # Keep only the nodes that are edge ends.
-    used = np.unique(np.concatenate([inverse[starts], inverse[ends]]))
+    used = unique_sorted(np.concatenate([inverse[starts], inverse[ends]]))
     remap = np.full(len(uniq), -1, dtype=np.int64)
     remap[used] = np.arange(len(used))
     first_pt = np.zeros(len(uniq), dtype=np.int64)
@@ -146,9 +147,7 @@ def network_from_lines(
         ids[offsets[:-1]] = u.astype(np.int64)
         ids[offsets[1:] - 1] = v.astype(np.int64)
     else:
-        key = np.round(coords / 0.01).astype(np.int64)
-        _, ids = np.unique(key, axis=0, return_inverse=True)
-        ids = ids.astype(np.int64).ravel()
+        ids = unique_rows_inverse(np.round(coords / 0.01).astype(np.int64))
     highway = (lines[highway_column].astype(str).to_numpy()
                if highway_column and highway_column in lines.columns
                else np.full(len(lines), "unclassified", dtype=object))

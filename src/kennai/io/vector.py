@@ -17,7 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pyogrio
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError as PyprojCRSError
 
 from kennai.errors import CRSError, EmptyLayerError, InputError
@@ -366,8 +366,9 @@ def _check_bounds_fit_crs(gdf: gpd.GeoDataFrame, path: Path) -> None:
     aou = gdf.crs.area_of_use
     if aou is None:
         return
-    try:
-        lonlat = gdf.to_crs("EPSG:4326").total_bounds
+    try:  # the box round the data, not every vertex (a million of them took a second)
+        lonlat = np.array(Transformer.from_crs(gdf.crs, "EPSG:4326", always_xy=True)
+                          .transform_bounds(minx, miny, maxx, maxy, densify_pts=21))
     except Exception:
         lonlat = np.array([np.inf] * 4)
     west, south, east, north = aou.bounds
