@@ -18,7 +18,8 @@ same resident and place points; parsing is not timed. Rows (``bench/peers.py`` h
 - **bare scipy**: CSR from the edges, KD-tree nearest nodes, ``dijkstra(min_only, limit=1000)``;
 - **distance step**: kennai's ``node_costs`` + ``point_costs`` against scipy's
   ``dijkstra(min_only)`` read at the residents' nodes, both unbounded, on the same CSR graph and
-  with the snaps made beforehand (a ``limit=1000`` scipy figure is printed, not counted).
+  with the snaps made beforehand (scipy's nearest nodes; kennai's resident anchors, made once
+  per set of residents in a build); a ``limit=1000`` scipy figure is printed, not counted.
 
 Results are checked in the run: the node-snapping peers against :func:`peers.node_reference`
 (full Dijkstra per place, no bound), kennai against :func:`peers.edge_reference` (its own snaps
@@ -54,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peers
 from stats import Spread, interleaved, load_average, ratio, run_process
 
-from kennai.access import node_costs, point_costs
+from kennai.access import anchors, node_costs, point_costs
 from kennai.graph import build_graph
 from kennai.io.network import network_from_osm
 from kennai.network import WalkNetwork
@@ -178,14 +179,17 @@ def kennai_parts(net: WalkNetwork, res_xy: np.ndarray, place_xy: np.ndarray, *, 
 
 def distance_step(net: WalkNetwork, rs: Any, ps: Any, res_xy: np.ndarray, place_xy: np.ndarray,
                   *, runs: int) -> dict[str, Any]:
-    """kennai's Dijkstra step against scipy's on the same CSR graph, snaps made beforehand."""
+    """kennai's Dijkstra step against scipy's on the same CSR graph, snaps made beforehand:
+    scipy's nearest nodes, and kennai's resident anchors (each resident's edge ends and
+    offsets, made once per set of residents in a build and reused for every destination)."""
     from scipy.spatial import cKDTree
 
     g = build_graph(net, weight="length")
     tree = cKDTree(net.node_xy)
     rn, pn = tree.query(res_xy)[1], np.unique(tree.query(place_xy)[1])
+    ra = anchors(g, rs)
     fns: dict[str, Callable[[], Any]] = {
-        "kennai": lambda: point_costs(g, node_costs(g, ps), rs, ps)[0],
+        "kennai": lambda: point_costs(g, node_costs(g, ps), ra, ps)[0],
         "scipy": lambda: dijkstra(g.matrix, directed=True, indices=pn, min_only=True)[rn],
         "scipy_limit": lambda: dijkstra(g.matrix, directed=True, indices=pn, min_only=True,
                                         limit=peers.CUTOFF_M)[rn],

@@ -131,3 +131,18 @@ def test_bad_outputs_and_targets_are_one_line_errors(demo: Region, tmp_path: Pat
     # (kennai.cli.main prints it as one line with exit code 2; the runner calls the app itself.)
     assert isinstance(run.exception, OutputError) and run.exception.exit_code == 2
     assert not (tmp_path / "g.shp").exists()
+
+
+def test_the_walk_network_exports_with_its_edges(demo: Region, tmp_path: Path) -> None:
+    """The build keeps the network as arrays; `kennai export --layer network` writes its edges
+    (node ids, length in metres, highway) in lon/lat, every edge."""
+    net = demo.network
+    assert net is not None
+    out = tmp_path / "network.gpkg"
+    result = CliRunner().invoke(app, ["export", str(ROOT / "pipelines" / "demo.yaml"),
+                                      "--layer", "network", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    back = gpd.read_file(out)
+    assert len(back) == net.n_edges and back.crs.to_epsg() == 4326
+    assert back["length_m"].sum() == pytest.approx(float(net.edge_length.sum()))
+    assert {"u", "v", "highway"} <= set(back.columns)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import geopandas as gpd
@@ -91,3 +92,44 @@ def test_rosenka_lines_connect_when_snapped():
     assert rep["largest_component_length_share_after"] > 0.3
     assert out.summary()["components"] < raw["components"] / 50
     assert out.edge_length.sum() >= net.edge_length.sum()  # nothing lost, gaps added
+
+
+@pytest.mark.parametrize("kind", ["scatter", "line", "few"])
+def test_the_hull_is_geos_hull_of_every_node(kind: str) -> None:
+    """The hull picks the extreme nodes with Qhull first; GEOS must give the very same polygon
+    as from every node (a scatter, nodes all on a line, and fewer nodes than Qhull is used
+    for)."""
+    rng = np.random.default_rng(4)
+    xy = {"scatter": rng.normal(0, 500, (20_000, 2)),
+          "line": np.column_stack([np.arange(200.0), 2 * np.arange(200.0)]),
+          "few": rng.random((9, 2))}[kind]
+    lines = [[tuple(a), tuple(b)] for a, b in itertools.pairwise(xy)]
+    net = lines_net(*lines)
+    want = shapely.convex_hull(shapely.multipoints(net.node_xy))
+    assert shapely.equals_exact(net.hull(), want, 0)
+
+
+@pytest.mark.skipif(not ROSENKA.is_file(), reason=f"needs {ROSENKA} (../shared/data)")
+def test_the_hull_of_a_real_network_is_geos_hull() -> None:
+    lines = gpd.read_file(ROSENKA, layer="rosenka_lines")
+    net = network_from_lines(lines, CRS_M, source=ROSENKA)
+    assert shapely.equals_exact(net.hull(), shapely.convex_hull(shapely.multipoints(net.node_xy)), 0)
+
+
+def test_multi_part_lines_empty_rows_and_an_edge_without_u_v() -> None:
+    """Multi-part lines become one edge per part and rows without a line are left out, as
+    before; an edge with no ``u`` is named by its feature number in the file, counted before
+    parts are split or rows left out."""
+    from kennai.errors import InputError
+
+    geoms = [shapely.MultiLineString([[(0, 0), (10, 0)], [(10, 0), (10, 10)]]), None,
+             shapely.LineString([(10, 10), (0, 10)]),
+             shapely.GeometryCollection([shapely.Point(5, 5), shapely.LineString([(0, 10), (0, 0)])])]
+    gdf = gpd.GeoDataFrame({"highway": ["a", "b", "c", "d"]}, geometry=geoms, crs=CRS_M)
+    net = network_from_lines(gdf, CRS_M, source=Path("t.gpkg"))
+    assert net.n_edges == 4 and sorted(net.edge_highway) == ["a", "a", "c", "d"]
+    uv = gpd.GeoDataFrame({"u": [1, 2, None], "v": [2, 3, 1]}, crs=CRS_M, geometry=[
+        None, shapely.LineString([(0, 0), (1, 0)]), shapely.LineString([(1, 0), (2, 0)])])
+    with pytest.raises(InputError) as err:
+        network_from_lines(uv, CRS_M, source=Path("t.gpkg"))
+    assert "t.gpkg: 3 件目:" in err.value.format()  # not the 2nd line read

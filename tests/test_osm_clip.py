@@ -184,3 +184,21 @@ def test_clip_outside_the_file_is_a_clear_error() -> None:
         read_walk_ways(src, clip=shapely.box(139.0, 35.0, 139.1, 35.1))
     with pytest.raises(ValueError, match="Polygon"):
         read_walk_ways(src, clip=shapely.LineString([(124.1, 24.3), (124.2, 24.4)]))
+
+
+@pytest.mark.realdata
+def test_a_clipped_read_after_an_unclipped_one_equals_the_streamed_one() -> None:
+    """A build reads the ways unclipped (to find the region), then clipped: the clipped read
+    is then the cached ways filtered, and must equal streaming the file with the clip."""
+    from kennai.io import osm as osm_io
+
+    src = _need(*ISHIGAKI)
+    osm_io._LAST_UNCLIPPED[0] = None
+    streamed = read_walk_ways(src, clip=ISHIGAKI_TOWN)
+    read_walk_ways(src)
+    assert osm_io._LAST_UNCLIPPED[0] is not None
+    cached = read_walk_ways(src, clip=ISHIGAKI_TOWN)
+    for field in ("node_ids", "lon", "lat", "offsets", "highway", "name"):
+        assert np.array_equal(getattr(cached, field), getattr(streamed, field)), field
+    with pytest.raises(EmptyLayerError, match="inside the outline"):
+        read_walk_ways(src, clip=shapely.box(139.0, 35.0, 139.1, 35.1))

@@ -13,9 +13,11 @@ import pytest
 import shapely
 from pyproj import CRS
 
+from kennai import segments
 from kennai.access.routing import network_extent
 from kennai.network import WalkNetwork
 from kennai.region import Region
+from kennai.segments import Segments, near_segments
 from kennai.snapping import PROBE_M, EdgeIndex, Snap, snap_to_edges
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,6 +111,21 @@ def test_bulk_snapping_is_geos_on_awkward_edges() -> None:
                 np.zeros((0, 2))):
         for max_d in (None, 300.0, 100.0, 35.0):
             check(net, far, max_d)
+
+
+def test_a_grid_made_in_chunks_is_the_grid_made_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Grids are made a chunk of segment pieces at a time (to bound their memory); chunks of a
+    few pieces must find the same segments near every point as one chunk, and so the same
+    snaps."""
+    net = awkward_network()
+    xy = np.random.default_rng(3).uniform(-50, 410, (5000, 2))
+    seg = Segments(net)
+    whole = {c: near_segments(segments._make_grid(seg.a, seg.b, c), xy, c) for c in (7.0, 40.0)}
+    monkeypatch.setattr(segments, "GRID_CHUNK", 7)
+    for c, (owner, near) in whole.items():
+        o, s = near_segments(segments._make_grid(seg.a, seg.b, c), xy, c)
+        assert np.array_equal(np.sort(o * len(seg.a) + s), np.sort(owner * len(seg.a) + near))
+    check(net, xy, None)
 
 
 def test_the_remembered_answers_and_the_fresh_ones_agree(demo: Region) -> None:

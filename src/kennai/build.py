@@ -55,6 +55,7 @@ from kennai.i18n import t
 from kennai.io.layers import read_buildings, read_districts, read_points, read_population
 from kennai.io.network import read_network
 from kennai.io.vector import read_vector
+from kennai.memory import release_freed_memory
 from kennai.network import WalkNetwork
 from kennai.plans import read_plan
 from kennai.progress import Progress, counted, no_progress
@@ -251,6 +252,7 @@ def load_region(config: RegionConfig, *, progress: Progress = no_progress,
     if net_src is not None:
         progress(t("歩行ネットワークの読み込み", "reading the walk network").get())
         network = read_network(net_src, crs, clip=clip if net_src.is_osm else None)
+        release_freed_memory()  # the lines' copies made while the network was built
         summary = network.summary()
         if summary["largest_component_length_share"] < 0.9:
             findings.append(Finding(
@@ -268,8 +270,7 @@ def load_region(config: RegionConfig, *, progress: Progress = no_progress,
         if network is not None:
             # A network of another city leaves everyone "off the network": say how little
             # of the region it reaches.
-            hull = shapely.convex_hull(shapely.multipoints(network.node_xy))
-            findings += check_coverage(hull, region.outline, "network", "network_outside")
+            findings += check_coverage(network.hull(), region.outline, "network", "network_outside")
     for plan in counted(progress, t("第2層の計画", "layer-2 plans").get(), config.plans):
         gdf, plan_findings = read_plan(plan, layers, crs)
         gdf, fixed = repair_geometries(gdf, f"plan:{plan.name}")
@@ -357,9 +358,9 @@ def build_region(
     if not force and build_is_current(build_dir, config, hashes):
         return open_region(config, build_dir=build_dir), False
     started = time.perf_counter()
-    region, network = read_region(config, build_dir=build_dir, progress=progress, register=register)
+    loaded = list(read_region(config, build_dir=build_dir, progress=progress, register=register))
     try:
-        _write_build(config, region, network, hashes, build_dir, started, progress)
+        _write_build(config, loaded, hashes, build_dir, started, progress)
     except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
             rasterio.errors.RasterioError) as exc:
         # GDAL reports a full disk or a read-only folder in its own words: name the cause.
@@ -378,50 +379,17 @@ def build_region(
     return open_region(config, build_dir=build_dir), True
 
 
-def _write_build(config: RegionConfig, region: Region, network: WalkNetwork | None,
-                 hashes: list[dict[str, Any]], build_dir: Path, started: float,
-                 progress: Progress) -> None:
-    """Write the build into a new version folder and swap ``build_dir`` to it."""
-    dem = region.metadata["dem"]
+def _write_build(config: RegionConfig, loaded: list[Any], hashes: list[dict[str, Any]],
+                 build_dir: Path, started: float, progress: Progress) -> None:
+    """Write the build into a new version folder and swap ``build_dir`` to it.
+
+    ``loaded`` is ``[region, network]`` as read; :func:`_write_inputs` empties it, so that the
+    access run, which reads the region back from the folder, holds the only copy (a
+    million-node network and its layers are about a gigabyte).
+    """
     with versioned_dir(build_dir) as tmp:
-        gpkg = tmp / GPKG
-        label = t("build の書き込み", "writing the build").get()
-        for kind, gdf in counted(progress, label, list(region._layers.items())):
-            gdf.to_file(gpkg, layer=kind, driver="GPKG", engine="pyogrio")
-        for plan in config.plans:
-            region._plans[plan.name].to_file(gpkg, layer=f"plan__{plan.name}", driver="GPKG",
-                                             engine="pyogrio")
-        if network is not None:
-            network.save(tmp / NETWORK)
-            # Through Arrow: the edges' columns have fixed types, and it writes a 600k-edge
-            # network in 2.5 s rather than 3.4 s.
-            network.edges_frame().to_file(gpkg, layer="network_edges", driver="GPKG",
-                                          engine="pyogrio", use_arrow=True)
-        if dem is not None:
-            write_dem(config, region, dem, tmp / DEM)
-        progress(t("背景地図（水面・鉄道・地名）", "basemap (water, rail, names)").get())
-        basemap = make_basemap(config, region)
-        if len(basemap):
-            basemap.to_parquet(tmp / BASEMAP_FILE)
-        meta = {
-            "format": FORMAT_VERSION,
-            "kennai": __version__,
-            "region": config.name,
-            "title": config.title,
-            "config": str(config.path) if config.path else None,
-            "config_digest": config.digest(),
-            "inputs": hashes,
-            "crs": region.metadata["crs"],
-            "layers": region.metadata["layers"],
-            "plans": region.metadata["plans"],
-            "network": region.metadata["network"],
-            "dem": dem,
-            "basemap": basemap["kind"].value_counts().to_dict() if len(basemap) else None,
-            "versions": _versions(),
-            "findings": [f.to_dict() for f in region.findings],
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        _write_metadata(tmp, meta)
+        meta = _write_inputs(config, loaded, hashes, tmp, progress)
+        release_freed_memory()  # the region as read, before the copy read back is made
         # Build once, serve many: the default access results are part of the build, computed
         # on the region as reopened from the folder being written.
         meta["access"] = run_access_for_build(open_region(config, build_dir=tmp), tmp,
@@ -429,6 +397,52 @@ def _write_build(config: RegionConfig, region: Region, network: WalkNetwork | No
         meta["findings"] += meta["access"].pop("findings", [])
         meta["build_seconds"] = round(time.perf_counter() - started, 3)
         _write_metadata(tmp, meta)
+
+
+def _write_inputs(config: RegionConfig, loaded: list[Any], hashes: list[dict[str, Any]],
+                  tmp: Path, progress: Progress) -> dict[str, Any]:
+    """Write the region as read (layers, plans, network, DEM, basemap, metadata) into ``tmp``;
+    return the metadata."""
+    region, network = loaded
+    loaded.clear()
+    dem = region.metadata["dem"]
+    gpkg = tmp / GPKG
+    label = t("build の書き込み", "writing the build").get()
+    for kind, gdf in counted(progress, label, list(region._layers.items())):
+        gdf.to_file(gpkg, layer=kind, driver="GPKG", engine="pyogrio")
+    for plan in config.plans:
+        region._plans[plan.name].to_file(gpkg, layer=f"plan__{plan.name}", driver="GPKG",
+                                         engine="pyogrio")
+    if network is not None:
+        # The arrays only: `kennai export --layer network` writes the edges for QGIS when
+        # asked (a GeoPackage layer of them took 2.6 s of a 300k-node build, read by nothing).
+        network.save(tmp / NETWORK)
+    if dem is not None:
+        write_dem(config, region, dem, tmp / DEM)
+    progress(t("背景地図（水面・鉄道・地名）", "basemap (water, rail, names)").get())
+    basemap = make_basemap(config, region)
+    if len(basemap):
+        basemap.to_parquet(tmp / BASEMAP_FILE)
+    meta = {
+        "format": FORMAT_VERSION,
+        "kennai": __version__,
+        "region": config.name,
+        "title": config.title,
+        "config": str(config.path) if config.path else None,
+        "config_digest": config.digest(),
+        "inputs": hashes,
+        "crs": region.metadata["crs"],
+        "layers": region.metadata["layers"],
+        "plans": region.metadata["plans"],
+        "network": region.metadata["network"],
+        "dem": dem,
+        "basemap": basemap["kind"].value_counts().to_dict() if len(basemap) else None,
+        "versions": _versions(),
+        "findings": [f.to_dict() for f in region.findings],
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    _write_metadata(tmp, meta)
+    return meta
 
 
 def _write_metadata(folder: Path, meta: dict[str, Any]) -> None:

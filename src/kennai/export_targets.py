@@ -84,8 +84,8 @@ def export_table(region: Region, target: str, *, by: str | None = None,
     region
         A built region.
     target
-        A layer kind, ``access``, ``gaps``, ``suggestions`` or ``splits[:PLAN]`` (the first plan
-        when none is named).
+        A layer kind, ``network`` (the walk network's edges), ``access``, ``gaps``,
+        ``suggestions`` or ``splits[:PLAN]`` (the first plan when none is named).
     by
         For ``access``: the district layer or plan to summarise by (region-wide without it).
     units
@@ -112,8 +112,15 @@ def export_table(region: Region, target: str, *, by: str | None = None,
             return ExportTable(region_gaps(region, results), "gaps", title, _attribution(region))
         progress(RESULT_TARGETS["suggestions"].get())
         return suggestions_export(region, suggest_sites(region, results))
+    network = region.network if target == "network" else None
+    if network is not None:  # the walk network's edges (lengths in metres), for QGIS
+        layer = region.config.layers.get("network")
+        title = layer.title if layer is not None and layer.title else "network"
+        return ExportTable(network.edges_frame(), "network", _title(region, title),
+                           _attribution(region, "network"))
     if not region.has_layer(target):
-        known = ", ".join([*region.layer_names, *RESULT_TARGETS])
+        known = ", ".join([*region.layer_names, *(["network"] if region.network else []),
+                           *RESULT_TARGETS])
         raise NotFoundError(t(f"「{target}」というレイヤはありません（あるもの: {known}）",
                               f"no layer {target!r} (there are: {known})"), feature=target,
                             hint=t("--layer に上のどれかを指定してください",

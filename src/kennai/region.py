@@ -164,7 +164,7 @@ class Region:
                 return shapely.union_all(self.layer(kind).geometry.values)
         net = self.network
         if net is not None:
-            return shapely.convex_hull(shapely.multipoints(net.node_xy))
+            return net.hull()
         for kind in ("population", "buildings", "places"):  # points only (a register table)
             if self.has_layer(kind) and len(self.layer(kind)):
                 return shapely.convex_hull(shapely.union_all(self.layer(kind).geometry.values))

@@ -185,11 +185,16 @@ class Segments:
         return out
 
     def grid(self, cell: float) -> Grid | None:
-        """The segments by ``cell``-sized grid cell, made once per size. Each segment is cut into
-        pieces no longer than a cell, so that each piece touches at most four cells."""
+        """The segments by ``cell``-sized grid cell, made once per size: from the grid of half
+        the size when there is one (each cell is four of its cells), else from the segments,
+        each cut into pieces no longer than a cell so that each piece touches at most four."""
         if cell in self._grids:
             return self._grids[cell]
-        grid = _make_grid(self.a, self.b, cell) if len(self.a) and cell > 0 else None
+        finer = self._grids.get(cell / 2)
+        if finer is not None:
+            grid: Grid | None = _coarser_grid(finer, len(self.a))
+        else:
+            grid = _make_grid(self.a, self.b, cell) if len(self.a) and cell > 0 else None
         self._grids[cell] = grid
         return grid
 
@@ -206,35 +211,79 @@ def search_cells(probe: float, max_distance_m: float | None) -> list[float]:
     return cells
 
 
+#: Segment pieces placed at once when a grid is made (its memory follows this, not the network).
+GRID_CHUNK = 1 << 20
+
+
 def _make_grid(a: np.ndarray, b: np.ndarray, cell: float) -> Grid:
+    lo = np.floor(np.minimum(a, b).min(axis=0) / cell).astype(np.int64) - 2
+    shape = np.floor(np.maximum(a, b).max(axis=0) / cell).astype(np.int64) - lo + 3
     pieces = np.maximum(1, np.ceil(np.hypot(*(b - a).T) / cell)).astype(np.int64)
-    seg = np.repeat(np.arange(len(a)), pieces)
-    k = (np.arange(len(seg)) - np.repeat(np.cumsum(pieces) - pieces, pieces))[:, None]
-    step = ((b - a) / pieces[:, None])[seg]
-    p0, p1 = a[seg] + step * k, a[seg] + step * (k + 1)
-    c0 = np.floor(np.minimum(p0, p1) / cell).astype(np.int64)
-    c1 = np.floor(np.maximum(p0, p1) / cell).astype(np.int64)
-    lo = c0.min(axis=0) - 1
-    shape = c1.max(axis=0) - lo + 2
-    shifts = [np.array([di, dj]) for di in (0, 1) for dj in (0, 1)]
-    cols = np.concatenate([(c0 + sh - lo) @ np.array([shape[1], 1]) for sh in shifts])
-    segs = np.tile(seg, len(shifts))
-    fits = np.concatenate([(c0 + sh <= c1).all(axis=1) for sh in shifts])
-    cols, segs = cols[fits], segs[fits]
+    ends = np.cumsum(pieces)
+    cols_parts, segs_parts = [], []
+    start = 0
+    while start < len(a):  # a chunk of segments holding about GRID_CHUNK pieces
+        stop = max(start + 1, int(np.searchsorted(ends, ends[start] - pieces[start] + GRID_CHUNK)))
+        cols, segs = _piece_cells(a, b, pieces, start, min(stop, len(a)), cell, lo, shape)
+        cols_parts.append(cols)
+        segs_parts.append(segs)
+        start = stop
+    cols, segs = np.concatenate(cols_parts), np.concatenate(segs_parts)
     # A segment of several pieces may fall in one cell more than once: keep it once there.
     many = pieces[segs] > 1
     key = unique_sorted(cols[many] * len(a) + segs[many])
     cols = np.concatenate([cols[~many], key // len(a)])
     segs = np.concatenate([segs[~many], key % len(a)])
     order = np.argsort(cols, kind="stable")
-    cols, segs = cols[order], segs[order]
+    return _grid_from(lo, shape, cols[order], segs[order])
+
+
+def _coarser_grid(fine: Grid, n_segments: int) -> Grid:
+    """The grid of cells twice as wide: a segment is in a cell when it is in one of its four
+    cells. ``floor(x / 2c) == floor(floor(x / c) / 2)`` in floating point too (halving is
+    exact), so points find their cells alike; a cell's segments may be fewer than a grid made
+    from the segments lists (tighter boxes), never missing one that meets the cell."""
+    lo_f, shape_f, keys, ptr, segs = fine
+    count = np.diff(ptr)
+    cells = np.flatnonzero(count) if keys is None else keys
+    rows, cols = np.divmod(np.repeat(cells, count[cells] if keys is None else count), shape_f[1])
+    abs_r, abs_c = (lo_f[0] + rows) // 2, (lo_f[1] + cols) // 2
+    lo = np.array([abs_r.min(), abs_c.min()], dtype=np.int64) - 1  # an empty ring round it
+    shape = np.array([abs_r.max(), abs_c.max()], dtype=np.int64) - lo + 2
+    key = unique_sorted(((abs_r - lo[0]) * shape[1] + (abs_c - lo[1])) * n_segments + segs)
+    return _grid_from(lo, shape, key // n_segments, key % n_segments)
+
+
+def _grid_from(lo: np.ndarray, shape: np.ndarray, cols: np.ndarray, segs: np.ndarray) -> Grid:
+    """A grid from (cell, segment) pairs sorted by cell."""
     n_cells = int(shape[0] * shape[1])
     if n_cells <= DENSE_CELLS:
-        ptr = np.zeros(n_cells + 1, dtype=np.int32 if len(cols) < 2**31 else np.int64)
-        np.cumsum(np.bincount(cols, minlength=n_cells), out=ptr[1:])
-        return lo, shape, None, ptr, segs
+        ptr = np.zeros(n_cells + 1, dtype=np.int64)
+        np.cumsum(np.bincount(cols, minlength=n_cells), out=ptr[1:])  # int64: no cast per cell
+        return lo, shape, None, ptr.astype(np.int32) if len(cols) < 2**31 else ptr, segs
     first = np.flatnonzero(np.concatenate([[True], cols[1:] != cols[:-1]]))
     return lo, shape, cols[first], np.append(first, len(cols)), segs
+
+
+def _piece_cells(a: np.ndarray, b: np.ndarray, pieces: np.ndarray, start: int, stop: int,
+                 cell: float, lo: np.ndarray, shape: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(cell, segment) of every cell that a piece of segments ``start:stop`` may touch: each
+    piece is no longer than a cell, so its bounding box spans at most two cells each way."""
+    n = pieces[start:stop]
+    seg = np.repeat(np.arange(start, stop), n)
+    k = (np.arange(len(seg)) - np.repeat(np.cumsum(n) - n, n))[:, None]
+    step = ((b[start:stop] - a[start:stop]) / n[:, None])[seg - start]
+    p0, p1 = a[seg] + step * k, a[seg] + step * (k + 1)
+    c0 = np.floor(np.minimum(p0, p1) / cell).astype(np.int64)
+    c1 = np.floor(np.maximum(p0, p1) / cell).astype(np.int64)
+    base = (c0 - lo) @ np.array([shape[1], 1])
+    cols, segs = [], []
+    for di in (0, 1):
+        for dj in (0, 1):
+            fits = (c0[:, 0] + di <= c1[:, 0]) & (c0[:, 1] + dj <= c1[:, 1])
+            cols.append(base[fits] + di * shape[1] + dj)
+            segs.append(seg[fits])
+    return np.concatenate(cols), np.concatenate(segs)
 
 
 def near_segments(grid: Grid, xy: np.ndarray, cell: float) -> tuple[np.ndarray, np.ndarray]:

@@ -194,7 +194,7 @@ def region_network(region: Region) -> WalkNetwork:
 
 def network_extent(net: WalkNetwork, *, margin_m: float) -> shapely.Geometry:
     """Where the network is meant to serve: the hull of its nodes, plus a margin."""
-    return shapely.convex_hull(shapely.multipoints(net.node_xy)).buffer(margin_m)
+    return net.hull().buffer(margin_m)
 
 
 def walk_graphs(region: Region, options: AccessOptions) -> tuple[WalkGraph, WalkGraph]:

@@ -99,6 +99,51 @@ def read_walk_ways(path: str | Path, *, clip: shapely.Geometry | None = None) ->
     path = Path(path)
     _check_file(path)
     test = Clip(clip) if clip is not None else None
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    last = _LAST_UNCLIPPED[0]  # one read of the slot: another thread may replace it
+    if test is not None and last is not None and last[0] == key:
+        ways = _clipped(last[1], test)
+    else:
+        ways = _parse_walk_ways(path, test)
+        if test is None:  # kept for the clipped read that follows it in a build
+            _LAST_UNCLIPPED[0] = (key, ways)
+    if len(ways.offsets) == 1:
+        if test is not None:
+            raise EmptyLayerError(t("輪郭の中に歩ける道（highway）が 1 本もありません",
+                                    "no walkable ways (highway=*) inside the outline"), path=path,
+                                  hint=t("輪郭（outline）とファイルの範囲が重なるか確認してください",
+                                         "check that the outline and the file cover the same place"))
+        raise EmptyLayerError(t("歩ける道（highway）が 1 本もありません",
+                                "no walkable ways (highway=*) in the file"), path=path,
+                              hint=t("道路を含む OSM 抽出を指定してください",
+                                     "give an OSM extract that contains streets"))
+    return ways
+
+
+#: The last file whose walkable ways were read unclipped, as ((path, size, mtime), ways): a
+#: build with only OSM layers reads the network once unclipped to find where the region is,
+#: then clipped to it; the clipped read is the cached ways filtered by the same test (0.33 s of
+#: parsing saved on Ishigaki). One file only, so memory stays bounded.
+_LAST_UNCLIPPED: list[tuple[tuple[str, int, int], OSMWays] | None] = [None]
+
+
+def _clipped(ways: OSMWays, test: Clip) -> OSMWays:
+    """The ways with a node inside ``test`` (whole): what streaming the file with it keeps."""
+    lon, lat = ways.lon, ways.lat
+    inside = ((lon >= test.minx) & (lon <= test.maxx) & (lat >= test.miny) & (lat <= test.maxy))
+    at = np.flatnonzero(inside)
+    inside[at] = shapely.intersects_xy(test.polygon, lon[at], lat[at])
+    keep = np.logical_or.reduceat(inside, ways.offsets[:-1]) if len(lon) else inside
+    sizes = np.diff(ways.offsets)
+    points = np.repeat(keep, sizes)
+    return OSMWays(ways.node_ids[points], lon[points], lat[points],
+                   np.concatenate([[0], np.cumsum(sizes[keep])]).astype(np.int64),
+                   ways.highway[keep], ways.name[keep])
+
+
+def _parse_walk_ways(path: Path, test: Clip | None) -> OSMWays:
+    """Stream the file's walkable ways (those touching ``test`` when given)."""
     ids: list[int] = []
     lons: list[float] = []
     lats: list[float] = []
@@ -130,16 +175,6 @@ def read_walk_ways(path: str | Path, *, clip: shapely.Geometry | None = None) ->
                 names.append(way.tags.get("name") or "")
     except (RuntimeError, osmium.InvalidLocationError) as exc:
         raise osm_error(path, exc) from None
-    if len(offsets) == 1:
-        if test is not None:
-            raise EmptyLayerError(t("輪郭の中に歩ける道（highway）が 1 本もありません",
-                                    "no walkable ways (highway=*) inside the outline"), path=path,
-                                  hint=t("輪郭（outline）とファイルの範囲が重なるか確認してください",
-                                         "check that the outline and the file cover the same place"))
-        raise EmptyLayerError(t("歩ける道（highway）が 1 本もありません",
-                                "no walkable ways (highway=*) in the file"), path=path,
-                              hint=t("道路を含む OSM 抽出を指定してください",
-                                     "give an OSM extract that contains streets"))
     return OSMWays(np.asarray(ids, dtype=np.int64), np.asarray(lons), np.asarray(lats),
                    np.asarray(offsets, dtype=np.int64), np.asarray(highway, dtype=object),
                    np.asarray(names, dtype=object))
