@@ -80,6 +80,29 @@ def test_graph_reduces_parallel_edges_of_the_network():
     assert g.matrix[0, 1] == pytest.approx(100.0) and g.matrix[1, 0] == pytest.approx(100.0)
 
 
+
+@pytest.mark.parametrize("steps_factor", [1.0, 2.0])
+def test_a_time_graph_made_like_the_length_graph_is_the_one_made_alone(steps_factor: float) -> None:
+    """The time graph reuses the length graph's matrix (values over the speed) when times are
+    lengths over one speed; it must equal the one built from the edges, parallel edges and
+    steps included (with steps slower, it is built from the edges)."""
+    rng = np.random.default_rng(8)
+    pts = rng.uniform(0, 300, (60, 2))
+    lines = [[tuple(pts[i]), tuple(pts[(i * 7 + 3) % 60])] for i in range(60)]
+    lines += [[tuple(pts[0]), (150.0, 150.0), tuple(pts[3])], [tuple(pts[0]), tuple(pts[3])]]
+    gdf = gpd.GeoDataFrame({"highway": ["steps" if i % 5 == 0 else "footway"
+                                        for i in range(len(lines))]},
+                           geometry=[shapely.LineString(c) for c in lines], crs=CRS_M)
+    net = network_from_lines(gdf, CRS_M, source=Path("t.gpkg"))
+    length = build_graph(net, weight="length")
+    alone = build_graph(net, weight="time", steps_factor=steps_factor)
+    like = build_graph(net, weight="time", steps_factor=steps_factor, like=length)
+    for name in ("data", "indices", "indptr"):
+        assert np.array_equal(getattr(like.matrix, name), getattr(alone.matrix, name)), name
+    shared = np.shares_memory(like.matrix.indices, length.matrix.indices)
+    assert shared == (steps_factor == 1.0)  # the length graph's structure, not a sorted copy
+
+
 @pytest.mark.realdata
 @pytest.mark.skipif(not ROSENKA.is_file(), reason=f"rosenka lines not found at {ROSENKA}")
 def test_rosenka_lines_connect_when_snapped():

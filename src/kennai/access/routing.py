@@ -212,5 +212,6 @@ def walk_graphs(region: Region, options: AccessOptions) -> tuple[WalkGraph, Walk
     if keys[1] not in net.derived:
         net.derived[keys[1]] = build_graph(net, weight="time", profile=options.profile,
                                            speed_mps=options.speed_mps, dem_path=dem,
-                                           steps_factor=options.steps_factor)
+                                           steps_factor=options.steps_factor,
+                                           like=net.derived[keys[0]])
     return net.derived[keys[0]], net.derived[keys[1]]
