@@ -10,7 +10,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# `kennai build` with the build step replaced by one that fails the way a bug does.
+# `kennai build` with the build step replaced by one that fails the way a bug does (--force: a
+# current build is reopened without the build step).
 BUGGY = """
 import sys
 import kennai.build
@@ -18,7 +19,7 @@ def broken(*args, **kwargs):
     raise RuntimeError("an unexpected [state]")
 kennai.build.build_region = broken
 from kennai.cli import main
-sys.argv = ["kennai", "build", "pipelines/demo.yaml"]
+sys.argv = ["kennai", "build", "--force", "pipelines/demo.yaml"]
 main()
 """
 

@@ -300,3 +300,70 @@ def test_api_treasure_map_takes_the_plan_and_the_qr_base(demo: Region, tmp_path:
     assert client.get(url, params={"district": area, "plan": "nothing"}).status_code == 404
     assert client.get(url, params={"district": area, "plan": "plan_junior_high",
                                    "qr_base": "javascript:alert(1)"}).status_code in (400, 422)
+
+
+def _drop_after_a_full_draw(fig: Figure, labels: list[Text], removed: list[str]) -> None:
+    """The former :func:`kennai.maps.sheet.drop_colliding_labels`, the reference: the page
+    drawn in full (rasterised) at 50 dpi, then the same rule; ``removed`` gets what it drops."""
+    dpi = fig.dpi
+    fig.set_dpi(50)
+    try:
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        renderer = canvas.get_renderer()
+        optional = set(map(id, labels))
+        fixed = [t.get_window_extent(renderer) for t in fig.findobj(Text)
+                 if id(t) not in optional and t.get_visible() and t.get_text().strip()]
+        kept: list[object] = []
+        for label in labels:
+            box = label.get_window_extent(renderer)
+            if any(box.overlaps(other) for other in (*fixed, *kept)):
+                removed.append(label.get_text())
+                label.remove()
+            else:
+                kept.append(box)
+    finally:
+        fig.set_dpi(dpi)
+
+
+def _same_labels_as_a_full_draw(region: Region, cases: list[tuple[str, str, str, str]],
+                                monkeypatch: pytest.MonkeyPatch) -> int:
+    """Render each case with the layout-only measure and with the reference; the pages must
+    keep the same texts at the same places. Returns how many labels the reference dropped."""
+    import kennai.maps.treasure as treasure
+
+    removed: list[str] = []
+    for layer, name, paper, orientation in cases:
+        args = {"layer": layer, "district": name, "paper": paper, "orientation": orientation}
+        new = render_treasure_map(region, **args)  # type: ignore[arg-type]
+        with monkeypatch.context() as patch:
+            patch.setattr(treasure, "drop_colliding_labels",
+                          lambda fig, labels: _drop_after_a_full_draw(fig, labels, removed))
+            ref = render_treasure_map(region, **args)  # type: ignore[arg-type]
+
+        def placed(fig: Figure) -> list[tuple[str, tuple[float, ...]]]:
+            return [(t.get_text(), tuple(np.round(t.get_position(), 6))) for t in fig.findobj(Text)
+                    if t.get_visible()]
+
+        assert placed(new) == placed(ref), (layer, name, paper, orientation)
+    return len(removed)
+
+
+def test_labels_give_way_exactly_as_after_a_full_draw(demo: Region,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Measuring the texts from a layout drawn without painting drops the same labels as the
+    full draw it replaced (every district of the demo, A4 landscape and A3 portrait)."""
+    names = demo.layer("elementary")["name"].astype(str)
+    cases = [("elementary", n, p, o) for n in names for p, o in (("A4", "landscape"),
+                                                                  ("A3", "portrait"))]
+    assert _same_labels_as_a_full_draw(demo, cases, monkeypatch) > 0  # some labels give way
+
+
+@pytest.mark.realdata
+def test_yaizu_labels_give_way_exactly_as_after_a_full_draw(
+        yaizu: Region, monkeypatch: pytest.MonkeyPatch) -> None:
+    cases = [("elementary", "焼津東小学校", "A4", "landscape"),
+             ("elementary", "大井川南小学校", "A3", "portrait"),
+             ("neighbourhood", "焼津第7自治会", "A4", "portrait"),
+             ("plan:junior_high", "焼津中学校", "A4", "landscape")]
+    assert _same_labels_as_a_full_draw(yaizu, cases, monkeypatch) > 0

@@ -17,9 +17,6 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from pyproj import CRS
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import ConvexHull, QhullError
 
 
 @dataclass(slots=True)
@@ -52,6 +49,11 @@ class WalkNetwork:
 
     def components(self) -> np.ndarray:
         """Connected-component label of every node."""
+        # scipy here and in hull() only: a map reading the network's edges does not need it
+        # (0.15 s)
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
         n = self.n_nodes
         adj = coo_matrix((np.ones(self.n_edges), (self.edge_u, self.edge_v)), shape=(n, n))
         return connected_components(adj, directed=False)[1]
@@ -61,6 +63,8 @@ class WalkNetwork:
         nodes, so GEOS builds the same hull from a few hundred points rather than every node
         (0.87 s and 290 MiB for a million nodes, against 0.14 s)."""
         if "hull" not in self.derived:
+            from scipy.spatial import ConvexHull, QhullError  # scipy only when a hull is made
+
             xy = self.node_xy
             # All on a line (or NaN): GEOS takes every node.
             with contextlib.suppress(QhullError, ValueError):

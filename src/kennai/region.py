@@ -15,18 +15,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pyproj import CRS
-
 from kennai.atomic import current_version
 from kennai.config import POLYGON_KINDS, RegionConfig, default_build_dir
 from kennai.errors import BuildNotFoundError, NotFoundError
 from kennai.findings import Finding, summarise
 from kennai.i18n import Text, t
 
-if TYPE_CHECKING:  # geopandas, shapely and the network load with the first layer asked for,
-    # so that reading a build's report (`kennai info`) imports none of them
+if TYPE_CHECKING:  # geopandas, shapely, pyproj and the network load with the first use, so
+    # that reading a build's report (`kennai info`) imports none of them
     import geopandas as gpd
     import shapely
+    from pyproj import CRS
 
     from kennai.network import WalkNetwork
 
@@ -46,7 +45,9 @@ class Region:
     """
 
     config: RegionConfig
-    crs: CRS
+    #: The analysis CRS as given: a ``pyproj.CRS``, or the EPSG code of a reopened build, made a
+    #: CRS when :attr:`crs` is first read (so that a report alone never imports pyproj, 50 ms).
+    crs_or_epsg: CRS | int
     findings: list[Finding]
     metadata: dict[str, Any]
     build_dir: Path | None = None
@@ -59,6 +60,15 @@ class Region:
     @property
     def name(self) -> str:
         return self.config.name
+
+    @property
+    def crs(self) -> CRS:
+        """The analysis CRS (metric: every distance is measured in it)."""
+        if isinstance(self.crs_or_epsg, int):
+            from pyproj import CRS
+
+            self.crs_or_epsg = CRS.from_epsg(self.crs_or_epsg)
+        return self.crs_or_epsg
 
     @property
     def layer_names(self) -> list[str]:
@@ -203,5 +213,5 @@ def open_region(config: RegionConfig, *, build_dir: Path | None = None) -> Regio
     findings = [Finding(f["level"], f["code"], f["layer"], Text(f["message_ja"], f["message"]),
                         f.get("feature"), f.get("source"), f.get("figures"))
                 for f in meta["findings"]]
-    return Region(config, CRS.from_epsg(meta["crs"]["epsg"]), findings, meta,
+    return Region(config, int(meta["crs"]["epsg"]), findings, meta,
                   build_dir=build_dir, build_link=link if link != build_dir else None)

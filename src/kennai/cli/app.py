@@ -18,13 +18,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from kennai.config import default_build_dir, load_config
 from kennai.i18n import Text, set_lang, t
 from kennai.progress import Progress, terminal_progress
 
 if TYPE_CHECKING:
-    # The build machinery (geopandas, scipy …) is imported when a command needs a region, so
-    # that ``kennai --help`` and argument errors answer at once.
+    # The config (pydantic, yaml) and the build machinery (geopandas, scipy …) are imported
+    # when a command needs a region, so that ``kennai --help`` and argument errors answer at once.
     from kennai.region import Region
 
 app = typer.Typer(
@@ -86,9 +85,18 @@ def ensure_built(config_path: Path, *, force: bool = False, quiet: bool = False
     (Region, bool)
         The region reopened from its build, and whether it was (re)built now.
     """
-    from kennai.build import build_region
+    from kennai.config import default_build_dir, load_config
+    from kennai.freshness import is_current
+    from kennai.region import open_region as open_build
 
     config = load_config(config_path)
+    build_dir = default_build_dir(config)
+    # A current build is reopened as build_region would, without importing the readers and
+    # writers (geopandas, rasterio, scipy …: most of a second).
+    if not force and is_current(config, build_dir):
+        return open_build(config, build_dir=build_dir), False
+    from kennai.build import build_region
+
     with progress_bars(not quiet) as progress:
         return build_region(config, force=force, progress=progress)
 
@@ -107,6 +115,7 @@ def open_region(config_path: Path, *, build: bool = False, quiet: bool = False) 
     quiet
         No progress line (for JSON and CSV output).
     """
+    from kennai.config import default_build_dir, load_config
     from kennai.freshness import is_current
     from kennai.region import open_region as open_build
 

@@ -20,7 +20,6 @@ import shapely
 
 from kennai.access.options import AccessOptions
 from kennai.errors import NotFoundError, TreasureMapError
-from kennai.graph import speed_for
 from kennai.i18n import t
 from kennai.maps.basemap import Basemap
 from kennai.region import Region
@@ -296,6 +295,8 @@ def pace_text(options: AccessOptions) -> str:
     Taken from the options (profile, or an explicit speed), so a map never claims a pace its
     walking times were not computed at.
     """
+    from kennai.graph import speed_for  # scipy, only for a map that says its walking pace
+
     speed = speed_for(options.profile, options.speed_mps)
     who = PROFILE_WALKERS.get(options.profile) if options.speed_mps is None else None
     return f"{who}の歩行速度 {speed:g} m/s" if who else f"歩行速度 {speed:g} m/s"

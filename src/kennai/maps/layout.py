@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import shapely
 
 from kennai.errors import TreasureMapError
 from kennai.i18n import t
+
+if TYPE_CHECKING:
+    import shapely
 
 Paper = Literal["A4", "A3"]
 Orientation = Literal["landscape", "portrait"]

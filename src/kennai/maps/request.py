@@ -11,32 +11,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-import geopandas as gpd
-
-from kennai.access import AccessResults
-from kennai.access.surface import (
-    access_results,
-    no_network_area,
-    place_minutes,
-    walk_area,
-)
 from kennai.errors import KennaiError, TreasureMapError
 from kennai.escape import is_safe_url
 from kennai.i18n import t
-from kennai.maps.content import district_names, map_district, walk_label
+from kennai.maps.formats import PrintFormat, output_format
 from kennai.maps.layout import page_layout
-from kennai.maps.treasure import (
-    PrintFormat,
-    atlas_bytes,
-    output_format,
-    treasure_map_bytes,
-    write_atlas,
-    write_treasure_map,
-)
 from kennai.progress import Progress, no_progress
-from kennai.region import Region
+
+if TYPE_CHECKING:  # the drawing (geopandas, matplotlib) and the access results (scipy, rasterio)
+    # are imported by the functions that use them, so that a request is checked at once
+    import geopandas as gpd
+
+    from kennai.access import AccessResults
+    from kennai.region import Region
 
 #: A printed page (PDF/PNG/SVG) or the interactive HTML twin.
 MapFormat = Literal[PrintFormat, "html"]
@@ -171,6 +160,8 @@ def access_for(region: Region, request: TreasureMapRequest) -> AccessResults | N
     """
     if not request.uses_access:
         return None
+    from kennai.access.surface import access_results
+
     try:
         return access_results(region)
     except KennaiError:
@@ -210,12 +201,18 @@ def map_options(region: Region, request: TreasureMapRequest, *,
                                  "shading a walking area needs access results"),
                                feature="walk_minutes", hint=t("kennai build を実行してください",
                                                               "run kennai build"))
+    from kennai.maps.content import district_names, map_district, walk_label
+
     shade = unserved = None
     if request.walk_minutes is not None and results is not None:
+        from kennai.access.surface import no_network_area, walk_area
+
         shade = walk_area(region, results, minutes=request.walk_minutes)
         unserved = no_network_area(region, results)  # hatched on paper, greyed in HTML
     minutes = atlas_minutes = None
     if request.fmt == "html" and results is not None:
+        from kennai.access.surface import place_minutes
+
         names = district_names(region, request.layer) if request.all_districts else \
             [str(request.district)]
         per_district = {}
@@ -287,6 +284,13 @@ def render_map(region: Region, request: TreasureMapRequest, options: MapOptions,
         if path is None:
             return render_interactive_html(region, **html).encode("utf-8")
         return write_interactive_map(region, path, **html)
+    from kennai.maps.treasure import (
+        atlas_bytes,
+        treasure_map_bytes,
+        write_atlas,
+        write_treasure_map,
+    )
+
     page = shown
     if request.all_districts:
         if path is None:

@@ -41,9 +41,11 @@ OUTLINE = "#B2182B"
 def drop_colliding_labels(fig: Figure, labels: Sequence[Text]) -> None:
     """Remove the optional map labels whose drawn box would touch another text.
 
-    The page is drawn once at a low resolution (text boxes scale with it) to measure every
+    The page is laid out once at a low resolution (text boxes scale with it) to measure every
     text; a label overlapping a marker's number, the legend, the scale or a label kept before
-    it is removed, so that every number stays readable.
+    it is removed, so that every number stays readable. The layout is drawn without painting
+    (:meth:`~matplotlib.figure.Figure.draw_without_rendering`): the extents are those of a full
+    draw, without rasterising the basemap (most of the time of this step).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -51,7 +53,7 @@ def drop_colliding_labels(fig: Figure, labels: Sequence[Text]) -> None:
     fig.set_dpi(50)
     try:
         canvas = FigureCanvasAgg(fig)
-        canvas.draw()
+        fig.draw_without_rendering()
         renderer = canvas.get_renderer()
         optional = set(map(id, labels))
         fixed = [t.get_window_extent(renderer) for t in fig.findobj(Text)

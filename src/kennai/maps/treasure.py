@@ -17,7 +17,7 @@ import datetime as dt
 import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any
 
 import geopandas as gpd
 import matplotlib as mpl
@@ -50,6 +50,7 @@ from kennai.maps.content import (
     region_category_styles,
 )
 from kennai.maps.fonts import bold, font_rc, japanese_font
+from kennai.maps.formats import FORMATS, output_format
 from kennai.maps.layout import (
     PT_MM,
     Orientation,
@@ -71,10 +72,6 @@ from kennai.maps.sheet import (
 from kennai.progress import Progress, counted, no_progress
 from kennai.region import Region
 from kennai.roads import DRAW_ORDER
-
-PrintFormat = Literal["pdf", "png", "svg"]
-#: Output formats by file suffix.
-FORMATS: dict[str, PrintFormat] = {".pdf": "pdf", ".png": "png", ".svg": "svg"}
 
 _LAND = "#F6F3EC"
 _SHADE = SHADE_COLOUR
@@ -359,17 +356,6 @@ def render_treasure_map(
 
 # ---------------------------------------------------------------------------------------------
 # Writing files
-
-
-def output_format(path: Path) -> PrintFormat:
-    """The file format from the output name's suffix (pdf, png, svg)."""
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise TreasureMapError(t(f"出力形式「{path.suffix}」は使えません",
-                                 f"unsupported output format {path.suffix!r}"), path=path,
-                               hint=t(".pdf / .png / .svg（対話地図は .html）を指定してください",
-                                      "use .pdf, .png or .svg (.html for the interactive map)"))
-    return fmt
 
 
 def _metadata(fmt: str, title: str) -> dict[str, Any]:
