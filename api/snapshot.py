@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from kennai.access import ACCESS_DIR, AccessResults, PointRouter, load_access
 from kennai.atomic import current_version
@@ -25,8 +28,12 @@ from kennai.region import Region, open_region
 from kennai.register import RegisterLocation
 from kennai.tiles import TileSet, region_tile_set
 
+_V = TypeVar("_V")
+
 #: How long the updater waits after an edit for more edits before it rebuilds (seconds).
 DEBOUNCE_S = 0.3
+#: How many derived answers (coverage tables, gaps, suggestions) a snapshot keeps.
+MEMO_SIZE = 256
 #: How often a reader checks whether the build pointer moved (seconds).
 WATCH_S = 1.0
 
@@ -43,6 +50,23 @@ class Snapshot:
     version: Path | None
     _router: PointRouter | None = field(default=None, repr=False)
     _router_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _memo: OrderedDict[Hashable, Any] = field(default_factory=OrderedDict, repr=False)
+    _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def memo(self, key: Hashable, make: Callable[[], _V]) -> _V:
+        """``make()`` for this version, made once and kept (the ``MEMO_SIZE`` last used): what
+        depends only on the data is not recomputed per request, and a swap to a new snapshot
+        after an edit or rebuild starts afresh, so nothing stale is served."""
+        with self._memo_lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return self._memo[key]
+        value = make()  # outside the lock: slow answers for different keys run side by side
+        with self._memo_lock:
+            self._memo[key] = value
+            while len(self._memo) > MEMO_SIZE:
+                self._memo.popitem(last=False)
+        return value
 
     def point_router(self) -> PointRouter | None:
         """The router for clicked points of this version (two Dijkstra runs, once)."""
