@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from kennai.access import ACCESS_DIR, AccessResults, PointRouter, load_access
 from kennai.atomic import current_version
@@ -25,8 +28,14 @@ from kennai.region import Region, open_region
 from kennai.register import RegisterLocation
 from kennai.tiles import TileSet, region_tile_set
 
+_V = TypeVar("_V")
+
 #: How long the updater waits after an edit for more edits before it rebuilds (seconds).
 DEBOUNCE_S = 0.3
+#: How many derived answers (coverage tables, gaps, suggestions) a snapshot keeps.
+MEMO_SIZE = 256
+#: The zooms whose simplified layers are made when a snapshot is loaded (the web map's range).
+PREPARE_MAXZOOM = 18
 #: How often a reader checks whether the build pointer moved (seconds).
 WATCH_S = 1.0
 
@@ -43,6 +52,33 @@ class Snapshot:
     version: Path | None
     _router: PointRouter | None = field(default=None, repr=False)
     _router_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _memo: OrderedDict[Hashable, Any] = field(default_factory=OrderedDict, repr=False)
+    _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def memo(self, key: Hashable, make: Callable[[], _V]) -> _V:
+        """``make()`` for this version, made once and kept (the ``MEMO_SIZE`` last used), or the
+        :class:`KennaiError` it raised: what depends only on the data is not recomputed per
+        request, and a swap to a new snapshot after an edit or rebuild starts afresh, so
+        nothing stale is served. ``make`` must not return ``None``."""
+        with self._memo_lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+            kept = self._memo.get(key)
+        if kept is not None:
+            if isinstance(kept, KennaiError):  # a refusal of this data is as stable as an answer
+                raise kept.with_traceback(None)
+            return kept
+        try:
+            value: Any = make()  # outside the lock: slow answers for other keys run side by side
+        except KennaiError as exc:
+            value = exc
+        with self._memo_lock:
+            self._memo[key] = value
+            while len(self._memo) > MEMO_SIZE:
+                self._memo.popitem(last=False)
+        if isinstance(value, KennaiError):
+            raise value.with_traceback(None)
+        return value
 
     def point_router(self) -> PointRouter | None:
         """The router for clicked points of this version (two Dijkstra runs, once)."""
@@ -65,8 +101,12 @@ def load_snapshot(config: RegionConfig, build_dir: Path | None) -> Snapshot:
     access = load_access(region.build_dir) if stored.is_file() else None
     surface = SurfaceTiles(access.surface_path) if access is not None and access.surface_path \
         and access.surface_path.is_file() else None
-    return Snapshot(region, region_tile_set(region, access=access), access, surface,
-                    region.build_dir)
+    tiles = region_tile_set(region, access=access)
+    # Each layer is simplified once per zoom (about 0.1 s a zoom): do it now, beside serving,
+    # rather than in the first tile request of each zoom.
+    threading.Thread(target=tiles.prepare, args=(0, PREPARE_MAXZOOM), name="kennai-tiles",
+                     daemon=True).start()
+    return Snapshot(region, tiles, access, surface, region.build_dir)
 
 
 class Updater:

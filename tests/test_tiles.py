@@ -14,7 +14,8 @@ import shapely
 
 from kennai.errors import NotFoundError
 from kennai.roads import road_class
-from kennai.tiles import EXTENT, TileLayer, TileSet, check_tile, encode_tile
+from kennai.tile_encoding import EXTENT, TileLayer, check_tile, encode_tile
+from kennai.tiles import TileSet
 
 LON, LAT = 138.28, 34.845
 
@@ -172,3 +173,65 @@ def test_no_tile_is_over_the_cap_and_points_always_stay() -> None:
     assert len(capped) <= len(full) // 4 < len(full)
     decoded = mapbox_vector_tile.decode(capped)
     assert len(decoded["places"]["features"]) == 50  # points are never thinned
+
+
+def test_parallel_export_is_identical_to_serial(tmp_path: Path) -> None:
+    from kennai.tiles import export_pmtiles
+
+    centre = gpd.GeoSeries([shapely.Point(LON, LAT)], crs="EPSG:4326").to_crs("EPSG:3857")
+    disc = TileLayer("districts", gpd.GeoDataFrame({"name": ["円"]},
+                                                   geometry=centre.buffer(3000, quad_segs=64).values,
+                                                   crs="EPSG:3857"))
+    paths = {}
+    for workers in (1, 2):
+        paths[workers] = tmp_path / f"w{workers}.pmtiles"
+        done = export_pmtiles(TileSet([disc], version="v"), paths[workers], minzoom=10,
+                              maxzoom=16, workers=workers)
+        assert done["addressed"] > 16  # more than one chunk: the pool is really used
+    assert paths[1].read_bytes() == paths[2].read_bytes()
+
+
+def test_an_over_size_tile_says_what_the_policy_dropped() -> None:
+    from kennai.tile_encoding import POLICY_LAYER
+
+    centre = gpd.GeoSeries([shapely.Point(LON, LAT)], crs="EPSG:4326").to_crs("EPSG:3857").iloc[0]
+    rng = np.random.default_rng(3)
+    boxes = [shapely.box(x, y, x + 40, y + 40) for x, y in
+             zip(centre.x + rng.uniform(-300, 300, 2000), centre.y + rng.uniform(-300, 300, 2000),
+                 strict=True)]
+    buildings = TileLayer("buildings", gpd.GeoDataFrame(geometry=boxes, crs="EPSG:3857"))
+    tile = mercantile.tile(LON, LAT, 16)
+    assert POLICY_LAYER not in mapbox_vector_tile.decode(encode_tile([buildings], 16, tile.x,
+                                                                     tile.y))
+    capped = encode_tile([buildings], 16, tile.x, tile.y, max_bytes=200)
+    assert len(capped) <= 200
+    note = mapbox_vector_tile.decode(capped)[POLICY_LAYER]["features"][0]["properties"]
+    assert note == {"detail": 16.0, "dropped": "buildings"}
+
+
+def test_per_zoom_simplification_keeps_what_per_tile_cutting_kept() -> None:
+    """The per-zoom path (simplify the layer once, then clip) against the reference (clip each
+    tile, then simplify): the same features, but a line under a pixel as a whole."""
+    from kennai.tile_encoding import PIXEL, SIMPLIFY_GRID_UNITS
+
+    rng = np.random.default_rng(11)
+    centre = gpd.GeoSeries([shapely.Point(LON, LAT)], crs="EPSG:4326").to_crs("EPSG:3857").iloc[0]
+    starts = np.column_stack([centre.x + rng.uniform(-2000, 2000, 400),
+                              centre.y + rng.uniform(-2000, 2000, 400)])
+    lines = [shapely.LineString(s + np.cumsum(rng.normal(0, 15, (30, 2)), axis=0)) for s in starts]
+    layer = TileLayer("roads", gpd.GeoDataFrame({"k": range(400)}, geometry=lines,
+                                                crs="EPSG:3857"))
+    geoms = np.asarray(layer.frame.geometry.values)
+    for z in (12, 14, 16):
+        for tile in mercantile.tiles(*mercantile.lnglat(centre.x - 1500, centre.y - 1500),
+                                     *mercantile.lnglat(centre.x + 1500, centre.y + 1500), z):
+            b = mercantile.xy_bounds(tile)
+            scale = EXTENT / (b.right - b.left)
+            pad = 64 / scale
+            box = (b.left - pad, b.bottom - pad, b.right + pad, b.top + pad)
+            ref = shapely.simplify(shapely.clip_by_rect(geoms, *box),
+                                   SIMPLIFY_GRID_UNITS / scale, preserve_topology=True)
+            ref_ids = set(np.flatnonzero(shapely.length(ref) * scale >= PIXEL))
+            got = {f["id"] for f in layer.features((b.left, b.bottom, b.right, b.top), z)}
+            assert got <= ref_ids
+            assert len(ref_ids - got) <= max(1, len(ref_ids) // 100)

@@ -7,15 +7,14 @@ and summarised by :mod:`kennai.access`; this module only selects and serialises.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from typing import Annotated, Any
 
-import geopandas as gpd
 from fastapi import APIRouter, Header, Query, Response
 
 from api.errors import error_responses
 from api.routers.tiles import TileIndex, Zoom, serve_tile
+from api.snapshot import Snapshot
 from api.state import RegionName, ServerState
 from kennai.access import (
     PLACES_KIND,
@@ -69,34 +68,25 @@ def access_router(state: ServerState) -> APIRouter:
     """Routes under ``/regions/{region}/access``."""
     router = APIRouter(prefix="/regions/{region}/access", tags=["access"],
                        responses=error_responses(404, 422))
-    gap_cache: dict[float, gpd.GeoDataFrame] = {}
-    gap_lock = threading.Lock()
-    kind_cache: dict[str, AccessResults] = {}
+
+    def served(region: str) -> tuple[Snapshot, AccessResults]:
+        """The snapshot served now and its access results (both of one version)."""
+        snap = state.snapshot
+        state.require_access(region)
+        return snap, snap.access if snap.access is not None else state.require_access(region)
 
     def results_of(region: str, kind: str, weekly: bool = False) -> AccessResults:
         """The stored results of one kind of destination (the gathering places by default),
-        or, with ``weekly``, those of the places open at least weekly (computed once)."""
-        results = state.require_access(region)
+        or, with ``weekly``, those of the places open at least weekly (computed once per
+        snapshot)."""
+        snap, results = served(region)
         if kind == PLACES_KIND and not weekly:
             return results
         if kind != PLACES_KIND:
-            check_kind(state.region, kind)
-        key = f"{kind}|weekly" if weekly else kind
-        with gap_lock:
-            if key not in kind_cache:
-                options = replace(results.options, weekly=weekly)
-                kind_cache[key] = results_for(state.region, options, kind=kind)
-            return kind_cache[key]
-
-    def gaps_at(threshold: float) -> gpd.GeoDataFrame:
-        with gap_lock:
-            if threshold not in gap_cache:
-                if len(gap_cache) > 32:
-                    gap_cache.clear()
-                assert state.access is not None
-                gap_cache[threshold] = region_gaps(state.region, state.access,
-                                                   threshold_m=threshold)
-            return gap_cache[threshold]
+            check_kind(snap.region, kind)
+        options = replace(results.options, weekly=weekly)
+        return snap.memo(("results", kind, weekly),
+                         lambda: results_for(snap.region, options, kind=kind))
 
     @router.get("", summary="アクセス計算の概要 (access results: options and totals)")
     def summary(region: RegionName, kind: Kind = PLACES_KIND) -> dict[str, Any]:
@@ -110,32 +100,41 @@ def access_router(state: ServerState) -> APIRouter:
                                      "65+, shares within thresholds, no-network population)")
     def coverage(region: RegionName, layer: LayerName = "elementary", district: District = None,
                  kind: Kind = PLACES_KIND, weekly: Weekly = False) -> list[dict[str, Any]]:
+        snap = state.snapshot
         results = results_of(region, kind, weekly)
-        key, polygons = resolve_polygons(state.region, layer)
-        rows = results.coverage.get(key)
-        if rows is None:
-            rows = coverage_table(results, polygons)
-        return _rows_for(rows, district, layer)
+
+        def table() -> list[dict[str, Any]]:
+            key, polygons = resolve_polygons(snap.region, layer)
+            rows = results.coverage.get(key)
+            return rows if rows is not None else coverage_table(results, polygons)
+
+        return _rows_for(snap.memo(("coverage", kind, weekly, layer), table), district, layer)
 
     @router.get("/gaps", summary="徒歩圏外の人口が多い所 (gap polygons as GeoJSON; with a district, "
                                  "the gaps of its own residents)")
     def gaps(region: RegionName, layer: LayerName = "elementary", district: District = None,
              threshold: Annotated[float, Query(ge=50, le=5000, description="徒歩距離 m")] = 500.0,
              limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> dict[str, Any]:
-        results = state.require_access(region)
-        out_bounds = None
-        if district is None:
-            frame = gaps_at(float(threshold))
-        else:
-            picked = district_gaps(state.region, results, layer=layer, district=district,
-                                   threshold_m=float(threshold))
-            frame, out_bounds = picked.gaps, picked.bounds
-        out = to_feature_collection(frame, limit=limit, id_column="rank" if len(frame) else None)
-        out["threshold_m"] = float(threshold)
-        if out_bounds is not None:
-            out["district"] = district
-            out["bounds"] = out_bounds
-        return out
+        snap, results = served(region)
+
+        def answer() -> dict[str, Any]:
+            out_bounds = None
+            if district is None:
+                frame = region_gaps(snap.region, results, threshold_m=float(threshold))
+            else:
+                picked = district_gaps(snap.region, results, layer=layer, district=district,
+                                       threshold_m=float(threshold))
+                frame, out_bounds = picked.gaps, picked.bounds
+            out = to_feature_collection(frame, limit=limit,
+                                        id_column="rank" if len(frame) else None)
+            out["threshold_m"] = float(threshold)
+            if out_bounds is not None:
+                out["district"] = district
+                out["bounds"] = out_bounds
+            return out
+
+        return snap.memo(("gaps", layer if district is not None else None, district,
+                          float(threshold), limit), answer)
 
     @router.get("/suggestions", summary="新しい通いの場の候補地 (site suggestions: the candidates "
                                         "that would bring the most residents, 65+ first, within reach)")
@@ -147,14 +146,18 @@ def access_router(state: ServerState) -> APIRouter:
                         description="候補地の種類（カンマ区切り: hall,welfare,school,library,shop,"
                                     "religious,street …） (candidate kinds)")] = None
                     ) -> dict[str, Any]:
-        results = state.require_access(region)
-        frame = district_suggestions(state.region, results, layer=layer, district=district, k=k,
-                                     threshold_m=float(threshold),
-                                     allow=allow.split(",") if allow else None)
-        out = to_feature_collection(frame, id_column="rank" if len(frame) else None)
-        out["threshold_m"] = float(threshold)
-        out["district"] = district
-        return out
+        snap, results = served(region)
+
+        def answer() -> dict[str, Any]:
+            frame = district_suggestions(snap.region, results, layer=layer, district=district,
+                                         k=k, threshold_m=float(threshold),
+                                         allow=allow.split(",") if allow else None)
+            out = to_feature_collection(frame, id_column="rank" if len(frame) else None)
+            out["threshold_m"] = float(threshold)
+            out["district"] = district
+            return out
+
+        return snap.memo(("suggestions", layer, district, k, float(threshold), allow), answer)
 
     @router.get("/nearest", summary="クリックした地点から最寄りの通いの場まで歩く (nearest place, "
                                     "walking metres and minutes from a point)")

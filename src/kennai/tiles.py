@@ -1,182 +1,47 @@
-"""Mapbox Vector Tiles (MVT) of a region's layers, with TileJSON and two caches.
+"""Mapbox Vector Tiles (MVT) of a region's layers: the tile set, its caches, TileJSON, PMTiles.
 
-A :class:`TileSet` holds the layers to draw in Web Mercator (EPSG:3857) with a spatial index
-each. A tile is cut by clipping every layer to the tile (plus a small buffer so strokes do not
-stop at tile edges), simplifying to half a pixel at that zoom, dropping polygons and lines
-smaller than a pixel (they draw as nothing), scaling to the tile's 4096-unit grid (which
-quantises the coordinates) and encoding with ``mapbox-vector-tile``. Rendered tiles are kept in
-an in-memory LRU and on disk under the build (keyed by the build's version, so a rebuild never
-serves old tiles).
-
-Tile size policy: no tile is larger than :data:`MAX_TILE_BYTES`. A tile over it is cut again
-with coarser detail (simplified to 1, 2, 4 … pixels and dropping what is smaller, see
-:data:`COARSER`), and if it still does not fit, whole layers are left out of that tile in the
-order of :data:`DROP_FIRST` (the least needed to read the map first). A layer's points are
-never thinned: gathering places and labels always show.
+A :class:`TileSet` holds the layers to draw in Web Mercator (EPSG:3857); how one tile is cut
+and encoded, and the size policy that keeps every tile at most :data:`MAX_TILE_BYTES`, are in
+:mod:`kennai.tile_encoding`. Rendered tiles are kept in an in-memory LRU and on disk under the
+build (keyed by the build's version, so a rebuild never serves old tiles). The PMTiles export
+encodes in worker processes (encoding is CPU-bound) and writes no per-tile cache files.
 """
 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import mapbox_vector_tile
 import mercantile
 import numpy as np
 import pandas as pd
-import shapely
 
 from kennai.atomic import atomic_path
 from kennai.basemap import BASEMAP_LAYERS, load_basemap
 from kennai.errors import EmptyLayerError, InputError, NotFoundError
-from kennai.geojson import plain_value
 from kennai.i18n import t
 from kennai.progress import Progress, no_progress
 from kennai.roads import road_class
 from kennai.schedule import is_weekly
+from kennai.tile_encoding import (
+    MAX_ZOOM,
+    TileLayer,
+    check_tile,
+    encode_tile,
+)
 
 if TYPE_CHECKING:  # types only: serving tiles needs neither the access engine nor a build
     from kennai.access.results import AccessResults
     from kennai.region import Region
-
-#: Tile grid size (MVT default) and the clip buffer in grid units (of 4096).
-EXTENT = 4096
-BUFFER = 64
-MAX_ZOOM = 22
-#: Half a pixel of a 512-px tile in grid units: finer detail is invisible.
-_SIMPLIFY_GRID_UNITS = EXTENT / 512 / 2
-#: One pixel of a 512-px tile in grid units: a line shorter, or a polygon smaller, draws nothing.
-_PIXEL = EXTENT / 512
-#: The largest tile served or exported (bytes).
-MAX_TILE_BYTES = 500_000
-#: Coarser and coarser detail (a multiple of the default) tried for a tile over the cap.
-COARSER = (2.0, 4.0, 8.0, 16.0)
-#: Layers left out of an over-size tile, in this order, once coarser detail is not enough.
-DROP_FIRST = ("buildings", "roads", "population", "waterways", "major_roads", "rail",
-              "neighbourhood", "gaps")
-
-
-@dataclass
-class TileLayer:
-    """One layer of a tile set: features in EPSG:3857 and the zooms it is drawn at.
-
-    ``frame`` keeps only the properties to put in the tiles (plus the geometry).
-    """
-
-    name: str
-    frame: gpd.GeoDataFrame
-    minzoom: int = 0
-    maxzoom: int = MAX_ZOOM
-    description: str = ""
-    _tree: shapely.STRtree | None = field(default=None, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.frame.crs is not None and not self.frame.crs.equals("EPSG:3857"):
-            self.frame = self.frame.to_crs("EPSG:3857")
-        geoms = self.frame.geometry.values
-        keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-        self.frame = self.frame.loc[keep].reset_index(drop=True)
-        self._tree = shapely.STRtree(self.frame.geometry.values)
-
-    @property
-    def fields(self) -> dict[str, str]:
-        """TileJSON ``fields``: property name → ``String``/``Number``/``Boolean``."""
-        out = {}
-        for col in self.frame.columns:
-            if col == self.frame.geometry.name:
-                continue
-            dtype = self.frame[col].dtype
-            out[str(col)] = ("Boolean" if pd.api.types.is_bool_dtype(dtype) else
-                             "Number" if pd.api.types.is_numeric_dtype(dtype) else "String")
-        return out
-
-    def features(self, bounds: tuple[float, float, float, float], z: int, *,
-                 detail: float = 1.0) -> list[dict[str, Any]]:
-        """The layer's features cut to ``bounds`` (EPSG:3857) and scaled to the tile grid,
-        simplified to ``detail`` half-pixels and without lines or polygons under ``detail``
-        pixels."""
-        if not self.minzoom <= z <= self.maxzoom:
-            return []
-        west, south, east, north = bounds
-        scale = EXTENT / (east - west)
-        pad = BUFFER / scale
-        box = (west - pad, south - pad, east + pad, north + pad)
-        assert self._tree is not None
-        idx = np.sort(self._tree.query(shapely.box(*box)))
-        if not len(idx):
-            return []
-        geoms = self.frame.geometry.values[idx]
-        points = shapely.get_type_id(geoms) == 0
-        clipped = np.where(points, geoms, shapely.clip_by_rect(geoms, *box))
-        simplified = np.where(points, clipped,
-                              shapely.simplify(clipped, detail * _SIMPLIFY_GRID_UNITS / scale,
-                                               preserve_topology=True))
-        grid = shapely.transform(simplified, lambda xy: np.column_stack(
-            ((xy[:, 0] - west) * scale, (north - xy[:, 1]) * scale)))
-        props = self.frame.drop(columns=self.frame.geometry.name).iloc[idx]
-        out = []
-        smallest = detail * _PIXEL
-        for fid, geom, (_, row) in zip(idx, grid, props.iterrows(), strict=True):
-            if geom is None or geom.is_empty or (
-                    geom.geom_type.endswith("Polygon") and geom.area < smallest * smallest) or (
-                    geom.geom_type.endswith("LineString") and geom.length < smallest):
-                continue
-            clean = {str(k): v for k, v in ((k, plain_value(v)) for k, v in row.items())
-                     if v is not None and v != ""}
-            # Stable ids (row numbers) let the web map highlight a feature across tiles.
-            out.append({"geometry": geom, "properties": clean, "id": int(fid)})
-        return out
-
-
-def check_tile(z: int, x: int, y: int) -> None:
-    """Raise :class:`NotFoundError` unless ``z/x/y`` is a tile of the XYZ grid."""
-    if not (0 <= z <= MAX_ZOOM and 0 <= x < 2 ** z and 0 <= y < 2 ** z):
-        raise NotFoundError(t(f"タイル {z}/{x}/{y} はありません", f"there is no tile {z}/{x}/{y}"),
-                            feature=f"{z}/{x}/{y}",
-                            hint=t(f"ズームは 0〜{MAX_ZOOM}、x と y は 0〜2^z−1 です",
-                                   f"zoom is 0–{MAX_ZOOM}, x and y are 0–2^z−1"))
-
-
-def encode_tile(layers: list[TileLayer], z: int, x: int, y: int, *,
-                max_bytes: int = MAX_TILE_BYTES) -> bytes:
-    """Render one tile of ``layers`` as MVT bytes (empty bytes when nothing falls in it), at
-    most ``max_bytes`` long by the size policy of this module."""
-    check_tile(z, x, y)
-    b = mercantile.xy_bounds(x, y, z)
-    bounds = (b.left, b.bottom, b.right, b.top)
-    data = _encode(layers, bounds, z, 1.0)
-    for detail in COARSER:
-        if len(data) <= max_bytes:
-            return data
-        data = _encode(layers, bounds, z, detail)
-    kept = list(layers)
-    for name in DROP_FIRST:
-        if len(data) <= max_bytes:
-            break
-        kept = [layer for layer in kept if layer.name != name]
-        data = _encode(kept, bounds, z, COARSER[-1])
-    return data
-
-
-def _encode(layers: list[TileLayer], bounds: tuple[float, float, float, float], z: int,
-            detail: float) -> bytes:
-    payload = []
-    for layer in layers:
-        feats = layer.features(bounds, z, detail=detail)
-        if feats:
-            payload.append({"name": layer.name, "features": feats})
-    if not payload:
-        return b""
-    return mapbox_vector_tile.encode(payload, default_options={
-        "y_coord_down": True, "extents": EXTENT,
-        "on_invalid_geometry": mapbox_vector_tile.encoder.on_invalid_geometry_make_valid})
-
 
 class TileLRU:
     """A thread-safe in-memory LRU of encoded tiles keyed by ``(z, x, y)``."""
@@ -231,6 +96,11 @@ class TileSet:
         self.cache_dir = cache_dir / self.version if cache_dir is not None else None
         self.memory = TileLRU(memory_tiles)
         self.stats = {"memory_hits": 0, "disk_hits": 0, "rendered": 0}
+        self._stats_lock = threading.Lock()
+
+    def _count(self, what: str) -> None:
+        with self._stats_lock:
+            self.stats[what] += 1
 
     def render(self, z: int, x: int, y: int) -> bytes:
         """Render a tile without any cache."""
@@ -243,7 +113,7 @@ class TileSet:
         """
         data = self.memory.get((z, x, y))
         if data is not None:
-            self.stats["memory_hits"] += 1
+            self._count("memory_hits")
         return data
 
     def tile(self, z: int, x: int, y: int) -> bytes:
@@ -255,14 +125,20 @@ class TileSet:
         path = self.cache_dir / str(z) / str(x) / f"{y}.mvt" if self.cache_dir else None
         if path is not None and path.is_file():
             data = path.read_bytes()
-            self.stats["disk_hits"] += 1
+            self._count("disk_hits")
         else:
             data = self.render(z, x, y)
-            self.stats["rendered"] += 1
+            self._count("rendered")
             if path is not None:
                 _write_atomic(path, data)
         self.memory.put((z, x, y), data)
         return data
+
+    def prepare(self, minzoom: int, maxzoom: int) -> None:
+        """Simplify every layer for each zoom of a range now rather than on its first tile."""
+        for layer in self.layers:
+            for z in range(max(minzoom, layer.minzoom), min(maxzoom, layer.maxzoom) + 1):
+                layer.prepared(z)
 
     @property
     def minzoom(self) -> int:
@@ -309,12 +185,16 @@ class TileSet:
 
 def export_pmtiles(tiles: TileSet, path: Path, *, minzoom: int = 0, maxzoom: int = 16,
                    name: str = "", attribution: str = "",
-                   progress: Progress = no_progress) -> dict[str, Any]:
+                   progress: Progress = no_progress, workers: int | None = None
+                   ) -> dict[str, Any]:
     """Write the set's tiles between two zooms into one PMTiles v3 archive (static hosting).
 
-    The tiles are the ones the server sends (same cache, same bytes, uncompressed MVT); empty
-    tiles are left out, identical tiles stored once. The archive is written to a temporary file
-    beside ``path`` and moved into place, so a failed export never leaves half a file.
+    The tiles are the ones the server sends (same bytes, uncompressed MVT; tiles already in the
+    memory cache are reused, nothing is written to the disk cache); empty tiles are left out,
+    identical tiles stored once. Tiles are encoded in ``workers`` processes, forked so they
+    share the prepared layers; the archive is the same whatever the number. The archive is
+    written to a temporary file beside ``path`` and moved into place, so a failed export never
+    leaves half a file.
 
     Parameters
     ----------
@@ -328,6 +208,8 @@ def export_pmtiles(tiles: TileSet, path: Path, *, minzoom: int = 0, maxzoom: int
         Stored in the archive's metadata (with the TileJSON ``vector_layers``).
     progress
         Called with 「ベクトルタイル」/"vector tiles", tiles done and tiles in all, now and then.
+    workers
+        Encoding processes (default: the CPUs this process may use; 1: in this process).
 
     Returns
     -------
@@ -347,10 +229,11 @@ def export_pmtiles(tiles: TileSet, path: Path, *, minzoom: int = 0, maxzoom: int
     path = Path(path)
     written = 0
     label = t("ベクトルタイル", "vector tiles").get()
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+    tiles.prepare(minzoom, maxzoom)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f, \
+            encoded_tiles(tiles, [(z, x, y) for _, z, x, y in order], workers=workers) as out:
         writer = Writer(f)
-        for i, (tile_id, z, x, y) in enumerate(order):
-            data = tiles.tile(z, x, y)
+        for i, ((tile_id, _, _, _), data) in enumerate(zip(order, out, strict=True)):
             if data:
                 writer.write_tile(tile_id, data)
                 written += 1
@@ -375,6 +258,36 @@ def export_pmtiles(tiles: TileSet, path: Path, *, minzoom: int = 0, maxzoom: int
             "maxzoom": maxzoom, "vector_layers": tj["vector_layers"]})
     return {"path": str(path), "tiles": written, "addressed": len(order),
             "bytes": path.stat().st_size, "minzoom": minzoom, "maxzoom": maxzoom}
+
+
+#: The tile set a forked encoding worker renders (set in the parent just before the fork).
+_FORKED: list[TileSet] = []
+#: Tiles per task sent to an encoding worker.
+CHUNK = 16
+
+
+def _render_chunk(keys: list[tuple[int, int, int]]) -> list[bytes]:
+    tiles = _FORKED[0]
+    return [tiles.cached(*key) or tiles.render(*key) for key in keys]
+
+
+@contextmanager
+def encoded_tiles(tiles: TileSet, keys: list[tuple[int, int, int]], *,
+                  workers: int | None = None) -> Iterator[Iterator[bytes]]:
+    """The tiles ``keys`` (memory cache, else rendered; never the disk cache), in order,
+    encoded by ``workers`` forked processes (default: the usable CPUs). Forking a process
+    that runs other threads is unsafe, so then (e.g. inside the server) it encodes here."""
+    n = workers if workers is not None else len(os.sched_getaffinity(0))
+    if n <= 1 or len(keys) <= CHUNK or threading.active_count() > 1:
+        yield (tiles.cached(*key) or tiles.render(*key) for key in keys)
+        return
+    _FORKED[:] = [tiles]
+    try:
+        chunks = [keys[i:i + CHUNK] for i in range(0, len(keys), CHUNK)]
+        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as pool:
+            yield (data for chunk in pool.map(_render_chunk, chunks) for data in chunk)
+    finally:
+        _FORKED.clear()
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -69,6 +69,9 @@ def export_tiles(
     output: Annotated[Path, typer.Option("-o", "--output", help="書き出す .pmtiles (output file)")],
     minzoom: Annotated[int, typer.Option("--minzoom", min=0, max=22, help="最小ズーム")] = 10,
     maxzoom: Annotated[int, typer.Option("--maxzoom", min=0, max=22, help="最大ズーム")] = 16,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, help="エンコードするプロセス数（既定: 使える CPU の数） "
+                                 "(encoding processes; default: the usable CPUs)")] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """ベクトルタイルを PMTiles に書き出す (export the served vector tiles to one PMTiles file)."""
@@ -84,6 +87,6 @@ def export_tiles(
         tiles = region_tile_set(region)
         done = export_pmtiles(tiles, output, minzoom=minzoom, maxzoom=maxzoom, name=cfg.title,
                               attribution=" / ".join(cfg.attribution),
-                              progress=progress)
+                              progress=progress, workers=workers)
     say(t(f"{done['tiles']} タイルを {output} に書き出しました（{done['bytes']:,} バイト）",
            f"wrote {done['tiles']} tiles to {output} ({done['bytes']:,} bytes)"))
