@@ -82,3 +82,17 @@ def open_map(page: Any, url: str, *, timeout_ms: int = 60_000) -> None:
                            timeout=timeout_ms)
     error = page.evaluate("() => window.kennai.error")
     assert error is None, error
+
+
+def far_gap_spot(build_dir: Path) -> tuple[str, Any]:
+    """The district of a build's first gap out of reach ("far") and a lon/lat point inside it:
+    where a place added by a test must change that district's coverage."""
+    import geopandas as gpd
+
+    from kennai.access import load_access
+
+    gaps = load_access(build_dir).gaps
+    assert gaps is not None and len(gaps), f"{build_dir} has no gaps"
+    gap = gaps[gaps["reach"] == "far"].iloc[0]
+    spot = gpd.GeoSeries([gap.geometry.representative_point()], crs=gaps.crs).to_crs(4326).iloc[0]
+    return str(gap["district"]), spot

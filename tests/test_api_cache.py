@@ -6,11 +6,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import geopandas as gpd
 from fastapi.testclient import TestClient
+from live_server import far_gap_spot
 
 from api import create_app
-from kennai.access import load_access
 from kennai.build import build_region
 from kennai.config import load_config
 
@@ -33,11 +32,7 @@ def _answers(client: TestClient, district: str) -> dict[str, object]:
 def test_cached_json_follows_a_register_edit(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     region, _ = build_region(load_config(DEMO), build_dir=out)
-    gaps = load_access(region.build_dir).gaps
-    assert gaps is not None and len(gaps)
-    gap = gaps[gaps["reach"] == "far"].iloc[0]
-    district = str(gap["district"])
-    spot = gpd.GeoSeries([gap.geometry.representative_point()], crs=gaps.crs).to_crs(4326).iloc[0]
+    district, spot = far_gap_spot(region.build_dir)
     register = tmp_path / "r.sqlite"
     client = TestClient(create_app(DEMO, build_dir=out, token=TOKEN, register_path=register))
     before = _answers(client, district)

@@ -8,11 +8,10 @@ import threading
 import time
 from pathlib import Path
 
-import geopandas as gpd
 from fastapi.testclient import TestClient
+from live_server import far_gap_spot
 
 from api import create_app
-from kennai.access import load_access
 from kennai.build import build_region
 from kennai.config import load_config
 
@@ -35,11 +34,7 @@ def _wait_idle(client: TestClient, timeout: float = 180.0) -> dict:
 def test_an_edit_changes_the_served_coverage_without_a_restart(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     region, _ = build_region(load_config(DEMO), build_dir=out)
-    gaps = load_access(region.build_dir).gaps
-    assert gaps is not None and len(gaps)
-    gap = gaps[gaps["reach"] == "far"].iloc[0]
-    district = str(gap["district"])
-    spot = gpd.GeoSeries([gap.geometry.representative_point()], crs=gaps.crs).to_crs(4326).iloc[0]
+    district, spot = far_gap_spot(region.build_dir)
     app = create_app(DEMO, build_dir=out, token=TOKEN, register_path=tmp_path / "r.sqlite")
     client = TestClient(app)
     url = "/api/v1/regions/demo/access/coverage"

@@ -11,10 +11,11 @@ import geopandas as gpd
 import pytest
 import shapely
 from fastapi.testclient import TestClient
+from live_server import far_gap_spot
 from typer.testing import CliRunner
 
 from api import create_app
-from kennai.access import load_access, select_places
+from kennai.access import select_places
 from kennai.build import build_region
 from kennai.cli import app
 from kennai.config import load_config
@@ -106,9 +107,7 @@ def test_weekly_coverage_from_the_cli_and_the_api(tmp_path: Path) -> None:
     # A monthly サロン put in the demo's largest far gap: counted by default, not with --weekly.
     out = tmp_path / "demo"
     region, _ = build_region(load_config(DEMO), build_dir=out)
-    gaps = load_access(region.build_dir).gaps
-    gap = gaps[gaps["reach"] == "far"].iloc[0]
-    spot = gpd.GeoSeries([gap.geometry.representative_point()], crs=gaps.crs).to_crs(4326).iloc[0]
+    district, spot = far_gap_spot(region.build_dir)
     register = tmp_path / "demo.register.sqlite"  # the demo's own register, beside its build
     PlaceRegister(register).add({"name": "月例サロン", "lon": spot.x, "lat": spot.y,
                                  "weekdays": "水", "frequency": "月1–3回"}, by="test")
@@ -120,7 +119,7 @@ def test_weekly_coverage_from_the_cli_and_the_api(tmp_path: Path) -> None:
     assert w["coverage"]["500m"] < a["coverage"]["500m"]  # the monthly place is left out
     client = TestClient(create_app(DEMO, build_dir=out, register_path=register))
     url = "/api/v1/regions/demo/access/coverage"
-    params = {"layer": "elementary", "district": str(gap["district"])}
+    params = {"layer": "elementary", "district": district}
     plain = client.get(url, params=params).json()[0]["coverage"]["500m"]
     only_weekly = client.get(url, params=params | {"weekly": "true"})
     assert only_weekly.status_code == 200

@@ -19,11 +19,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import pytest
-from live_server import CHROMIUM, chromium_page, live_server, open_map
+from live_server import CHROMIUM, chromium_page, far_gap_spot, live_server, open_map
 
-from kennai.access import load_access
 from kennai.build import build_region
 from kennai.config import load_config
 from kennai.region import open_region
@@ -109,10 +107,7 @@ def _treasure_list(url: str, district: str) -> str:
 def test_a_place_added_edited_and_retired_in_the_browser(demo: tuple[str, Path]) -> None:
     url, build = demo
     region = open_region(load_config(DEMO), build_dir=build)
-    gaps = load_access(region.build_dir).gaps
-    gap = gaps[gaps["reach"] == "far"].iloc[0]
-    district = str(gap["district"])
-    spot = gpd.GeoSeries([gap.geometry.representative_point()], crs=gaps.crs).to_crs(4326).iloc[0]
+    district, spot = far_gap_spot(region.build_dir)
     cov_url = (f"{url}/api/v1/regions/demo/access/coverage?"
                + urllib.parse.urlencode({"layer": "elementary", "district": district}))
     before = _get(cov_url)[0]["coverage"]["500m"]
