@@ -35,7 +35,7 @@ def grid_network(n_nodes: int, seed: int = 0) -> WalkNetwork:
     u = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()])
     v = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
     geom = shapely.linestrings(np.stack([xy[u], xy[v]], axis=1))
-    return WalkNetwork(CRS.from_epsg(6677), np.arange(side * side), xy, u, v,
+    return WalkNetwork.from_geometry(CRS.from_epsg(6677), np.arange(side * side), xy, u, v,
                        shapely.length(geom), np.full(len(u), "residential", dtype=object), geom)
 
 

@@ -49,7 +49,7 @@ def make_network(lines: list[list[tuple[float, float]]], node_ids: list[tuple[in
     for line, (u, v) in zip(lines, node_ids, strict=True):
         xy[u], xy[v] = line[0], line[-1]
     geoms = np.asarray([shapely.LineString(line) for line in lines], dtype=object)
-    return WalkNetwork(CRS_M, np.arange(n), xy, np.array([u for u, _ in node_ids]),
+    return WalkNetwork.from_geometry(CRS_M, np.arange(n), xy, np.array([u for u, _ in node_ids]),
                        np.array([v for _, v in node_ids]), shapely.length(geoms),
                        np.asarray(highway or ["footway"] * len(lines), dtype=object), geoms)
 

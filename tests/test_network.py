@@ -156,3 +156,49 @@ def test_multi_part_lines_empty_rows_and_an_edge_without_u_v() -> None:
     with pytest.raises(InputError) as err:
         network_from_lines(uv, CRS_M, source=Path("t.gpkg"))
     assert "t.gpkg: 3 件目:" in err.value.format()  # not the 2nd line read
+
+
+def _same_lines(a: np.ndarray, b: np.ndarray) -> bool:
+    return len(a) == len(b) and bool(shapely.equals_exact(a, b, 0).all())
+
+
+def test_edges_are_made_as_geos_lines_only_when_asked_and_subsets_are_the_same_lines(
+        tmp_path: Path) -> None:
+    """The network keeps its polylines as ragged vertices: a subset of edges made as lines is
+    those edges' lines of the whole, a network of some edges keeps their lines, and a saved
+    network (also one saved with one road-class string per edge, as builds before did) reads
+    back the same."""
+    from kennai.network import WalkNetwork
+
+    net = lines_net([(0, 0), (5, 1), (10, 0)], [(10, 0), (10, 10)], [(10, 10), (3, 7), (0, 10)],
+                    [(0, 10), (0, 0)])
+    assert "edge_geometry" not in net.derived  # none made while the network was read
+    idx = np.array([3, 1, 1, 0])
+    assert _same_lines(net.edge_geometries(idx), net.edge_geometry[idx])
+    assert _same_lines(net.edge_geometries(np.zeros(0, dtype=int)), np.zeros(0, dtype=object))
+    part = net.take_edges(np.array([False, True, False, True]))
+    assert _same_lines(part.edge_geometry, net.edge_geometry[[1, 3]])
+    assert list(part.edge_length) == list(net.edge_length[[1, 3]])
+    net.save(tmp_path / "n.npz")
+    back = WalkNetwork.load(tmp_path / "n.npz")
+    assert _same_lines(back.edge_geometry, net.edge_geometry)
+    assert list(back.edge_highway) == list(net.edge_highway)
+    with np.load(tmp_path / "n.npz") as z:
+        old = {k: z[k] for k in z.files if not k.startswith("edge_highway")}
+    np.savez(tmp_path / "old.npz", edge_highway=net.edge_highway.astype(str), **old)
+    assert list(WalkNetwork.load(tmp_path / "old.npz").edge_highway) == list(net.edge_highway)
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not ROSENKA.is_file(), reason=f"needs {ROSENKA} (../shared/data)")
+def test_real_edges_lengths_and_lines_are_geos_own() -> None:
+    """On Yaizu's centre-lines: the edges made from the ragged vertices are the lines the file's
+    pieces make, and the snap index's edge lengths are GEOS's ``length`` to the bit."""
+    from kennai.segments import Segments
+
+    lines = gpd.read_file(ROSENKA, layer="rosenka_lines")
+    net = network_from_lines(lines, CRS_M, source=ROSENKA)
+    want = shapely.length(net.edge_geometry)
+    assert np.array_equal(Segments(net).edge_lengths(), want)
+    n_vertices = int(shapely.get_num_coordinates(net.edge_geometry).sum())
+    assert n_vertices == len(net.edge_coords) > net.n_edges

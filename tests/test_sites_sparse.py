@@ -111,7 +111,7 @@ def grid(side: int, spacing: float, rng: np.random.Generator) -> WalkNetwork:
     u = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()])
     v = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
     geoms = shapely.linestrings(np.stack([xy[u], xy[v]], axis=1))
-    return WalkNetwork(CRS.from_epsg(6677),
+    return WalkNetwork.from_geometry(CRS.from_epsg(6677),
                        np.arange(side * side), xy, u, v, shapely.length(geoms),
                        np.full(len(u), "footway", dtype=object), geoms)
 

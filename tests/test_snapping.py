@@ -26,8 +26,8 @@ ISHIGAKI = (ROOT.parent / "shared" / "data" / "ishigaki" / "network"
 
 
 def geos_snap(net: WalkNetwork, xy: np.ndarray, max_distance_m: float | None) -> Snap:
-    """The former snapping, all by GEOS: dwithin the probe radius (ties: the lower edge), the
-    nearest-neighbour search for the rest, then GEOS's locate and interpolate."""
+    """The snapping all by GEOS: dwithin the probe radius, the nearest-neighbour search (all its
+    matches) for the rest, ties to the lower edge, then GEOS's locate and interpolate."""
     xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
     n = len(xy)
     edge, along = np.full(n, -1, dtype=np.int64), np.zeros(n)
@@ -46,7 +46,12 @@ def geos_snap(net: WalkNetwork, xy: np.ndarray, max_distance_m: float | None) ->
         rest = np.setdiff1d(np.arange(len(pts)), pi, assume_unique=True)
         if len(rest):
             (ri, re), rd = tree.query_nearest(pts[rest], max_distance=max_distance_m,
-                                              return_distance=True, all_matches=False)
+                                              return_distance=True, all_matches=True)
+            order = np.lexsort((re, ri))  # ties: the lower edge, as within the probe
+            ri, re, rd = ri[order], re[order], rd[order]
+            one = np.ones(len(ri), dtype=bool)
+            one[1:] = ri[1:] != ri[:-1]
+            ri, re, rd = ri[one], re[one], rd[one]
             pi, ei = np.concatenate([pi, rest[ri]]), np.concatenate([ei, re])
             dist = np.concatenate([dist, rd])
     geoms = net.edge_geometry[ei]
@@ -93,7 +98,7 @@ def awkward_network() -> WalkNetwork:
     ends = np.array([[c[0], c[-1]] for c in lines])
     xy, inv = np.unique(ends.reshape(-1, 2), axis=0, return_inverse=True)
     inv = inv.reshape(-1, 2)
-    return WalkNetwork(CRS.from_epsg(6677), np.arange(len(xy)), xy, inv[:, 0], inv[:, 1],
+    return WalkNetwork.from_geometry(CRS.from_epsg(6677), np.arange(len(xy)), xy, inv[:, 0], inv[:, 1],
                        shapely.length(geoms), np.full(len(geoms), "footway", dtype=object), geoms)
 
 
@@ -111,6 +116,28 @@ def test_bulk_snapping_is_geos_on_awkward_edges() -> None:
                 np.zeros((0, 2))):
         for max_d in (None, 300.0, 100.0, 35.0):
             check(net, far, max_d)
+
+
+def test_points_far_off_a_corner_snap_in_bulk_to_its_lower_edge() -> None:
+    """A point far beyond the probe off a street corner is as near to each edge of the corner:
+    it goes to the lower edge, as GEOS's searches with all their matches give, settled in bulk
+    (no tree of every edge is made for it)."""
+    xy = np.array([[0.0, 0.0], [100.0, 0.0], [0.0, 100.0], [100.0, 100.0]])
+    lines = [xy[[0, 1]], xy[[0, 2]], xy[[1, 3]], xy[[2, 3]]]
+    geoms = np.array([shapely.LineString(c) for c in lines])
+    net = WalkNetwork.from_geometry(CRS.from_epsg(6677), np.arange(4), xy,
+                                    np.array([0, 0, 1, 2]), np.array([1, 2, 3, 3]),
+                                    shapely.length(geoms), np.full(4, "footway", dtype=object),
+                                    geoms)
+    far = np.array([[-60.0, -60.0], [170.0, 170.0], [-75.0, 160.0], [160.0, -75.0]])
+    for max_d in (None, 300.0):
+        index = EdgeIndex(WalkNetwork(net.crs, net.node_id, net.node_xy, net.edge_u, net.edge_v,
+                                      net.edge_length, net.edge_highway, net.edge_coords,
+                                      net.edge_offsets), remember=0)
+        got = index.snap(far, max_distance_m=max_d)
+        assert list(got.edge) == [0, 2, 1, 0]
+        assert index._tree is None and "edge_geometry" not in index.network.derived
+        assert_same_snap(got, geos_snap(net, far, max_d))
 
 
 def test_a_grid_made_in_chunks_is_the_grid_made_at_once(monkeypatch: pytest.MonkeyPatch) -> None:

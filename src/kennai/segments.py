@@ -11,7 +11,6 @@ it can settle this way and GEOS's searches for the rest.
 from __future__ import annotations
 
 import numpy as np
-import shapely
 
 from kennai.arrays import unique_sorted
 from kennai.network import WalkNetwork
@@ -38,7 +37,8 @@ class Segments:
 
     def __init__(self, net: WalkNetwork) -> None:
         self.network = net
-        coords, owner = shapely.get_coordinates(net.edge_geometry, return_index=True)
+        coords = net.edge_coords
+        owner = np.repeat(np.arange(net.n_edges), np.diff(net.edge_offsets))
         joined = np.flatnonzero(owner[1:] == owner[:-1])
         self.a, self.b, self.edge = coords[joined], coords[joined + 1], owner[joined]
         d = self.a - self.b
@@ -64,15 +64,26 @@ class Segments:
             self.start[idx] = self.start[idx - 1] + self.length[idx - 1]
         self._grids: dict[float, Grid | None] = {}
 
+    def edge_lengths(self) -> np.ndarray:
+        """Every edge's length as GEOS's ``length`` gives it: its segments added in order (the
+        last one's start plus its own length), with no line string made."""
+        out = np.zeros(self.network.n_edges)
+        has = np.flatnonzero(self.count > 0)
+        last = self.first[has] + self.count[has] - 1
+        out[has] = self.start[last] + self.length[last]
+        return out
+
     def nearest(self, xy: np.ndarray, probe: float, max_distance_m: float | None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The points settled in bulk: (point, edge, distance, segment) and the points with no
         edge within ``max_distance_m``; the others are left to GEOS's searches.
 
-        Within ``probe`` the nearest edge is the one of least distance (ties: the lower index),
-        as GEOS's ``dwithin`` search with the lower index first gives; beyond it, only points
-        with a single nearest edge are settled (that is the one GEOS's nearest-neighbour search
-        returns). The cells of :func:`search_cells` in turn, finest first.
+        The nearest edge is the one of least distance (ties: the lower index), as GEOS's
+        ``dwithin`` search (within ``probe``) or nearest-neighbour search with all its matches
+        (beyond) gives with the lower index first. A point beside a street corner is as near
+        to every edge of the corner: beyond the probe those were left to GEOS, whose tree of
+        every edge cost a million-node build 700 MB for a few hundred surface cells. The cells
+        of :func:`search_cells` in turn, finest first.
         """
         out: list[tuple[np.ndarray, ...]] = []
         nothing = [np.zeros(0, dtype=np.int64)]
@@ -112,18 +123,16 @@ class Segments:
             dmin[near[starts]] = np.minimum.reduceat(d, starts)
         best = np.flatnonzero(d == dmin[near])  # sorted by point, as ``near`` is
         # The lowest segment among a point's nearest is its lowest edge's first (segments
-        # follow edges); the highest tells whether another edge is as near.
+        # follow edges): ties go to the lower edge at any distance.
         nb = near[best]
         starts = np.flatnonzero(np.concatenate([[True], nb[1:] != nb[:-1]])) if len(best) else best
         low = np.minimum.reduceat(seg[best], starts) if len(best) else best
-        high = np.maximum.reduceat(seg[best], starts) if len(best) else best
         owner = nb[starts]
         d_pick = dmin[owner]
         if cell <= probe:
             sure = d_pick < cell - MARGIN_M
         else:
-            single = self.edge[low] == self.edge[high]
-            sure = (single & (d_pick < cell - MARGIN_M) & (d_pick > probe + MARGIN_M)
+            sure = ((d_pick < cell - MARGIN_M) & (d_pick > probe + MARGIN_M)
                     & (d_pick < (max_distance_m or np.inf) - MARGIN_M))
         owner, low = owner[sure], low[sure]
         settled = np.zeros(len(todo), dtype=bool)

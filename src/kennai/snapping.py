@@ -3,9 +3,10 @@
 One :class:`EdgeIndex` per network (:func:`edge_index`, kept with the network) serves every
 snap of a build and of a server: residents, places, raster cells and clicked points. Points
 are snapped in bulk on grids of growing cells (:mod:`kennai.segments`, numpy with GEOS's
-formulas); the few they leave (a tie beyond :data:`PROBE_M`, or no street within the widest
-cell) by GEOS's searches. Either way the answer is GEOS's. It keeps the
-last few answers, so the same residents snapped for each kind of destination are snapped once.
+formulas); the few they leave (a nearest edge within a hair of a cell's width, or no street
+within the widest cell) by GEOS's searches. Either way the answer is GEOS's, ties going to the
+lower edge. It keeps the last few answers, so the same residents snapped for each kind of
+destination are snapped once.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class EdgeIndex:
         self._tree: shapely.STRtree | None = None
         self.remember = remember
         self.segments = Segments(net)
-        self._glen = shapely.length(net.edge_geometry)
+        self._glen = self.segments.edge_lengths()
         self._memo: OrderedDict[tuple[bytes, float | None], Snap] = OrderedDict()
 
     @property
@@ -107,7 +108,7 @@ class EdgeIndex:
         if len(rest):
             pts = shapely.points(xy[rest])
             ri, re, rd = self._by_tree(pts, probe, max_distance_m)
-            geoms = net.edge_geometry[re]
+            geoms = net.edge_geometries(re)
             rpos = shapely.line_locate_point(geoms, pts[ri])
             proj[rest[ri]] = shapely.get_coordinates(shapely.line_interpolate_point(geoms, rpos))
         else:
@@ -126,16 +127,17 @@ class EdgeIndex:
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(point, nearest edge, distance) by GEOS: a ``dwithin`` search in the probe radius, then
         its nearest-neighbour search for the points it leaves. Ties go to the lower edge index
-        within the probe radius."""
+        at any distance."""
         net, tree = self.network, self.tree
         a, b = tree.query(pts, predicate="dwithin", distance=probe)
-        d = shapely.distance(pts[a], net.edge_geometry[b])
+        d = shapely.distance(pts[a], net.edge_geometries(b))
         pi, ei, dist = _lowest(a, b, d)
         if max_distance_m is None or max_distance_m > probe:
             rest = np.setdiff1d(np.arange(len(pts)), pi, assume_unique=True)
             if len(rest):
                 (ri, re), rd = tree.query_nearest(pts[rest], max_distance=max_distance_m,
-                                                  return_distance=True, all_matches=False)
+                                                  return_distance=True, all_matches=True)
+                ri, re, rd = _lowest(ri, re, rd)
                 pi = np.concatenate([pi, rest[ri]])
                 ei = np.concatenate([ei, re])
                 dist = np.concatenate([dist, rd])

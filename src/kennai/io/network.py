@@ -25,7 +25,7 @@ from kennai.i18n import t
 from kennai.io.network_snap import snap_line_ends
 from kennai.io.osm import read_walk_ways
 from kennai.io.vector import read_vector
-from kennai.network import WalkNetwork
+from kennai.network import WalkNetwork, shared_strings
 
 
 def _project(lon: np.ndarray, lat: np.ndarray, crs: CRS) -> np.ndarray:
@@ -65,11 +65,12 @@ def from_polylines(
     seg[way_of_pt[1:] != way_of_pt[:-1]] = 0.0
     cum = np.concatenate([[0.0], np.cumsum(seg)])
     lengths = cum[ends] - cum[starts]
-    # Geometry: points starts..ends inclusive for each edge.
+    # Geometry: points starts..ends inclusive for each edge, as one ragged array.
     sizes = ends - starts + 1
-    pt_index = np.repeat(starts, sizes) + (np.arange(sizes.sum()) - np.repeat(
-        np.cumsum(sizes) - sizes, sizes))
-    geom = shapely.linestrings(xy[pt_index], indices=np.repeat(np.arange(len(starts)), sizes))
+    edge_offsets = np.zeros(len(starts) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=edge_offsets[1:])
+    pt_index = np.arange(int(edge_offsets[-1]), dtype=np.int64)
+    pt_index += np.repeat(starts - edge_offsets[:-1], sizes)
     # Keep only the nodes that are edge ends.
     used = unique_sorted(np.concatenate([inverse[starts], inverse[ends]]))
     remap = np.full(len(uniq), -1, dtype=np.int64)
@@ -83,8 +84,9 @@ def from_polylines(
         edge_u=remap[inverse[starts]],
         edge_v=remap[inverse[ends]],
         edge_length=lengths,
-        edge_highway=np.asarray(highway, dtype=object)[way_of_pt[starts]],
-        edge_geometry=np.asarray(geom),
+        edge_highway=shared_strings(highway)[way_of_pt[starts]],
+        edge_coords=xy[pt_index],
+        edge_offsets=edge_offsets,
         info=dict(info or {}),
     )
     return _drop_zero_loops(net)
@@ -93,11 +95,7 @@ def from_polylines(
 def _drop_zero_loops(net: WalkNetwork) -> WalkNetwork:
     """Remove edges that start and end at the same node with no length (duplicate points)."""
     keep = ~((net.edge_u == net.edge_v) & (net.edge_length <= 0))
-    if keep.all():
-        return net
-    return WalkNetwork(net.crs, net.node_id, net.node_xy, net.edge_u[keep], net.edge_v[keep],
-                       net.edge_length[keep], net.edge_highway[keep], net.edge_geometry[keep],
-                       net.info)
+    return net if keep.all() else net.take_edges(keep)
 
 
 def network_from_osm(path: Path, crs: CRS, *, clip: shapely.Geometry | None = None) -> WalkNetwork:
@@ -122,6 +120,24 @@ def network_from_lines(
 
     Plain lines (no ``u``/``v``) are joined where their ends share coordinates (to 1 cm).
     Multi-part lines are split into their parts.
+    """
+    polylines = line_polylines(lines, crs, source=source, u_column=u_column,
+                               v_column=v_column, highway_column=highway_column)
+    return from_polylines(*polylines, crs, info={"source": source.name, "format": "lines"})
+
+
+def line_polylines(
+    lines: gpd.GeoDataFrame,
+    crs: CRS,
+    *,
+    source: Path,
+    u_column: str | None = "u",
+    v_column: str | None = "v",
+    highway_column: str | None = "highway",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What :func:`from_polylines` takes of line features: vertex ids, vertices (in ``crs``),
+    the lines' offsets and road classes. Nothing returned refers to ``lines``, so a caller can
+    let the frame go before the network is made (two million lines are most of a gigabyte).
     """
     # On the geometry arrays, not frame copies: a frame of two million lines copied four times
     # (reprojected, exploded, filtered twice) was most of a large build's peak memory.
@@ -155,11 +171,10 @@ def network_from_lines(
         ids[offsets[1:] - 1] = v.astype(np.int64)
     else:
         ids = unique_rows_inverse(np.round(coords / 0.01).astype(np.int64))
-    highway = (lines[highway_column].astype(str).to_numpy()[row]
+    highway = (shared_strings(lines[highway_column].astype(str).to_numpy())[row]
                if highway_column and highway_column in lines.columns
                else np.full(len(geoms), "unclassified", dtype=object))
-    return from_polylines(ids, coords, offsets, highway, crs,
-                          info={"source": source.name, "format": "lines"})
+    return ids, coords, offsets, highway
 
 
 def network_from_graphml(path: Path, crs: CRS) -> WalkNetwork:
@@ -195,7 +210,10 @@ def read_network(src: Source, crs: CRS, *, clip: shapely.Geometry | None = None)
         net = network_from_graphml(path, crs)
     else:
         lines = read_vector(path, layer=src.layer, encoding=src.encoding, crs=src.crs)
-        net = network_from_lines(lines, crs, source=path)
+        polylines = line_polylines(lines, crs, source=path)
+        del lines  # the frame's lines before the network's are made
+        net = from_polylines(*polylines, crs, info={"source": path.name, "format": "lines"})
+        del polylines
         if src.snap_tolerance_m:
             net = snap_line_ends(net, tolerance_m=src.snap_tolerance_m)
     if net.n_edges == 0 or net.n_nodes < 2:

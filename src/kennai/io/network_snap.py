@@ -82,7 +82,7 @@ def snap_line_ends(net: WalkNetwork, *, tolerance_m: float) -> WalkNetwork:
     info = dict(out.info)
     info["snap"] = report
     return WalkNetwork(out.crs, out.node_id, out.node_xy, out.edge_u, out.edge_v,
-                       out.edge_length, out.edge_highway, out.edge_geometry, info)
+                       out.edge_length, out.edge_highway, out.edge_coords, out.edge_offsets, info)
 
 
 def _join(net: WalkNetwork, ends: np.ndarray, tol: float) -> tuple[WalkNetwork, dict[str, Any]]:
@@ -175,8 +175,8 @@ def _join(net: WalkNetwork, ends: np.ndarray, tol: float) -> tuple[WalkNetwork, 
     edge_length = np.concatenate([net.edge_length[keep_e], split_len, shapely.length(conn_geom)])
     edge_highway = np.concatenate([net.edge_highway[keep_e], np.asarray(new_hw, dtype=object),
                                    np.full(len(conn_u), "connector", dtype=object)])
-    out = WalkNetwork(net.crs, np.concatenate(node_id), all_xy, edge_u, edge_v, edge_length,
-                      edge_highway, edge_geometry, dict(net.info))
+    out = WalkNetwork.from_geometry(net.crs, np.concatenate(node_id), all_xy, edge_u, edge_v,
+                                    edge_length, edge_highway, edge_geometry, dict(net.info))
     report = {"joined_ends": len(np.unique(conn_u)), "end_clusters": len(clusters),
               "connectors": len(conn_u), "split_edges": len(drop),
               "connector_length_m": round(float(shapely.length(conn_geom).sum()), 1)}
