@@ -202,3 +202,62 @@ def test_real_edges_lengths_and_lines_are_geos_own() -> None:
     assert np.array_equal(Segments(net).edge_lengths(), want)
     n_vertices = int(shapely.get_num_coordinates(net.edge_geometry).sum())
     assert n_vertices == len(net.edge_coords) > net.n_edges
+
+
+def _assert_same_network(got, want) -> None:  # type: ignore[no-untyped-def]
+    for name in ("node_id", "node_xy", "edge_u", "edge_v", "edge_length", "edge_coords",
+                 "edge_offsets"):
+        assert np.array_equal(getattr(got, name), getattr(want, name)), name
+    assert list(got.edge_highway) == list(want.edge_highway)
+
+
+YAIZU_EDGES = SHARED / "yaizu" / "network" / "yaizu_station_800m_walk_edges_osm.geojson"
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize(("path", "layer"), [(ROSENKA, "rosenka_lines"), (YAIZU_EDGES, None)])
+def test_plain_lines_read_as_vertices_make_the_network_a_frame_makes(path: Path,
+                                                                     layer: str | None) -> None:
+    """Yaizu's centre-lines (GeoPackage, lon/lat) and station edges (GeoJSON with u/v) read
+    straight into vertex arrays give the very network their GeoDataFrame gives."""
+    if not path.is_file():
+        pytest.skip(f"needs {path} (../shared/data)")
+    from kennai.config import Source
+    from kennai.io.network import read_network
+    from kennai.io.vector import read_line_vertices, read_vector
+
+    assert read_line_vertices(path, layer=layer) is not None  # the fast way is the one taken
+    got = read_network(Source(path=path, layer=layer), CRS_M)
+    want = network_from_lines(read_vector(path, layer=layer), CRS_M, source=path)
+    _assert_same_network(got, want)
+
+
+def test_files_of_other_lines_are_read_as_frames(tmp_path: Path) -> None:
+    """Multi-part lines and big-endian or 3-D WKB are not read as plain vertices but as a frame
+    (the same network); a line with no geometry stops with read_vector's one-line error."""
+    from kennai.config import Source
+    from kennai.errors import InputError
+    from kennai.io.network import read_network
+    from kennai.io.vector import read_line_vertices
+    from kennai.io.wkb import plain_linestrings
+
+    plain = [shapely.LineString([(0, 0), (10, 0)]), shapely.LineString([(10, 0), (10, 10)])]
+    multi = [plain[0], shapely.MultiLineString([[(10, 0), (10, 10)], [(10, 10), (0, 10)]])]
+    for name, geoms in (("plain", plain), ("multi", multi)):
+        path = tmp_path / f"{name}.gpkg"
+        gpd.GeoDataFrame({"highway": ["a", "b"]}, geometry=geoms, crs=CRS_M).to_file(path)
+        assert (read_line_vertices(path) is None) == (name == "multi")
+        _assert_same_network(read_network(Source(path=path), CRS_M),
+                             network_from_lines(gpd.read_file(path), CRS_M, source=path))
+    wkb = [shapely.to_wkb(plain, byte_order=0), shapely.to_wkb(multi),
+           shapely.to_wkb([shapely.LineString([(0, 0, 1), (1, 1, 1)])] * 2), shapely.to_wkb(plain)]
+    for blobs, fits in zip(wkb, (False, False, False, True), strict=True):
+        data = np.frombuffer(b"".join(blobs), dtype=np.uint8)
+        offsets = np.concatenate([[0], np.cumsum([len(b) for b in blobs])])
+        assert (plain_linestrings(data, offsets) is not None) == fits
+    holey = tmp_path / "holey.gpkg"
+    gpd.GeoDataFrame({"highway": ["a", "b"]}, geometry=[plain[0], None], crs=CRS_M).to_file(holey)
+    assert read_line_vertices(holey) is None
+    with pytest.raises(InputError) as err:
+        read_network(Source(path=holey), CRS_M)
+    assert "holey.gpkg" in err.value.format() and "2 件目" in err.value.format()

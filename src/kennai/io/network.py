@@ -24,7 +24,7 @@ from kennai.errors import EmptyLayerError, InputError
 from kennai.i18n import t
 from kennai.io.network_snap import snap_line_ends
 from kennai.io.osm import read_walk_ways
-from kennai.io.vector import read_vector
+from kennai.io.vector import LineVertices, read_line_vertices, read_vector
 from kennai.network import WalkNetwork, shared_strings
 
 
@@ -155,13 +155,35 @@ def line_polylines(
                                      "give a street centre-line or edge file"))
     coords, index = shapely.get_coordinates(geoms, return_index=True)
     offsets = np.concatenate([[0], np.cumsum(np.bincount(index, minlength=len(geoms)))])
-    has_uv = (u_column in lines.columns and v_column in lines.columns) if u_column else False
+    return _vertex_ids(coords, offsets, row, lines, source=source, u_column=u_column,
+                       v_column=v_column, highway_column=highway_column)
+
+
+def vertex_polylines(lines: LineVertices, crs: CRS, *, source: Path
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`line_polylines` of lines read as vertex arrays (:func:`read_line_vertices`):
+    reprojected as a frame's lines are, with the same transformer."""
+    coords = lines.coords
+    if lines.crs != crs:
+        tr = Transformer.from_crs(lines.crs, crs, always_xy=True)
+        coords = np.column_stack(tr.transform(coords[:, 0], coords[:, 1]))
+    return _vertex_ids(coords, lines.offsets, np.arange(len(lines.offsets) - 1),
+                       lines.attributes, source=source)
+
+
+def _vertex_ids(coords: np.ndarray, offsets: np.ndarray, row: np.ndarray, attrs: pd.DataFrame,
+                *, source: Path, u_column: str | None = "u", v_column: str | None = "v",
+                highway_column: str | None = "highway"
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Vertex ids, vertices, offsets and road classes of lines whose attributes are row ``row``
+    of ``attrs`` (a multi-part feature's parts share its row)."""
+    has_uv = (u_column in attrs.columns and v_column in attrs.columns) if u_column else False
     if has_uv:
         # Interior points get ids of their own; ends carry the file's node ids. Ids of interior
         # points are negative so they cannot collide with real ones.
         ids = -(np.arange(len(coords), dtype=np.int64) + 1)
-        u = pd.to_numeric(lines[u_column], errors="coerce").to_numpy()[row]
-        v = pd.to_numeric(lines[v_column], errors="coerce").to_numpy()[row]
+        u = pd.to_numeric(attrs[u_column], errors="coerce").to_numpy()[row]
+        v = pd.to_numeric(attrs[v_column], errors="coerce").to_numpy()[row]
         if np.isnan(u).any() or np.isnan(v).any():
             bad = int(row[np.flatnonzero(np.isnan(u) | np.isnan(v))[0]])  # the file's feature
             raise InputError(t("u / v が空の辺があります", "an edge has no u / v"),
@@ -171,9 +193,9 @@ def line_polylines(
         ids[offsets[1:] - 1] = v.astype(np.int64)
     else:
         ids = unique_rows_inverse(np.round(coords / 0.01).astype(np.int64))
-    highway = (shared_strings(lines[highway_column].astype(str).to_numpy())[row]
-               if highway_column and highway_column in lines.columns
-               else np.full(len(geoms), "unclassified", dtype=object))
+    highway = (shared_strings(attrs[highway_column].astype(str).to_numpy())[row]
+               if highway_column and highway_column in attrs.columns
+               else np.full(len(row), "unclassified", dtype=object))
     return ids, coords, offsets, highway
 
 
@@ -209,9 +231,15 @@ def read_network(src: Source, crs: CRS, *, clip: shapely.Geometry | None = None)
     elif name.endswith(".graphml"):
         net = network_from_graphml(path, crs)
     else:
-        lines = read_vector(path, layer=src.layer, encoding=src.encoding, crs=src.crs)
-        polylines = line_polylines(lines, crs, source=path)
-        del lines  # the frame's lines before the network's are made
+        vertices = read_line_vertices(path, layer=src.layer, crs=src.crs,
+                                      columns=("u", "v", "highway"))
+        if vertices is not None:  # plain lines: their vertices, no GEOS geometry
+            polylines = vertex_polylines(vertices, crs, source=path)
+            del vertices
+        else:
+            lines = read_vector(path, layer=src.layer, encoding=src.encoding, crs=src.crs)
+            polylines = line_polylines(lines, crs, source=path)
+            del lines  # the frame's lines before the network's are made
         net = from_polylines(*polylines, crs, info={"source": path.name, "format": "lines"})
         del polylines
         if src.snap_tolerance_m:

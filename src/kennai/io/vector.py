@@ -11,10 +11,12 @@ from __future__ import annotations
 import struct
 import warnings
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import shapely
 from pyproj import CRS, Transformer
@@ -23,6 +25,7 @@ from pyproj.exceptions import CRSError as PyprojCRSError
 from kennai.errors import CRSError, EmptyLayerError, InputError
 from kennai.i18n import t
 from kennai.io.encoding import codec_for_cpg, cpg_encoding, dbf_encoding
+from kennai.io.wkb import plain_linestrings
 
 #: Formats whose specification fixes the CRS to WGS84 longitude/latitude.
 _LONLAT_BY_SPEC = {".geojson", ".json", ".topojson"}
@@ -218,6 +221,58 @@ def read_vector(
     _check_finite(gdf, path)
     gdf = _ensure_crs(gdf, path, crs, lonlat_by_spec=suffix in _LONLAT_BY_SPEC)
     return gdf
+
+
+@dataclass(frozen=True, slots=True)
+class LineVertices:
+    """Line features as vertex arrays: line ``i`` is ``coords[offsets[i]:offsets[i + 1]]``, and
+    row ``i`` of ``attributes`` holds its attributes asked for that the file has."""
+
+    coords: np.ndarray
+    offsets: np.ndarray
+    attributes: pd.DataFrame
+    crs: CRS
+
+
+#: Formats whose lines come through GDAL's Arrow stream as they are (no encoding to sniff).
+_ARROW_LINE_FORMATS = {".gpkg", ".fgb", ".geojson", ".json"}
+
+
+def read_line_vertices(path: str | Path, *, layer: str | None = None, crs: str | None = None,
+                       columns: tuple[str, ...] = ()) -> LineVertices | None:
+    """A file of plain 2-D line strings read straight into vertex arrays, its CRS checked as
+    :func:`read_vector` checks it; ``None`` when the file holds anything else (multi-part or
+    3-D lines, empty or null ones, NaN, a shapefile), which :func:`read_vector` then reads and
+    judges. Reading two million lines this way takes 0.5 s, against 7 s as a frame of GEOS
+    geometries.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in _ARROW_LINE_FORMATS or not path.is_file():
+        return None
+    try:
+        layer = _choose_layer(path, layer)
+        fields = set(pyogrio.read_info(path, layer=layer)["fields"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            meta, table = pyogrio.read_arrow(path, layer=layer,
+                                             columns=[c for c in columns if c in fields])
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, InputError):
+        return None  # read_vector says what is wrong
+    geom = table.column(meta["geometry_name"] or "wkb_geometry").combine_chunks()
+    geom = getattr(geom, "storage", geom)  # the geoarrow.wkb extension's binary array
+    if geom.null_count or len(geom) == 0:
+        return None
+    _, offsets, data = geom.buffers()
+    width = np.int64 if str(geom.type) == "large_binary" else np.int32
+    offs = np.frombuffer(offsets, dtype=width)[geom.offset:geom.offset + len(geom) + 1]
+    lines = plain_linestrings(np.frombuffer(data, dtype=np.uint8), offs)
+    if lines is None or not np.isfinite(lines[0]).all():
+        return None
+    bounds = shapely.box(*lines[0].min(axis=0), *lines[0].max(axis=0))
+    frame = gpd.GeoDataFrame(geometry=[bounds], crs=meta["crs"])
+    frame = _ensure_crs(frame, path, crs, lonlat_by_spec=path.suffix.lower() in _LONLAT_BY_SPEC)
+    attributes = table.drop_columns([meta["geometry_name"] or "wkb_geometry"]).to_pandas()
+    return LineVertices(lines[0], lines[1], attributes, CRS.from_user_input(frame.crs))
 
 
 def _check_shapefile(path: Path) -> None:
