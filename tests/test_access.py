@@ -121,6 +121,23 @@ def test_parallel_edges_keep_the_minimum_not_the_sum():
     assert m.nnz == 2  # the zero-cost edge stays an edge
 
 
+def test_the_graph_of_many_parallel_edges_is_the_sorted_minimum_of_each_pair() -> None:
+    """The one-key sort keeps, for each (u, v), the least weight, in row then column order: the
+    CSR arrays a sort of (u, v, weight) gives, on random pairs with many repeats."""
+    rng = np.random.default_rng(7)
+    n = 500
+    u, v = rng.integers(0, n, 20_000), rng.integers(0, n, 20_000)
+    w = rng.integers(0, 50, 20_000).astype(float)
+    m = csr_from_edges(u, v, w, n)
+    order = np.lexsort((w, v, u))
+    uu, vv, ww = u[order], v[order], w[order]
+    first = np.concatenate([[True], (uu[1:] != uu[:-1]) | (vv[1:] != vv[:-1])])
+    assert np.array_equal(m.indices, vv[first]) and np.array_equal(m.data, ww[first])
+    assert np.array_equal(m.indptr, np.concatenate([[0], np.cumsum(np.bincount(uu[first],
+                                                                               minlength=n))]))
+    assert csr_from_edges(np.zeros(0, int), np.zeros(0, int), np.zeros(0), 3).nnz == 0
+
+
 def test_speed_profiles_and_steps():
     net = make_network([[(0, 0), (100, 0)], [(100, 0), (100, 50)]], [(0, 1), (1, 2)],
                        highway=["footway", "steps"])

@@ -408,11 +408,13 @@ def _write_inputs(config: RegionConfig, loaded: list[Any], hashes: list[dict[str
     dem = region.metadata["dem"]
     gpkg = tmp / GPKG
     label = t("build の書き込み", "writing the build").get()
+    # No R-tree per layer: the build reads its layers back whole, and the index was 1.8 s of
+    # writing 500k buildings (`kennai export` writes indexed files for QGIS).
     for kind, gdf in counted(progress, label, list(region._layers.items())):
-        gdf.to_file(gpkg, layer=kind, driver="GPKG", engine="pyogrio")
+        gdf.to_file(gpkg, layer=kind, driver="GPKG", engine="pyogrio", SPATIAL_INDEX="NO")
     for plan in config.plans:
         region._plans[plan.name].to_file(gpkg, layer=f"plan__{plan.name}", driver="GPKG",
-                                         engine="pyogrio")
+                                         engine="pyogrio", SPATIAL_INDEX="NO")
     if network is not None:
         # The arrays only: `kennai export --layer network` writes the edges for QGIS when
         # asked (a GeoPackage layer of them took 2.6 s of a 300k-node build, read by nothing).

@@ -211,12 +211,14 @@ class Segments:
 def search_cells(probe: float, max_distance_m: float | None) -> list[float]:
     """The grid cell sizes tried in turn: half the probe radius (most homes are that close, and
     a finer grid measures fewer segments per point), the probe, then doubling up to four sizes
-    (no wider than ``max_distance_m``). Measured on Ishigaki's buildings, this settles all but
-    4 % of them in bulk and halves the time of probe-wide cells alone."""
+    until one reaches ``max_distance_m``. Measured on Ishigaki's buildings, this settles all
+    but 4 % of them in bulk and halves the time of probe-wide cells alone. Every size is the
+    finest one doubled, so each grid is made from the one before (a 100 m grid made from the
+    segments took a million-node build 3 s; one of 160 m from the 80 m grid, 0.5 s)."""
     cells = [probe / 2, probe]
     limit = np.inf if max_distance_m is None else max_distance_m
     while cells[-1] < limit and len(cells) < 4:
-        cells.append(min(cells[-1] * 2, limit))
+        cells.append(cells[-1] * 2)
     return cells
 
 
