@@ -40,16 +40,19 @@ class Segments:
         coords = net.edge_coords
         owner = np.repeat(np.arange(net.n_edges), np.diff(net.edge_offsets))
         joined = np.flatnonzero(owner[1:] == owner[:-1])
-        self.a, self.b, self.edge = coords[joined], coords[joined + 1], owner[joined]
-        d = self.a - self.b
-        self.length = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1])
+        self.b, self.edge = coords[joined + 1], owner[joined]
+        del owner
         # What the distance formula needs of each segment, one row per segment: one np.take of
         # rows gathers them many times faster than six fancy-indexed gathers (the gathers were
-        # most of a bulk snap's time). The columns are views into it, not copies.
-        d = self.b - self.a
+        # most of a bulk snap's time). The columns are views into it, not copies; so are the
+        # segments' starts and lengths (sqrt(dx² + dy²) is GEOS's length whichever way round).
+        a = coords[joined]
+        d = self.b - a
         len2 = d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1]
-        self.rows = np.column_stack([self.a, d, len2, np.sqrt(len2)])
+        self.rows = np.column_stack([a, d, len2, np.sqrt(len2)])
+        del a, d, len2, joined
         self.ax, self.ay, self.dx, self.dy, self.len2, self.root = self.rows.T
+        self.a, self.length = self.rows[:, :2], self.root
         self.bx, self.by = self.b[:, 0], self.b[:, 1]
         count = np.bincount(self.edge, minlength=net.n_edges)
         self.first = np.concatenate([[0], np.cumsum(count)[:-1]])
@@ -231,25 +234,28 @@ def _make_grid(a: np.ndarray, b: np.ndarray, cell: float) -> Grid:
     shape = np.floor(np.maximum(a, b).max(axis=0) / cell).astype(np.int64) - lo + 3
     pieces = np.maximum(1, np.ceil(np.hypot(*(b - a).T) / cell)).astype(np.int64)
     ends = np.cumsum(pieces)
-    cols_parts, segs_parts = [], []
+    n = len(a)
+    wide = int(shape[0]) * int(shape[1]) * n >= 2**62  # (cell, segment) does not fit one int64
+    parts = []
     start = 0
     while start < len(a):  # a chunk of segments holding about GRID_CHUNK pieces
         stop = max(start + 1, int(np.searchsorted(ends, ends[start] - pieces[start] + GRID_CHUNK)))
         cols, segs = _piece_cells(a, b, pieces, start, min(stop, len(a)), cell, lo, shape)
-        cols_parts.append(cols)
-        segs_parts.append(segs)
+        # A segment of several pieces may fall in one cell more than once: kept once there.
+        # Its pieces are all in its chunk, so no pair is in two chunks.
+        parts.append(np.unique(np.column_stack([cols, segs]), axis=0) if wide
+                     else unique_sorted(cols * n + segs))
         start = stop
-    cols, segs = np.concatenate(cols_parts), np.concatenate(segs_parts)
-    del cols_parts, segs_parts
-    n = len(a)
-    if int(shape[0]) * int(shape[1]) * n >= 2**62:  # (cell, segment) does not fit one int64
-        pairs = np.unique(np.column_stack([cols, segs]), axis=0)
-        return _grid_from(lo, shape, pairs[:, 0], pairs[:, 1])
-    # One sort of (cell, segment) keys: by cell, and a segment of several pieces that fell in
-    # one cell more than once is kept once there.
-    key = unique_sorted(cols * n + segs)
     del cols, segs
-    return _grid_from(lo, shape, key // n, key % n)
+    if wide:
+        pairs = np.concatenate(parts)
+        pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+        return _grid_from(lo, shape, pairs[:, 0], pairs[:, 1])
+    # One sort of (cell, segment) keys, in place: by cell, then segment.
+    key = np.concatenate(parts)
+    del parts
+    key.sort()
+    return _grid_from_keys(lo, shape, key, n)
 
 
 def _coarser_grid(fine: Grid, n_segments: int) -> Grid:
@@ -261,11 +267,31 @@ def _coarser_grid(fine: Grid, n_segments: int) -> Grid:
     count = np.diff(ptr)
     cells = np.flatnonzero(count) if keys is None else keys
     rows, cols = np.divmod(np.repeat(cells, count[cells] if keys is None else count), shape_f[1])
-    abs_r, abs_c = (lo_f[0] + rows) // 2, (lo_f[1] + cols) // 2
-    lo = np.array([abs_r.min(), abs_c.min()], dtype=np.int64) - 1  # an empty ring round it
-    shape = np.array([abs_r.max(), abs_c.max()], dtype=np.int64) - lo + 2
-    key = unique_sorted(((abs_r - lo[0]) * shape[1] + (abs_c - lo[1])) * n_segments + segs)
-    return _grid_from(lo, shape, key // n_segments, key % n_segments)
+    rows += lo_f[0]
+    rows //= 2
+    cols += lo_f[1]
+    cols //= 2
+    lo = np.array([rows.min(), cols.min()], dtype=np.int64) - 1  # an empty ring round it
+    shape = np.array([rows.max(), cols.max()], dtype=np.int64) - lo + 2
+    rows -= lo[0]
+    rows *= shape[1]
+    rows += cols - lo[1]
+    del cols
+    rows *= n_segments
+    rows += segs
+    rows.sort()  # in place: (coarse cell, segment) keys, each four times at most
+    key = rows[np.concatenate([[True], rows[1:] != rows[:-1]])] if len(rows) else rows
+    del rows
+    return _grid_from_keys(lo, shape, key, n_segments)
+
+
+def _grid_from_keys(lo: np.ndarray, shape: np.ndarray, key: np.ndarray, n_segments: int
+                    ) -> Grid:
+    """A grid from sorted distinct ``cell * n_segments + segment`` keys; segment numbers are
+    kept as int32 when they fit (half the memory of a fine grid)."""
+    cols, segs = np.divmod(key, n_segments)
+    del key
+    return _grid_from(lo, shape, cols, segs.astype(np.int32) if n_segments < 2**31 else segs)
 
 
 def _grid_from(lo: np.ndarray, shape: np.ndarray, cols: np.ndarray, segs: np.ndarray) -> Grid:
