@@ -86,13 +86,21 @@ def _line_kind(tags: osmium.osm.TagList) -> tuple[str, str] | None:
     return None
 
 
+#: The (key, value) pairs of the ways :func:`_line_kind` draws: osmium passes only these
+#: ways to Python (every highway way passed before, most only to be dropped; the basemap read
+#: went 0.23 -> 0.20 s on Ishigaki, 0.42 -> 0.39 s on Malta, the same features).
+_LINE_TAGS = (("natural", "coastline"), *(("waterway", v) for v in sorted(RIVERS)),
+              *(("railway", v) for v in sorted(RAILWAYS)),
+              *(("highway", v) for v in sorted(MAJOR_ROADS)))
+
+
 def _lines(path: Path, test: Clip | None, rows: list[tuple[str, str, str, shapely.Geometry]]
            ) -> None:
     with location_storage(test) as storage:
         fp = (osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
               .with_locations(storage)
               .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-              .with_filter(osmium.filter.KeyFilter("natural", "waterway", "railway", "highway")))
+              .with_filter(osmium.filter.TagFilter(*_LINE_TAGS)))
         for way in ways_of(fp):
             what = _line_kind(way.tags)
             if what is None:
