@@ -29,6 +29,9 @@ SCIENCE = {"numpy", "pandas", "geopandas", "shapely", "scipy", "pyproj", "pyogri
            "osmium", "matplotlib", "folium", "fastapi", "uvicorn", "networkx", "pyarrow"}
 #: What a printed map without a walking area has no use for.
 ACCESS_STACK = {"scipy", "rasterio", "networkx", "folium", "fastapi", "uvicorn"}
+#: What reading stored access results has no use for: the routing, the rasters, the drawing.
+ROUTING_STACK = {"scipy", "rasterio", "networkx", "osmium", "matplotlib", "folium", "fastapi",
+                 "uvicorn"}
 
 
 def imported(args: list[str], env: dict[str, str], *, exit_code: int = 0) -> set[str]:
@@ -99,6 +102,29 @@ def test_a_bad_map_request_is_refused_before_the_drawing_stack(built_demo: dict[
     got = imported(["treasure-map", str(DEMO), "-o", str(tmp_path / "map.pdf")], built_demo,
                    exit_code=2)  # no --district
     assert got & {"geopandas", "pandas", "matplotlib", "scipy", "rasterio"} == set()
+
+
+def test_access_on_stored_results_loads_no_routing(built_demo: dict[str, str]) -> None:
+    """``kennai access`` with the build's own options reads its stored results: no scipy."""
+    for extra in (["--json"], ["--json", "--by", "elementary"], ["--csv"]):
+        assert imported(["access", str(DEMO), *extra], built_demo) & ROUTING_STACK == set()
+
+
+def test_checking_a_build_opens_no_register_store(built_demo: dict[str, str]) -> None:
+    """The register's fingerprint is read without importing either store (SQLite, PostGIS);
+    a register opened through the package still finds its store."""
+    script = ("import sys, kennai.freshness\n"
+              "print(sorted(m for m in sys.modules if m.startswith('kennai.register.')))")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=built_demo, cwd=ROOT, timeout=300, check=True)
+    loaded = set(ast.literal_eval(proc.stdout))
+    assert "kennai.register.source" in loaded
+    assert loaded & {"kennai.register.sqlite", "kennai.register.postgis"} == set()
+    script = ("from kennai.register import PlaceRegister\n"
+              "print(type(PlaceRegister('/nonexistent/r.sqlite')).__name__)")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=built_demo, cwd=ROOT, timeout=300, check=True)
+    assert proc.stdout.strip() == "SQLiteRegister"
 
 
 def test_one_access_name_loads_its_module_alone(built_demo: dict[str, str]) -> None:

@@ -116,7 +116,6 @@ def access(
         results_for,
     )
     from kennai.export import output_format, table_csv, write_table
-    from kennai.export_targets import coverage_export
 
     if as_json and as_csv:
         raise ConfigError(t("--json と --csv は同時に使えません", "--json and --csv exclude each other"),
@@ -137,6 +136,9 @@ def access(
         results = results_for(region, options, kind=kind, progress=progress)
     rows = coverage_table(results, polygons, thresholds=thresholds, region_name=cfg.title)
     if output is not None:
+        # the export targets (and through them the site suggestions, scipy) only for a file
+        from kennai.export_targets import coverage_export
+
         write_table(coverage_export(region, results, by), output)
         say(t(f"保存しました: {output}", f"written: {output}"))
         if as_csv:
