@@ -151,3 +151,25 @@ def test_a_reopened_region_makes_its_crs_once(built_demo: dict[str, str]) -> Non
     region = open_region(load_config(DEMO), build_dir=Path(built_demo["KENNAI_BUILD_ROOT"]) / "demo")
     assert region.crs == CRS.from_epsg(region.metadata["crs"]["epsg"])
     assert region.crs is region.crs
+
+
+def test_the_collector_is_paused_for_the_imports_alone() -> None:
+    """``collector_paused`` freezes what was made under it and gives the collector back as it
+    was: on after it when it was on (an atlas's pages are collected), off when it was off."""
+    import gc
+
+    from kennai.cli.app import collector_paused
+
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    with collector_paused():
+        assert not gc.isenabled()
+        made = [[] for _ in range(100)]
+    assert gc.isenabled() and gc.get_freeze_count() >= frozen + len(made)
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -22,6 +22,7 @@ from kennai.cli.app import (
     JsonOpt,
     QuietOpt,
     app,
+    collector_paused,
     open_region,
     out,
     print_json,
@@ -106,16 +107,17 @@ def access(
                                "(write the table to a file)")] = None,
 ) -> None:
     """通いの場まで歩いて行ける住民の割合を区域ごとに表示 (walkable access per district)."""
-    from kennai.access import (
-        DEFAULT_THRESHOLDS,
-        AccessOptions,
-        coverage_frame,
-        coverage_table,
-        parse_threshold,
-        resolve_polygons,
-        results_for,
-    )
-    from kennai.export import output_format, table_csv, write_table
+    with collector_paused():
+        from kennai.access import (
+            DEFAULT_THRESHOLDS,
+            AccessOptions,
+            coverage_frame,
+            coverage_table,
+            parse_threshold,
+            resolve_polygons,
+            results_for,
+        )
+        from kennai.export import output_format, table_csv, write_table
 
     if as_json and as_csv:
         raise ConfigError(t("--json と --csv は同時に使えません", "--json and --csv exclude each other"),
