@@ -95,6 +95,10 @@ def test_a_printed_treasure_map_loads_neither_folium_nor_the_access_stack(
         text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True,
                               check=True).stdout
         assert "みなと東小学校" in text and "通いの場・集いの場" in text
+    # The next map reads the basemap the build kept: no OSM reader.
+    again = imported(["treasure-map", str(DEMO), "--district", "みなと東小学校", "-o", str(out)],
+                     built_demo)
+    assert "osmium" not in again and again & ACCESS_STACK == set()
 
 
 def test_a_bad_map_request_is_refused_before_the_drawing_stack(built_demo: dict[str, str],

@@ -12,18 +12,19 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import geopandas as gpd
 import numpy as np
-import osmium
 import shapely
 
 from kennai.atomic import atomic_dir
 from kennai.errors import KennaiError
-from kennai.io.osm import osm_error
 from kennai.region import Region
 from kennai.roads import road_class
+
+if TYPE_CHECKING:  # the OSM reader only when the build has not kept the features yet
+    import osmium
 
 _RAIL = frozenset({"rail", "light_rail", "subway", "tram", "narrow_gauge", "monorail"})
 _WATERWAY_LINES = frozenset({"river", "stream", "canal", "drain", "ditch"})
@@ -77,6 +78,10 @@ def _way_line(way: osmium.osm.Way) -> shapely.LineString | None:
 
 @functools.lru_cache(maxsize=4)
 def _read_osm_features_cached(path: str, _mtime_ns: int) -> tuple[gpd.GeoDataFrame, ...]:
+    import osmium
+
+    from kennai.io.osm import osm_error
+
     rail: list[tuple[str, shapely.LineString]] = []
     waterways: list[tuple[str, shapely.LineString]] = []
     coast: list[tuple[str, shapely.LineString]] = []
