@@ -3,7 +3,9 @@
 Every command runs as its own ``python -m kennai …`` child, timed from spawn to exit: ``--help``,
 an argument error (a treasure map without a district), ``kennai info`` on a current build
 (demo, and yaizu when ../shared/data is there), ``kennai build`` on a current build (reloading
-a built region) and a printed treasure map (PDF). Figures are the median [min–max] of
+a built region), ``kennai access --json`` on the build's stored results and a printed treasure
+map (PDF), again and as the first map of a build (which keeps its basemap in the build, so
+that the next maps read it). Figures are the median [min–max] of
 ``--runs`` runs, the sides interleaved round by round; ``--src`` names another checkout's
 ``src`` (say ``/work/main/src``) to time beside this one in the same run, with the ratio.
 Each side builds its regions first, into its own build root, so every timed command finds a
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.stats import ProcessRun, Spread, interleaved, load_average, ratio, run_process
+from kennai.maps.basemap import CACHE_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "pipelines" / "demo.yaml"
@@ -39,6 +43,8 @@ class Command:
     args: tuple[str, ...]
     exit_code: int = 0
     target: float | None = None
+    #: Remove what the command keeps in the demo's build (its printed basemap) before each run.
+    uncached: bool = False
 
 
 def commands(out_dir: Path, *, yaizu: bool) -> list[Command]:
@@ -54,8 +60,12 @@ def commands(out_dir: Path, *, yaizu: bool) -> list[Command]:
         found.append(Command("info yaizu", ("info", str(YAIZU)), target=0.4))
     found += [
         Command("build demo, current (reload)", ("build", str(DEMO)), target=0.5),
+        Command("access demo --json (stored results)", ("access", str(DEMO), "--json")),
         Command("treasure-map demo → PDF", ("treasure-map", str(DEMO), "--district",
                                             "みなと東小学校", "-o", pdf, "-q"), target=1.2),
+        Command("treasure-map demo → PDF, first of a build", (
+            "treasure-map", str(DEMO), "--district", "みなと東小学校", "-o", pdf, "-q"),
+            target=1.2, uncached=True),
     ]
     return found
 
@@ -77,6 +87,8 @@ def runner(cmd: Command, env: dict[str, str], seconds: list[float]) -> Callable[
     """A call that runs ``cmd`` once, checks its exit code and adds the child's own wall time
     (from spawn to exit, without the timing wrapper's start) to ``seconds``."""
     def run() -> ProcessRun:
+        if cmd.uncached:
+            shutil.rmtree(Path(env["KENNAI_BUILD_ROOT"]) / "demo" / CACHE_DIR, ignore_errors=True)
         done = run_process([sys.executable, "-m", "kennai", *cmd.args], env=env, cwd=str(ROOT))
         if done.returncode != cmd.exit_code:
             raise SystemExit(f"{cmd.name}: exit {done.returncode}, expected {cmd.exit_code}\n"

@@ -29,6 +29,9 @@ SCIENCE = {"numpy", "pandas", "geopandas", "shapely", "scipy", "pyproj", "pyogri
            "osmium", "matplotlib", "folium", "fastapi", "uvicorn", "networkx", "pyarrow"}
 #: What a printed map without a walking area has no use for.
 ACCESS_STACK = {"scipy", "rasterio", "networkx", "folium", "fastapi", "uvicorn"}
+#: What reading stored access results has no use for: the routing, the rasters, the drawing.
+ROUTING_STACK = {"scipy", "rasterio", "networkx", "osmium", "matplotlib", "folium", "fastapi",
+                 "uvicorn"}
 
 
 def imported(args: list[str], env: dict[str, str], *, exit_code: int = 0) -> set[str]:
@@ -92,6 +95,10 @@ def test_a_printed_treasure_map_loads_neither_folium_nor_the_access_stack(
         text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True,
                               check=True).stdout
         assert "みなと東小学校" in text and "通いの場・集いの場" in text
+    # The next map reads the basemap the build kept: no OSM reader.
+    again = imported(["treasure-map", str(DEMO), "--district", "みなと東小学校", "-o", str(out)],
+                     built_demo)
+    assert "osmium" not in again and again & ACCESS_STACK == set()
 
 
 def test_a_bad_map_request_is_refused_before_the_drawing_stack(built_demo: dict[str, str],
@@ -99,6 +106,29 @@ def test_a_bad_map_request_is_refused_before_the_drawing_stack(built_demo: dict[
     got = imported(["treasure-map", str(DEMO), "-o", str(tmp_path / "map.pdf")], built_demo,
                    exit_code=2)  # no --district
     assert got & {"geopandas", "pandas", "matplotlib", "scipy", "rasterio"} == set()
+
+
+def test_access_on_stored_results_loads_no_routing(built_demo: dict[str, str]) -> None:
+    """``kennai access`` with the build's own options reads its stored results: no scipy."""
+    for extra in (["--json"], ["--json", "--by", "elementary"], ["--csv"]):
+        assert imported(["access", str(DEMO), *extra], built_demo) & ROUTING_STACK == set()
+
+
+def test_checking_a_build_opens_no_register_store(built_demo: dict[str, str]) -> None:
+    """The register's fingerprint is read without importing either store (SQLite, PostGIS);
+    a register opened through the package still finds its store."""
+    script = ("import sys, kennai.freshness\n"
+              "print(sorted(m for m in sys.modules if m.startswith('kennai.register.')))")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=built_demo, cwd=ROOT, timeout=300, check=True)
+    loaded = set(ast.literal_eval(proc.stdout))
+    assert "kennai.register.source" in loaded
+    assert loaded & {"kennai.register.sqlite", "kennai.register.postgis"} == set()
+    script = ("from kennai.register import PlaceRegister\n"
+              "print(type(PlaceRegister('/nonexistent/r.sqlite')).__name__)")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=built_demo, cwd=ROOT, timeout=300, check=True)
+    assert proc.stdout.strip() == "SQLiteRegister"
 
 
 def test_one_access_name_loads_its_module_alone(built_demo: dict[str, str]) -> None:
@@ -125,3 +155,25 @@ def test_a_reopened_region_makes_its_crs_once(built_demo: dict[str, str]) -> Non
     region = open_region(load_config(DEMO), build_dir=Path(built_demo["KENNAI_BUILD_ROOT"]) / "demo")
     assert region.crs == CRS.from_epsg(region.metadata["crs"]["epsg"])
     assert region.crs is region.crs
+
+
+def test_the_collector_is_paused_for_the_imports_alone() -> None:
+    """``collector_paused`` freezes what was made under it and gives the collector back as it
+    was: on after it when it was on (an atlas's pages are collected), off when it was off."""
+    import gc
+
+    from kennai.cli.app import collector_paused
+
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    with collector_paused():
+        assert not gc.isenabled()
+        made = [[] for _ in range(100)]
+    assert gc.isenabled() and gc.get_freeze_count() >= frozen + len(made)
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -15,7 +15,8 @@ from kennai import __version__
 from kennai.atomic import file_sha256
 from kennai.config import RegionConfig, default_build_dir
 from kennai.region import METADATA
-from kennai.register import RegisterLocation, default_register_path, register_fingerprint
+from kennai.register.location import RegisterLocation, default_register_path
+from kennai.register.source import register_fingerprint
 
 FORMAT_VERSION = 5  # bump when what a build stores changes (old builds are rebuilt)
 

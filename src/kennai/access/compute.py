@@ -17,19 +17,19 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from kennai.access.destinations import PLACES_KIND, check_kind, read_destinations
+from kennai.access.destinations import PLACES_KIND, check_kind
 from kennai.access.options import AccessOptions
 from kennai.access.results import AccessResults
-from kennai.access.routing import nearest_places, network_extent, region_network, walk_graphs
 from kennai.access.store import access_dir, load_access
 from kennai.errors import EmptyLayerError, NotFoundError
-from kennai.graph import speed_for
 from kennai.i18n import t
 from kennai.progress import Progress, no_progress
 from kennai.region import Region
-from kennai.residents import resident_locations
 from kennai.schedule import is_weekly
-from kennai.snapping import snap_to_edges
+
+# The routing (scipy), the snapping and the readers of other destinations are imported by the
+# functions that compute, so that a command reading stored results (kennai access --json on a
+# current build) loads none of them.
 
 
 def select_places(places: gpd.GeoDataFrame, *, categories: Iterable[str] | None = None,
@@ -86,6 +86,11 @@ def compute_access(region: Region, options: AccessOptions | None = None, *,
     _require_places(region)
     if region.network is None:
         return straight_line_access(region, options, kind=kind, progress=progress)
+    from kennai.access.destinations import read_destinations
+    from kennai.access.routing import nearest_places, network_extent, region_network, walk_graphs
+    from kennai.residents import resident_locations
+    from kennai.snapping import snap_to_edges
+
     net = region_network(region)
     destinations = read_destinations(region, kind) if kind != PLACES_KIND else \
         region.layer("places")
@@ -156,6 +161,10 @@ def straight_line_access(region: Region, options: AccessOptions | None = None, *
     walk it at the profile's speed, and the results say ``method: straight_line`` so every table
     built from them is labelled as straight-line only, never as walking coverage.
     """
+    from kennai.access.destinations import read_destinations
+    from kennai.graph import speed_for
+    from kennai.residents import resident_locations
+
     options = options or AccessOptions()
     _require_places(region)
     progress("residents")

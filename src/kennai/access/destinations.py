@@ -14,7 +14,6 @@ import pandas as pd
 
 from kennai.errors import NotFoundError
 from kennai.i18n import t
-from kennai.io.layers import read_points
 from kennai.region import Region
 
 #: The kind of destination of the default access results: the region's gathering places.
@@ -63,6 +62,8 @@ def read_destinations(region: Region, kind: str) -> gpd.GeoDataFrame:
     check_kind(region, kind)
     if kind == PLACES_KIND:
         return region.layer(PLACES_KIND)
+    from kennai.io.layers import read_points  # the readers, only for a kind read from its sources
+
     parts = [read_points(src, "places").to_crs(region.crs)
              for src in region.config.destinations[kind].sources]
     gdf = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]

@@ -22,6 +22,7 @@ from kennai.cli.app import (
     JsonOpt,
     QuietOpt,
     app,
+    collector_paused,
     open_region,
     out,
     print_json,
@@ -106,17 +107,17 @@ def access(
                                "(write the table to a file)")] = None,
 ) -> None:
     """通いの場まで歩いて行ける住民の割合を区域ごとに表示 (walkable access per district)."""
-    from kennai.access import (
-        DEFAULT_THRESHOLDS,
-        AccessOptions,
-        coverage_frame,
-        coverage_table,
-        parse_threshold,
-        resolve_polygons,
-        results_for,
-    )
-    from kennai.export import output_format, table_csv, write_table
-    from kennai.export_targets import coverage_export
+    with collector_paused():
+        from kennai.access import (
+            DEFAULT_THRESHOLDS,
+            AccessOptions,
+            coverage_frame,
+            coverage_table,
+            parse_threshold,
+            resolve_polygons,
+            results_for,
+        )
+        from kennai.export import output_format, table_csv, write_table
 
     if as_json and as_csv:
         raise ConfigError(t("--json と --csv は同時に使えません", "--json and --csv exclude each other"),
@@ -137,6 +138,9 @@ def access(
         results = results_for(region, options, kind=kind, progress=progress)
     rows = coverage_table(results, polygons, thresholds=thresholds, region_name=cfg.title)
     if output is not None:
+        # the export targets (and through them the site suggestions, scipy) only for a file
+        from kennai.export_targets import coverage_export
+
         write_table(coverage_export(region, results, by), output)
         say(t(f"保存しました: {output}", f"written: {output}"))
         if as_csv:

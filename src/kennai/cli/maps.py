@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from kennai.cli.app import ConfigArg, QuietOpt, app, open_region, progress_bars, say
+from kennai.cli.app import (
+    ConfigArg,
+    QuietOpt,
+    app,
+    collector_paused,
+    open_region,
+    progress_bars,
+    say,
+)
 from kennai.i18n import t
 
 
@@ -52,6 +60,7 @@ def treasure_map(
         TreasureMapRequest,
         access_for,
         file_format,
+        import_renderer,
         map_options,
         render_map,
     )
@@ -62,6 +71,8 @@ def treasure_map(
         fmt=file_format(output, atlas=all_districts), paper=paper, orientation=orientation,
         categories=_split(categories), walk_minutes=minutes if coverage else None, title=title)
     region = open_region(config, build=True, quiet=quiet)
+    with collector_paused():  # the request is checked: now the drawing stack
+        import_renderer(request.fmt)
     with progress_bars(not quiet) as progress:
         options = map_options(region, request, results=access_for(region, request))
         path = render_map(region, request, options, path=output, progress=progress)

@@ -12,16 +12,19 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import geopandas as gpd
 import numpy as np
-import osmium
 import shapely
 
-from kennai.io.osm import osm_error
+from kennai.atomic import atomic_dir
+from kennai.errors import KennaiError
 from kennai.region import Region
 from kennai.roads import road_class
+
+if TYPE_CHECKING:  # the OSM reader only when the build has not kept the features yet
+    import osmium
 
 _RAIL = frozenset({"rail", "light_rail", "subway", "tram", "narrow_gauge", "monorail"})
 _WATERWAY_LINES = frozenset({"river", "stream", "canal", "drain", "ditch"})
@@ -75,6 +78,10 @@ def _way_line(way: osmium.osm.Way) -> shapely.LineString | None:
 
 @functools.lru_cache(maxsize=4)
 def _read_osm_features_cached(path: str, _mtime_ns: int) -> tuple[gpd.GeoDataFrame, ...]:
+    import osmium
+
+    from kennai.io.osm import osm_error
+
     rail: list[tuple[str, shapely.LineString]] = []
     waterways: list[tuple[str, shapely.LineString]] = []
     coast: list[tuple[str, shapely.LineString]] = []
@@ -147,14 +154,48 @@ def _osm_sources(region: Region) -> list[Path]:
     return list(dict.fromkeys(paths))
 
 
-def load_basemap(region: Region) -> Basemap:
-    """The region's basemap in its CRS, from its own layers and OSM file (no online tiles)."""
+#: Where a build keeps the layers a printed map makes from its OSM file and network, projected:
+#: a map reads them back instead of parsing the OSM file and loading the network (bump the
+#: number when what is stored changes). A build's folder is made once per set of inputs.
+CACHE_DIR = "maps/basemap-1"
+_MADE = ("roads", "rail", "waterways", "water", "coastline")
+
+
+def _made_layers(region: Region, osm_files: list[Path]) -> dict[str, gpd.GeoDataFrame]:
+    """The roads (from the network) and the OSM features, in the region's CRS."""
     crs = region.crs
-    osm_files = [p for p in _osm_sources(region) if p.is_file()]
     features = {k: _empty(crs) for k in ("rail", "waterways", "water", "coastline")}
     if osm_files:
         found = read_osm_features(osm_files[0])
         features = {k: v.to_crs(crs) for k, v in found.items()}
+    return {"roads": _roads(region), **features}
+
+
+def _cached_layers(region: Region, osm_files: list[Path]) -> dict[str, gpd.GeoDataFrame]:
+    """:func:`_made_layers`, read from the build's cache when it has them, else made and kept
+    there for the next map (a build that cannot be written to is only not cached)."""
+    if region.build_dir is None:
+        return _made_layers(region, osm_files)
+    folder = region.build_dir / CACHE_DIR
+    try:
+        return {k: gpd.read_parquet(folder / f"{k}.parquet") for k in _MADE}
+    except (OSError, ValueError):  # not cached yet (or a cache that cannot be read)
+        pass
+    layers = _made_layers(region, osm_files)
+    try:
+        with atomic_dir(folder) as tmp:
+            for name, frame in layers.items():
+                frame.to_parquet(tmp / f"{name}.parquet")
+    except (OSError, KennaiError):
+        pass
+    return layers
+
+
+def load_basemap(region: Region) -> Basemap:
+    """The region's basemap in its CRS, from its own layers and OSM file (no online tiles)."""
+    crs = region.crs
+    osm_files = [p for p in _osm_sources(region) if p.is_file()]
+    layers = _cached_layers(region, osm_files)
     buildings = (region.layer("buildings")[["geometry"]] if region.has_layer("buildings")
                  else _empty(crs))
     towns = _empty(crs).assign(name=np.array([], dtype=object))
@@ -162,5 +203,4 @@ def load_basemap(region: Region) -> Basemap:
         pop = region.layer("population")
         if pop.geom_type.isin(["Polygon", "MultiPolygon"]).all():
             towns = pop[["name", "geometry"]]
-    return Basemap(roads=_roads(region), buildings=buildings, towns=towns,
-                   osm=bool(osm_files), **features)
+    return Basemap(buildings=buildings, towns=towns, osm=bool(osm_files), **layers)

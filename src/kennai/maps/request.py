@@ -228,6 +228,25 @@ def map_options(region: Region, request: TreasureMapRequest, *,
                       unserved=unserved, minutes=minutes, atlas_minutes=atlas_minutes)
 
 
+#: The modules :func:`render_map` draws each format with (the labels are measured with Agg).
+_RENDERERS: dict[str, tuple[str, ...]] = {
+    "html": ("kennai.maps.interactive",),
+    **{fmt: ("kennai.maps.treasure", "matplotlib.backends.backend_agg",
+             f"matplotlib.backends.backend_{fmt}") for fmt in ("pdf", "svg")},
+    "png": ("kennai.maps.treasure", "matplotlib.backends.backend_agg"),
+}
+
+
+def import_renderer(fmt: MapFormat) -> None:
+    """Import what :func:`render_map` draws ``fmt`` with (folium for HTML; matplotlib, its
+    backends and the page modules for a printed page), so that a caller chooses when: the CLI
+    does with the garbage collector paused."""
+    import importlib
+
+    for name in _RENDERERS[fmt]:
+        importlib.import_module(name)
+
+
 @overload
 def render_map(region: Region, request: TreasureMapRequest, options: MapOptions, *,
                path: None = None, progress: Progress = no_progress) -> bytes: ...

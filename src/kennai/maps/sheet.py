@@ -44,14 +44,21 @@ def drop_colliding_labels(fig: Figure, labels: Sequence[Text]) -> None:
     The page is laid out once at a low resolution (text boxes scale with it) to measure every
     text; a label overlapping a marker's number, the legend, the scale or a label kept before
     it is removed, so that every number stays readable. The layout is drawn without painting
-    (:meth:`~matplotlib.figure.Figure.draw_without_rendering`): the extents are those of a full
-    draw, without rasterising the basemap (most of the time of this step).
+    (:meth:`~matplotlib.figure.Figure.draw_without_rendering`), and without the axes' shapes
+    (the basemap's thousands of paths, the markers, the bars) in the axes of fixed limits: a
+    text's extent depends on its position, font and its axes' placement, none of which they
+    change there (the legend packs only its own boxes). An autoscaled axes (the QR code) keeps
+    its shapes, which its limits are computed from.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     dpi = fig.dpi
     fig.set_dpi(50)
+    shapes = [a for ax in fig.axes if not (ax.get_autoscalex_on() or ax.get_autoscaley_on())
+              for a in (*ax.collections, *ax.patches, *ax.lines) if a.get_visible()]
     try:
+        for a in shapes:
+            a.set_visible(False)
         canvas = FigureCanvasAgg(fig)
         fig.draw_without_rendering()
         renderer = canvas.get_renderer()
@@ -66,6 +73,8 @@ def drop_colliding_labels(fig: Figure, labels: Sequence[Text]) -> None:
             else:
                 kept.append(box)
     finally:
+        for a in shapes:
+            a.set_visible(True)
         fig.set_dpi(dpi)
 
 

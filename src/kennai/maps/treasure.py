@@ -24,7 +24,7 @@ import matplotlib as mpl
 import numpy as np
 import shapely
 from matplotlib.axes import Axes
-from matplotlib.collections import LineCollection, PatchCollection
+from matplotlib.collections import LineCollection, PatchCollection, PathCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, PathPatch, Rectangle
@@ -118,6 +118,17 @@ def _lines(ax: Axes, geoms: Sequence[shapely.Geometry], **kw: Any) -> None:
     parts = shapely.get_parts(np.asarray(geoms, dtype=object))
     coords, index = shapely.get_coordinates(parts, return_index=True)
     splits = np.flatnonzero(np.diff(index)) + 1
+    if kw.get("linestyles", "solid") == "solid" and kw.get("alpha") is None:
+        # Solid opaque lines of one style drawn as one path of many pieces: stroked as one, they
+        # cover what the pieces stroked one by one cover, and the page writes one path, not
+        # hundreds (a dashed line restarts its dashes at every piece, a translucent one would
+        # not darken where pieces cross: those stay pieces).
+        codes = np.full(len(coords), MplPath.LINETO, dtype=MplPath.code_type)
+        codes[np.concatenate([[0], splits])] = MplPath.MOVETO
+        style = {k: v for k, v in kw.items() if k not in ("colors", "linestyles")}
+        ax.add_collection(PathCollection([MplPath(coords, codes)], facecolors="none",
+                                         edgecolors=kw["colors"], **style))
+        return
     ax.add_collection(LineCollection(np.split(coords, splits), **kw))
 
 

@@ -18,23 +18,38 @@ Concurrent editors cannot lose an update: every change reads the place it change
 lock held to the commit (``BEGIN IMMEDIATE`` in SQLite, ``SELECT … FOR UPDATE`` in PostgreSQL),
 so a second editor waits, then sees the first one's commit (an edit of a place retired in the
 meantime is refused) and both changes are in the log.
+
+This package re-exports its modules' public names, each imported on first use (PEP 562), so
+that checking whether a build is current (its register's fingerprint) loads neither store.
 """
 
-from kennai.register.base import (
-    PLACE_FIELDS,
-    SOURCE_NAME,
-    TEXT_FIELDS,
-    PlaceRegister,
-)
-from kennai.register.location import (
-    RegisterLocation,
-    default_register_path,
-    is_database_url,
-    register_location,
-)
-from kennai.register.postgis import PostGISRegister
-from kennai.register.source import register_fingerprint, register_places
-from kennai.register.sqlite import SQLiteRegister
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names as mypy and readers see them; imported by __getattr__ at run time
+    from kennai.register.base import PLACE_FIELDS, SOURCE_NAME, TEXT_FIELDS, PlaceRegister
+    from kennai.register.location import (
+        RegisterLocation,
+        default_register_path,
+        is_database_url,
+        register_location,
+    )
+    from kennai.register.postgis import PostGISRegister
+    from kennai.register.source import register_fingerprint, register_places
+    from kennai.register.sqlite import SQLiteRegister
+
+#: The submodule defining each public name, imported by :func:`__getattr__` on first use.
+_SOURCES: dict[str, tuple[str, ...]] = {
+    "base": ("PLACE_FIELDS", "SOURCE_NAME", "TEXT_FIELDS", "PlaceRegister"),
+    "location": ("RegisterLocation", "default_register_path", "is_database_url",
+                 "register_location"),
+    "postgis": ("PostGISRegister",),
+    "source": ("register_fingerprint", "register_places"),
+    "sqlite": ("SQLiteRegister",),
+}
+_MODULE_OF = {name: module for module, names in _SOURCES.items() for name in names}
 
 __all__ = [
     "PLACE_FIELDS",
@@ -50,3 +65,20 @@ __all__ = [
     "register_location",
     "register_places",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's submodule on first use and keep the name here."""
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name == "PlaceRegister":  # ``PlaceRegister(location)`` opens a store: both must be known
+        importlib.import_module(f"{__name__}.sqlite")
+        importlib.import_module(f"{__name__}.postgis")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

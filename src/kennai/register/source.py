@@ -8,7 +8,6 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kennai.register.base import SOURCE_NAME, TEXT_FIELDS, PlaceRegister
 from kennai.register.location import RegisterLocation, is_database_url
 
 if TYPE_CHECKING:  # loaded by register_places(); the fingerprint needs neither
@@ -26,7 +25,9 @@ def register_fingerprint(location: RegisterLocation) -> str:
     read as a register is hashed, with its ``-wal``.
     """
     if is_database_url(location):
-        return PlaceRegister(location).fingerprint()
+        from kennai.register.postgis import PostGISRegister  # the stores only when one is opened
+
+        return PostGISRegister(location).fingerprint()
     path = Path(location)
     if not path.is_file():
         return "none"
@@ -64,9 +65,14 @@ def register_places(location: RegisterLocation, *, crs: CRS | str | None = None
     """
     import geopandas as gpd
 
+    from kennai.register.base import SOURCE_NAME, TEXT_FIELDS
+    from kennai.register.postgis import PostGISRegister
+    from kennai.register.sqlite import SQLiteRegister
+
     columns = ["place_id", *TEXT_FIELDS]
     if is_database_url(location) or Path(location).is_file():
-        frame = PlaceRegister(location).to_frame()
+        store = PostGISRegister if is_database_url(location) else SQLiteRegister
+        frame = store(location).to_frame()
     else:
         frame = gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs="EPSG:4326")
     out = gpd.GeoDataFrame(frame[columns].astype(str), geometry=frame.geometry.values,
