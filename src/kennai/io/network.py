@@ -107,34 +107,18 @@ def network_from_osm(path: Path, crs: CRS, *, clip: shapely.Geometry | None = No
                           info={"source": path.name, "format": "osm"})
 
 
-def network_from_lines(
-    lines: gpd.GeoDataFrame,
-    crs: CRS,
-    *,
-    source: Path,
-    u_column: str | None = "u",
-    v_column: str | None = "v",
-    highway_column: str | None = "highway",
-) -> WalkNetwork:
+def network_from_lines(lines: gpd.GeoDataFrame, crs: CRS, *, source: Path) -> WalkNetwork:
     """A network from line features: edge files with ``u``/``v`` node ids, or plain lines.
 
     Plain lines (no ``u``/``v``) are joined where their ends share coordinates (to 1 cm).
-    Multi-part lines are split into their parts.
+    Multi-part lines are split into their parts; ``highway`` gives each its road class.
     """
-    polylines = line_polylines(lines, crs, source=source, u_column=u_column,
-                               v_column=v_column, highway_column=highway_column)
+    polylines = line_polylines(lines, crs, source=source)
     return from_polylines(*polylines, crs, info={"source": source.name, "format": "lines"})
 
 
-def line_polylines(
-    lines: gpd.GeoDataFrame,
-    crs: CRS,
-    *,
-    source: Path,
-    u_column: str | None = "u",
-    v_column: str | None = "v",
-    highway_column: str | None = "highway",
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def line_polylines(lines: gpd.GeoDataFrame, crs: CRS, *, source: Path
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """What :func:`from_polylines` takes of line features: vertex ids, vertices (in ``crs``),
     the lines' offsets and road classes. Nothing returned refers to ``lines``, so a caller can
     let the frame go before the network is made (two million lines are most of a gigabyte).
@@ -155,8 +139,7 @@ def line_polylines(
                                      "give a street centre-line or edge file"))
     coords, index = shapely.get_coordinates(geoms, return_index=True)
     offsets = np.concatenate([[0], np.cumsum(np.bincount(index, minlength=len(geoms)))])
-    return _vertex_ids(coords, offsets, row, lines, source=source, u_column=u_column,
-                       v_column=v_column, highway_column=highway_column)
+    return _vertex_ids(coords, offsets, row, lines, source=source)
 
 
 def vertex_polylines(lines: LineVertices, crs: CRS, *, source: Path
@@ -171,19 +154,20 @@ def vertex_polylines(lines: LineVertices, crs: CRS, *, source: Path
                        lines.attributes, source=source)
 
 
+#: The columns of an edge file: its end nodes' ids and its road class.
+U_COLUMN, V_COLUMN, HIGHWAY_COLUMN = "u", "v", "highway"
+
+
 def _vertex_ids(coords: np.ndarray, offsets: np.ndarray, row: np.ndarray, attrs: pd.DataFrame,
-                *, source: Path, u_column: str | None = "u", v_column: str | None = "v",
-                highway_column: str | None = "highway"
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                *, source: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Vertex ids, vertices, offsets and road classes of lines whose attributes are row ``row``
     of ``attrs`` (a multi-part feature's parts share its row)."""
-    has_uv = (u_column in attrs.columns and v_column in attrs.columns) if u_column else False
-    if has_uv:
+    if U_COLUMN in attrs.columns and V_COLUMN in attrs.columns:
         # Interior points get ids of their own; ends carry the file's node ids. Ids of interior
         # points are negative so they cannot collide with real ones.
         ids = -(np.arange(len(coords), dtype=np.int64) + 1)
-        u = pd.to_numeric(attrs[u_column], errors="coerce").to_numpy()[row]
-        v = pd.to_numeric(attrs[v_column], errors="coerce").to_numpy()[row]
+        u = pd.to_numeric(attrs[U_COLUMN], errors="coerce").to_numpy()[row]
+        v = pd.to_numeric(attrs[V_COLUMN], errors="coerce").to_numpy()[row]
         if np.isnan(u).any() or np.isnan(v).any():
             bad = int(row[np.flatnonzero(np.isnan(u) | np.isnan(v))[0]])  # the file's feature
             raise InputError(t("u / v が空の辺があります", "an edge has no u / v"),
@@ -193,8 +177,8 @@ def _vertex_ids(coords: np.ndarray, offsets: np.ndarray, row: np.ndarray, attrs:
         ids[offsets[1:] - 1] = v.astype(np.int64)
     else:
         ids = unique_rows_inverse(np.round(coords / 0.01).astype(np.int64))
-    highway = (shared_strings(attrs[highway_column].astype(str).to_numpy())[row]
-               if highway_column and highway_column in attrs.columns
+    highway = (shared_strings(attrs[HIGHWAY_COLUMN].astype(str).to_numpy())[row]
+               if HIGHWAY_COLUMN in attrs.columns
                else np.full(len(row), "unclassified", dtype=object))
     return ids, coords, offsets, highway
 
@@ -232,7 +216,7 @@ def read_network(src: Source, crs: CRS, *, clip: shapely.Geometry | None = None)
         net = network_from_graphml(path, crs)
     else:
         vertices = read_line_vertices(path, layer=src.layer, crs=src.crs,
-                                      columns=("u", "v", "highway"))
+                                      columns=(U_COLUMN, V_COLUMN, HIGHWAY_COLUMN))
         if vertices is not None:  # plain lines: their vertices, no GEOS geometry
             polylines = vertex_polylines(vertices, crs, source=path)
             del vertices
