@@ -11,6 +11,7 @@ same way, by the build pointer moving to a new version.
 from __future__ import annotations
 
 import contextlib
+import gc
 import threading
 import time
 from collections import OrderedDict
@@ -149,6 +150,9 @@ def _prepare(snapshot: Snapshot, warm: Warmer | None) -> None:
         with contextlib.suppress(Exception):  # an optimisation: its request will say what is wrong
             warm(snapshot)
     snapshot.tiles.prepare(0, PREPARE_MAXZOOM)
+    # The prepared layers are a million long-lived objects: kept out of the garbage collector's
+    # full passes, those stop costing every request a pause of tens of milliseconds now and then.
+    gc.freeze()
 
 
 class Updater:
