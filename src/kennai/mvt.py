@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import mapbox_vector_tile
@@ -39,9 +39,9 @@ _POINT, _LINE, _POLYGON = 1, 2, 3
 #: ``shapely.geometry.polygon.orient`` (the library's) is ``shapely.orient_polygons`` from GEOS
 #: 3.12 on: only then is orienting here the same.
 _ORIENTS_ALIKE = shapely.geos_version >= (3, 12, 0)
-#: Below this many coordinates in a tile's layer the library is as fast (numpy's per-call cost
-#: dominates): it encodes them.
-FEW = 256
+#: Below this many features (and eight times as many coordinates) in a tile's layer the library
+#: is as fast (numpy's per-call cost dominates): it encodes them.
+FEW = 16
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,16 @@ class LayerProperties:
     keys: list[str]
     reprs: list[Any]
     records: list[dict[str, Any]]
+    key_fields: np.ndarray = field(init=False, repr=False)
+    value_fields: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:  # each key and value as its layer field, once per layer
+        keys = np.empty(len(self.keys), dtype=object)
+        keys[:] = [_field_bytes(_LAYER_KEY, k.encode()) for k in self.keys]
+        values = np.empty(len(self.reprs), dtype=object)
+        values[:] = [_field_bytes(_LAYER_VALUE, _value_bytes(v)) for v in self.reprs]
+        object.__setattr__(self, "key_fields", keys)
+        object.__setattr__(self, "value_fields", values)
 
 
 def layer_properties(records: list[dict[str, Any]]) -> LayerProperties:
@@ -95,7 +105,7 @@ def encode_layer(name: str, geoms: np.ndarray, rows: np.ndarray, props: LayerPro
     units (y down), ``rows`` their row numbers (the feature ids and property rows)."""
     if not len(geoms):
         return b""
-    if int(shapely.get_num_coordinates(geoms).sum()) < FEW:
+    if len(geoms) < FEW and int(shapely.get_num_coordinates(geoms).sum()) < FEW * 8:
         feats = [{"geometry": g, "properties": props.records[r], "id": int(r)}
                  for g, r in zip(geoms, rows, strict=True)]
         return mapbox_vector_tile.encode([{"name": name, "features": feats}],
@@ -128,9 +138,9 @@ def encode_layer(name: str, geoms: np.ndarray, rows: np.ndarray, props: LayerPro
         return _field_bytes(_TILE_LAYER, _layer_frame(name, [], extent))
     geom_feature = np.concatenate([p[0] for p in parts])
     geom_values = np.concatenate([p[1] for p in parts])
-    order = np.argsort(geom_feature, kind="stable")  # every feature's values, in feature order
-    return _layer_bytes(name, rows, drawn, counts, ftype, geom_values[order], props,
-                        extent=extent)
+    if len(parts) > 1:  # every feature's values, in feature order (each part is in order)
+        geom_values = geom_values[np.argsort(geom_feature, kind="stable")]
+    return _layer_bytes(name, rows, drawn, counts, ftype, geom_values, props, extent=extent)
 
 
 def _zigzag(v: np.ndarray) -> np.ndarray:
@@ -150,7 +160,10 @@ def _points(geoms: np.ndarray, index: np.ndarray, counts: np.ndarray
 def _lines(geoms: np.ndarray, index: np.ndarray, counts: np.ndarray
            ) -> tuple[np.ndarray, np.ndarray]:
     """MoveTo/LineTo commands of (multi)lines (see :func:`_paths`)."""
-    part_geoms, part_feature = shapely.get_parts(geoms, return_index=True)
+    if (shapely.get_type_id(geoms) == 1).all():  # no multi-part lines: each is its own part
+        part_geoms, part_feature = geoms, np.arange(len(geoms))
+    else:
+        part_geoms, part_feature = shapely.get_parts(geoms, return_index=True)
     coords, coord_part = shapely.get_coordinates(part_geoms, return_index=True)
     return _paths(coords, coord_part, index[part_feature], None, counts)
 
@@ -327,8 +340,8 @@ def _layer_bytes(name: str, rows: np.ndarray, drawn: np.ndarray, counts: np.ndar
     out[after + 3] = geom_bytes
     _scatter(out, after + 4, geom_counts, geom_seg)
     body = [_varints(out)]
-    body += [_field_bytes(_LAYER_KEY, props.keys[k].encode()) for k in used_keys]
-    body += [_field_bytes(_LAYER_VALUE, _value_bytes(props.reprs[v])) for v in used_reprs]
+    body += props.key_fields[used_keys].tolist()
+    body += props.value_fields[used_reprs].tolist()
     return _field_bytes(_TILE_LAYER, _layer_frame(name, body, extent))
 
 
