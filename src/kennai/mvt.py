@@ -122,14 +122,18 @@ def encode_layer(name: str, geoms: np.ndarray, rows: np.ndarray, props: LayerPro
     if len(lines):
         parts.append(_lines(geoms[lines], lines, counts))
         ftype[lines] = _LINE
-    polygons = np.flatnonzero((kind == 3) | (kind == 6))
-    if len(polygons):  # valid once rounded: oriented here; otherwise the library makes it valid
-        rounded = shapely.transform(geoms[polygons], np.rint)
-        valid = shapely.is_valid(rounded) & _ORIENTS_ALIKE
-        if valid.any():
-            parts.append(_polygons(rounded[valid], polygons[valid], counts))
-            ftype[polygons[valid]] = _POLYGON
-        kind[polygons[valid]] = -1
+    polygons = np.flatnonzero(((kind == 3) | (kind == 6)) & _ORIENTS_ALIKE)
+    if len(polygons):
+        shapes = _oriented(geoms[polygons], _library_tile(options))
+        t = shapely.get_type_id(shapes)  # -1: dropped by the library
+        fast = ((t == 3) | (t == 6)) & ~shapely.is_empty(shapes)
+        if fast.any():
+            parts.append(_polygons(shapes[fast], polygons[fast], counts))
+            ftype[polygons[fast]] = _POLYGON
+        made = (t != -1) & ~fast & ~shapely.is_empty(shapes)
+        if made.any():  # something else made of an invalid polygon: the library's encoder
+            parts.append(_commands(shapes[made], polygons[made], counts, ftype, extent=extent))
+        kind[polygons] = -1
     other = np.flatnonzero((kind != -1) & (kind != 0) & (kind != 1) & (kind != 5))
     if len(other):
         parts.append(_by_library(geoms, other, counts, ftype, extent=extent, options=options))
@@ -168,12 +172,46 @@ def _lines(geoms: np.ndarray, index: np.ndarray, counts: np.ndarray
     return _paths(coords, coord_part, index[part_feature], None, counts)
 
 
+def _oriented(geoms: np.ndarray, tile: VectorTile) -> np.ndarray:
+    """(Multi)polygons as the library's ``enforce_winding_order`` leaves them, with the same
+    steps from the same functions: rounded to the grid, oriented (exterior rings clockwise on
+    the y-down grid) and, where that is invalid, made valid by the library (``None``: dropped).
+    Only the rounding and orienting of valid ones is done here for all at once."""
+    rounded = shapely.transform(geoms, np.rint)
+    shapes = shapely.orient_polygons(rounded)
+    for i in np.flatnonzero(~shapely.is_valid(rounded)):
+        shapes[i] = _made_valid(tile, rounded[i])
+    return shapes
+
+
+def _made_valid(tile: VectorTile, rounded: shapely.Geometry) -> shapely.Geometry | None:
+    """The library's ``enforce_winding_order`` of a (multi)polygon already on the grid."""
+    if rounded.geom_type == "Polygon":
+        return tile.handle_shape_validity(shapely.orient_polygons(rounded), 1)
+    parts: list[shapely.Geometry] = []
+    for part in rounded.geoms:
+        part = tile.handle_shape_validity(shapely.orient_polygons(part), 1)
+        if part is not None and not part.is_empty:
+            parts.extend(part.geoms if part.geom_type == "MultiPolygon" else [part])
+    if not parts:
+        return None
+    return tile.handle_shape_validity(parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts),
+                                      1)
+
+
+def _library_tile(options: dict[str, Any]) -> VectorTile:
+    """The library's encoder state, for its winding-order and validity steps."""
+    tile = VectorTile(default_options=options)
+    tile.layer_options = mapbox_vector_tile.utils.get_encode_options(
+        layer_options=None, default_options=options)
+    return tile
+
+
 def _polygons(geoms: np.ndarray, index: np.ndarray, counts: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray]:
-    """MoveTo/LineTo/ClosePath commands of (multi)polygons that are valid once rounded to the
-    grid, oriented as the library orients them (exterior rings clockwise on the y-down grid):
-    each ring without its closing point, a polygon whose exterior draws nothing left out."""
-    polys, poly_feature = shapely.get_parts(shapely.orient_polygons(geoms), return_index=True)
+    """MoveTo/LineTo/ClosePath commands of oriented (multi)polygons on the grid: each ring
+    without its closing point, a polygon whose exterior draws nothing left out."""
+    polys, poly_feature = shapely.get_parts(geoms, return_index=True)
     rings, ring_poly = shapely.get_rings(polys, return_index=True)
     coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
     closing = np.ones(len(coords), dtype=bool)
@@ -235,19 +273,20 @@ def _paths(coords: np.ndarray, coord_part: np.ndarray, part_feature: np.ndarray,
 
 def _by_library(geoms: np.ndarray, index: np.ndarray, counts: np.ndarray, ftype: np.ndarray, *,
                 extent: int, options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Commands of polygons (and anything else) as ``mapbox_vector_tile`` makes them: rings
-    rounded, oriented and made valid by its own code, feature by feature."""
-    tile = VectorTile(default_options=options)
-    tile.layer_options = mapbox_vector_tile.utils.get_encode_options(
-        layer_options=None, default_options=options)
+    """Commands of anything else (multipoints …) as ``mapbox_vector_tile`` makes them, feature
+    by feature: its winding-order and validity steps, then its geometry encoder."""
+    tile = _library_tile(options)
+    shapes = np.empty(len(index), dtype=object)
+    shapes[:] = [tile.enforce_winding_order(geoms[i]) for i in index]
+    keep = np.array([s is not None and not s.is_empty for s in shapes], dtype=bool)
+    return _commands(shapes[keep], index[keep], counts, ftype, extent=extent)
+
+
+def _commands(shapes: np.ndarray, index: np.ndarray, counts: np.ndarray, ftype: np.ndarray, *,
+              extent: int) -> tuple[np.ndarray, np.ndarray]:
+    """Commands of shapes made ready by the library, by its geometry encoder, one by one."""
     feats, values = [], []
-    for i in index:
-        shape = geoms[i]
-        if shape.is_empty:
-            continue
-        shape = tile.enforce_winding_order(shape)
-        if shape is None or shape.is_empty:
-            continue
+    for i, shape in zip(index, shapes, strict=True):
         kind = shape.geom_type
         if kind == "GeometryCollection":
             raise ValueError("Encoding geometry collections not supported")  # as the library
