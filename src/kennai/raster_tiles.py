@@ -184,7 +184,7 @@ class SurfaceTiles:
     """
 
     def __init__(self, path: Path, *, scale: ColourScale = MINUTES_SCALE, tilesize: int = 256,
-                 memory_tiles: int = 1024) -> None:
+                 memory_tiles: int = 4096) -> None:
         from rio_tiler.io import Reader
 
         self.path = Path(path)
@@ -234,11 +234,8 @@ class SurfaceTiles:
         check_tile(z, x, y)
         if self.coverage().empty(z, x, y):
             return b""
-        src = self._reader()
-        if not src.tile_exists(x, y, z):
-            return b""
-        try:
-            img = src.tile(x, y, z, tilesize=self.tilesize, indexes=1)
+        try:  # rio-tiler's tile() checks the tile touches the raster (TileOutsideBounds if not)
+            img = self._reader().tile(x, y, z, tilesize=self.tilesize, indexes=1)
         except TileOutsideBounds:
             return b""
         values = img.array.data[0].astype(np.float64)
