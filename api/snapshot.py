@@ -151,7 +151,10 @@ def _prepare(snapshot: Snapshot, warm: Warmer | None) -> None:
             warm(snapshot)
     snapshot.tiles.prepare(0, PREPARE_MAXZOOM)
     # The prepared layers are a million long-lived objects: kept out of the garbage collector's
-    # full passes, those stop costing every request a pause of tens of milliseconds now and then.
+    # full passes, those stop costing requests pauses of tens of milliseconds now and then.
+    # Unfrozen and collected first, so that a replaced snapshot frozen before is not kept.
+    gc.unfreeze()
+    gc.collect()
     gc.freeze()
 
 
