@@ -16,10 +16,10 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.middleware import SecurityHeaders, StrictJSON
-from api.routers.access import access_router
+from api.routers.access import access_router, warm_access
 from api.routers.maps import maps_router
 from api.routers.plans import plans_router
-from api.routers.regions import region_summary, regions_router
+from api.routers.regions import MAX_PAGE, layer_answer, region_summary, regions_router
 from api.routers.register import register_router
 from api.routers.results import results_router
 from api.routers.splits import splits_router
@@ -27,7 +27,7 @@ from api.routers.status import status_router
 from api.routers.tiles import tiles_router
 from api.routers.towns import towns_router
 from api.routers.web import mount_docs, mount_web
-from api.snapshot import Updater, load_snapshot
+from api.snapshot import Snapshot, Updater, load_snapshot
 from api.state import DEFAULT_MAX_UPLOAD_BYTES, ServerState
 from kennai import __version__
 from kennai.batch.serving import ResultsSource, results_source
@@ -84,14 +84,14 @@ def create_app(
         When the config cannot be read or the region has not been built.
     """
     config = load_config(config_path)
-    snapshot = load_snapshot(config, build_dir)
+    snapshot = load_snapshot(config, build_dir, warm=warm_answers)
     region = snapshot.region
     where = register_location(register_path) if register_path is not None \
         else default_register_path(config, build_dir)
     register = PlaceRegister(where, bounds=_padded(snapshot.tiles.bounds()))
     env_modules = os.environ.get("KENNAI_WEB_MODULES")
     state = ServerState(
-        updater=Updater(config, build_dir, where, snapshot), register=register,
+        updater=Updater(config, build_dir, where, snapshot, warm=warm_answers), register=register,
         plans=PlanStore(default_plan_store_path(config, build_dir)),
         token=token if token is not None else os.environ.get("KENNAI_TOKEN") or None,
         max_upload_bytes=max_upload_bytes, open_uploads=open_uploads,
@@ -119,6 +119,14 @@ def create_app(
     mount_web(app, state)
     mount_docs(app, state, openapi_url=f"{API_PREFIX}/openapi.json")
     return app
+
+
+def warm_answers(snapshot: Snapshot) -> None:
+    """What every page load of the map asks for, made as soon as a snapshot is loaded: the
+    places layer and the access answers with their defaults."""
+    if snapshot.region.has_layer("places"):
+        layer_answer(snapshot, "places", limit=MAX_PAGE)
+    warm_access(snapshot)
 
 
 def _handle_errors(app: FastAPI) -> None:

@@ -94,7 +94,9 @@ def _start_server(src: Path, config: Path, build_dir: Path, register: Path, port
             f"uvicorn.run(app, host={HOST!r}, port={port}, log_level='warning', access_log=False)")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(src / "src"), str(src)]))
     pin = (lambda: os.sched_setaffinity(0, {core})) if core is not None else None
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, preexec_fn=pin)
+    # cwd=src: ``python -c`` puts the working directory first on sys.path, so without it the
+    # ``api`` package of wherever the bench was started from would be served, not ``src``'s.
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, preexec_fn=pin, cwd=src)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:

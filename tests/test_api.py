@@ -507,3 +507,19 @@ def test_gap_features_keep_whole_numbers(demo_client: TestClient) -> None:
     props = gaps["features"][0]["properties"]
     assert isinstance(props["rank"], int) and isinstance(props["locations"], int)
     assert gaps["features"][0]["id"] == 1
+
+
+def test_kept_answers_are_sent_gzipped_and_revalidated(demo_client: TestClient) -> None:
+    client = demo_client
+    base = "/api/v1/regions/demo"
+    for path in (f"{base}/access/gaps", f"{base}/access/coverage", f"{base}/access",
+                 f"{base}/layers/places?limit=5000", f"{base}/tiles.json"):
+        plain = client.get(path, headers={"Accept-Encoding": "identity"})
+        assert plain.status_code == 200 and "content-encoding" not in plain.headers, path
+        assert plain.headers["content-type"] == "application/json"
+        zipped = client.get(path, headers={"Accept-Encoding": "gzip"})  # httpx unzips it
+        if len(plain.content) >= 1024:
+            assert zipped.headers["content-encoding"] == "gzip", path
+        assert zipped.content == plain.content and zipped.headers["etag"] == plain.headers["etag"]
+        again = client.get(path, headers={"If-None-Match": plain.headers["etag"]})
+        assert again.status_code == 304 and not again.content, path

@@ -106,3 +106,73 @@ def test_value_at(cog: Path) -> None:
 def test_missing_raster(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError):
         SurfaceTiles(tmp_path / "none.tif")
+
+
+def _old_rgba(scale: ColourScale, values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """The RGBA image as it was made before the palette (the reference)."""
+    lut = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] + [round(255 * scale.opacity)]
+                    for c in scale.colours], dtype=np.uint8)
+    out = lut[np.digitize(np.nan_to_num(values, nan=0.0), np.asarray(scale.breaks, dtype=float))]
+    out[~valid] = 0
+    return out
+
+
+def _decoded(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+
+
+def test_palette_png_decodes_to_the_rgba_image() -> None:
+    from rio_tiler.utils import render
+
+    rng = np.random.default_rng(3)
+    values = rng.uniform(-1, 40, (256, 256))
+    values[:, :7] = np.nan
+    values[100] = [5, 10, 15, 20] * 64  # on the breaks
+    valid = np.isfinite(values) & (rng.random((256, 256)) > 0.2)
+    rgba = MINUTES_SCALE.rgba(values, valid)
+    assert (rgba == _old_rgba(MINUTES_SCALE, values, valid)).all()
+    old = render(np.moveaxis(rgba, -1, 0), img_format="PNG")
+    new = MINUTES_SCALE.png(values, valid)
+    assert (_decoded(new) == _decoded(old)).all() and (_decoded(new) == rgba).all()
+
+
+def _as_before(path: Path, minzoom: int, maxzoom: int) -> int:
+    """Every tile over the raster between two zooms against the way tiles were made before
+    (a reader opened per tile, the RGBA image rendered by rio-tiler); how many had pixels."""
+    from rio_tiler.io import Reader
+    from rio_tiler.utils import render
+
+    tiles = SurfaceTiles(path)
+    west, south, east, north = tiles.bounds
+    compared = 0
+    for tile in mercantile.tiles(west - 0.01, south - 0.01, east + 0.01, north + 0.01,
+                                 range(minzoom, maxzoom + 1)):
+        got = tiles.render(tile.z, tile.x, tile.y)
+        with Reader(str(path)) as src:
+            if not src.tile_exists(tile.x, tile.y, tile.z):
+                assert got == b"", tile
+                continue
+            img = src.tile(tile.x, tile.y, tile.z, tilesize=256, indexes=1)
+        values = img.array.data[0].astype(np.float64)
+        valid = ~np.ma.getmaskarray(img.array)[0] & np.isfinite(values)
+        if not valid.any():
+            assert got == b"", tile
+            continue
+        ref = render(np.moveaxis(_old_rgba(MINUTES_SCALE, values, valid), -1, 0), img_format="PNG")
+        assert (_decoded(got) == _decoded(ref)).all(), tile
+        compared += 1
+    return compared
+
+
+def test_tiles_decode_as_the_rgba_tiles_did(cog: Path) -> None:
+    assert _as_before(cog, 12, 18) > 10
+
+
+def test_demo_surface_tiles_decode_as_before(demo) -> None:
+    """The demo town's walking-minutes surface (its nodata gaps: where tiles are skipped
+    unread), every tile of zooms 12-17."""
+    from kennai.access import load_access
+
+    surface = load_access(demo.build_dir).surface_path
+    assert surface is not None
+    assert _as_before(surface, 12, 17) > 10

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.errors import error_responses
+from api.responses import json_response
+from api.snapshot import Snapshot
 from api.state import RegionName, ServerState
 from kennai.config import POLYGON_KINDS
+from kennai.encoded_json import EncodedJSON
 from kennai.errors import NotFoundError
 from kennai.geojson import bounds_lonlat, to_feature_collection
 from kennai.i18n import t
 from kennai.plan_store import plan_polygons
 
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="最初の地物の番号 (first feature)")]
-Limit = Annotated[int, Query(ge=1, le=5000, description="1 ページの地物数 (features per page)")]
+#: The largest page of a layer (the web map asks for the places in one page of this size).
+MAX_PAGE = 5000
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="1 ページの地物数 (features per page)")]
 Kind = Annotated[str, Path(description="レイヤの種類 layer kind (elementary, places …)",
                            max_length=100)]
 
@@ -41,6 +46,19 @@ def region_summary(state: ServerState) -> dict[str, Any]:
     }
 
 
+def layer_answer(snap: Snapshot, kind: str, *, offset: int = 0, limit: int = 1000
+                 ) -> EncodedJSON:
+    """``GET /regions/{region}/layers/{kind}``: a page of a layer as GeoJSON, kept encoded."""
+
+    def answer() -> dict[str, Any]:
+        gdf = snap.region.layer(kind)
+        id_col = "place_id" if "place_id" in gdf.columns else "name" if kind in POLYGON_KINDS \
+            else None
+        return to_feature_collection(gdf, offset=offset, limit=limit, id_column=id_col)
+
+    return snap.answer(("layer", kind, offset, limit), answer)
+
+
 def _district_layer(state: ServerState, kind: str):
     if kind not in POLYGON_KINDS:
         raise NotFoundError(t(f"「{kind}」は区域のレイヤではありません", f"{kind!r} is not a district layer"),
@@ -62,13 +80,13 @@ def regions_router(state: ServerState) -> APIRouter:
         state.check_region(region)
         return region_summary(state)
 
-    @router.get("/{region}/layers/{kind}", summary="レイヤの地物 (a layer as paged GeoJSON)")
-    def get_layer(region: RegionName, kind: Kind, offset: Offset = 0,
-                  limit: Limit = 1000) -> dict[str, Any]:
-        gdf = state.check_region(region).layer(kind)
-        id_col = "place_id" if "place_id" in gdf.columns else "name" if kind in POLYGON_KINDS \
-            else None
-        return to_feature_collection(gdf, offset=offset, limit=limit, id_column=id_col)
+    @router.get("/{region}/layers/{kind}", summary="レイヤの地物 (a layer as paged GeoJSON)",
+                response_model=dict[str, Any])
+    def get_layer(region: RegionName, kind: Kind, request: Request, offset: Offset = 0,
+                  limit: Limit = 1000) -> Response:
+        state.check_region(region)
+        return json_response(layer_answer(state.snapshot, kind, offset=offset, limit=limit),
+                             request)
 
     @router.get("/{region}/layers/{kind}/districts",
                 summary="区域の一覧 (districts of a layer: names and extents)")

@@ -13,7 +13,9 @@ from fastapi import APIRouter, Header, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import error_responses
+from api.responses import json_response
 from api.state import RegionName, ServerState
+from kennai.encoded_json import etag_matches
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 CACHE_CONTROL = "public, max-age=3600"
@@ -25,7 +27,7 @@ TileIndex = Annotated[int, Path(ge=0, le=2 ** 22)]
 def tile_response(data: bytes, *, etag: str, media_type: str, if_none_match: str | None) -> Response:
     """A tile's response: 304 when the client has this version, 204 when empty, else the bytes."""
     headers = {"Cache-Control": CACHE_CONTROL, "ETag": etag}
-    if if_none_match is not None and etag in (v.strip() for v in if_none_match.split(",")):
+    if etag_matches(etag, if_none_match):
         return Response(status_code=304, headers=headers)
     if not data:
         return Response(status_code=204, headers=headers)
@@ -51,13 +53,16 @@ def tiles_router(state: ServerState) -> APIRouter:
     router = APIRouter(prefix="/regions", tags=["tiles"], responses=error_responses(404, 422))
     etag = f'"{state.tiles.version}"'
 
-    @router.get("/{region}/tiles.json", summary="TileJSON (vector tiles of every layer)")
-    def tilejson(region: RegionName, request: Request) -> dict[str, Any]:
-        reg = state.check_region(region)
+    @router.get("/{region}/tiles.json", summary="TileJSON (vector tiles of every layer)",
+                response_model=dict[str, Any])
+    def tilejson(region: RegionName, request: Request) -> Response:
+        state.check_region(region)
+        snap = state.snapshot
         base = str(request.url_for("vector_tile", region=region, z=0, x=0, y=0))
         template = base.replace("/0/0/0.mvt", "/{z}/{x}/{y}.mvt")
-        return state.tiles.tilejson(template, name=reg.config.title,
-                                    attribution=" / ".join(reg.config.attribution))
+        config = snap.region.config
+        return json_response(snap.answer(("tilejson", template), lambda: snap.tiles.tilejson(
+            template, name=config.title, attribution=" / ".join(config.attribution))), request)
 
     @router.get("/{region}/tiles/{z}/{x}/{y}.mvt", name="vector_tile",
                 summary="ベクトルタイル (one MVT tile; 204 when empty)",

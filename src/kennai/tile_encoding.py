@@ -4,8 +4,10 @@ Per zoom, once per layer: every geometry is simplified to half a pixel of that z
 tile) and features smaller than a pixel (lines shorter, polygons of less area) are dropped,
 with an STRtree of what is left. Per tile: the prepared geometries in the tile (plus a small
 buffer so strokes do not stop at tile edges) are clipped, scaled to the 4096-unit grid (the
-encoder rounds to it: the quantisation) and pieces under a pixel after the clip are dropped.
-Properties are made into plain dicts once per layer. Simplifying before clipping (rather than
+encoder rounds to it: the quantisation) and pieces under a pixel after the clip are dropped; only
+what crosses the clip box is clipped. Properties are made into plain dicts, and numbered for the
+encoder (:mod:`kennai.mvt`, the bytes ``mapbox_vector_tile`` makes, made with numpy), once per
+layer. Simplifying before clipping (rather than
 per tile after it) is the one difference from cutting every tile from the full geometries: a
 line or polygon edge can differ by at most half a pixel, as before.
 
@@ -40,6 +42,7 @@ import shapely
 from kennai.errors import NotFoundError
 from kennai.geojson import plain_value
 from kennai.i18n import t
+from kennai.mvt import LayerProperties, encode_layer, layer_properties
 
 #: Tile grid size (MVT default) and the clip buffer in grid units (of 4096).
 EXTENT = 4096
@@ -61,7 +64,8 @@ POLICY_LAYER = "tile_policy"
 #: Width of the Web Mercator world (metres).
 WORLD = 2 * math.pi * 6378137.0
 
-_OPTIONS = {"y_coord_down": True, "extents": EXTENT,
+#: How mapbox_vector_tile encodes (y down, the grid, invalid polygons made valid).
+MVT_OPTIONS = {"y_coord_down": True, "extents": EXTENT,
             "on_invalid_geometry": mapbox_vector_tile.encoder.on_invalid_geometry_make_valid}
 
 
@@ -91,6 +95,7 @@ class TileLayer:
                                                        repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _records: list[dict[str, Any]] = field(default_factory=list, init=False, repr=False)
+    _properties: LayerProperties | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.frame.crs is not None and not self.frame.crs.equals("EPSG:3857"):
@@ -155,13 +160,14 @@ class TileLayer:
         kept = np.flatnonzero(keep)
         return _Prepared(simple, kept, shapely.STRtree(simple[kept]))
 
-    def features(self, bounds: tuple[float, float, float, float], z: int, *,
-                 detail: float = 1.0) -> list[dict[str, Any]]:
-        """The layer's features cut to ``bounds`` (EPSG:3857) and scaled to the tile grid,
-        simplified to ``detail`` half-pixels and without lines or polygons under ``detail``
-        pixels."""
+    def grid(self, bounds: tuple[float, float, float, float], z: int, *,
+             detail: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """The layer cut to ``bounds`` (EPSG:3857) and scaled to the tile grid: the geometries
+        and their row numbers, simplified to ``detail`` half-pixels and without lines or
+        polygons under ``detail`` pixels."""
+        none = (np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64))
         if not self.minzoom <= z <= self.maxzoom:
-            return []
+            return none
         west, south, east, north = bounds
         scale = EXTENT / (east - west)
         pad = BUFFER / scale
@@ -169,18 +175,39 @@ class TileLayer:
         prep = self.prepared(z, detail)
         idx = np.sort(prep.kept[prep.tree.query(shapely.box(*box))])
         if not len(idx):
-            return []
+            return none
         geoms = prep.geoms[idx]
         points = self._points[idx]
         clipped = geoms.copy()
-        if not points.all():
-            clipped[~points] = shapely.clip_by_rect(geoms[~points], *box)
+        # Only what crosses the clip box is cut (clipping what lies inside returns it as is).
+        lo_x, lo_y, hi_x, hi_y = shapely.bounds(geoms).T
+        cut = ~points & ~((lo_x >= box[0]) & (lo_y >= box[1]) & (hi_x <= box[2]) & (hi_y <= box[3]))
+        if cut.any():
+            clipped[cut] = shapely.clip_by_rect(geoms[cut], *box)
         grid = shapely.transform(clipped, lambda xy: np.column_stack(
             ((xy[:, 0] - west) * scale, (north - xy[:, 1]) * scale)))
         keep = _visible(grid, detail * PIXEL)
+        return grid[keep], idx[keep]
+
+    def features(self, bounds: tuple[float, float, float, float], z: int, *,
+                 detail: float = 1.0) -> list[dict[str, Any]]:
+        """:meth:`grid` as ``mapbox_vector_tile`` features (geometry, properties, id)."""
+        geoms, rows = self.grid(bounds, z, detail=detail)
         # Stable ids (row numbers) let the web map highlight a feature across tiles.
-        return [{"geometry": grid[i], "properties": self._records[fid], "id": int(fid)}
-                for i, fid in enumerate(idx) if keep[i]]
+        return [{"geometry": g, "properties": self._records[fid], "id": int(fid)}
+                for g, fid in zip(geoms, rows, strict=True)]
+
+    def encode(self, bounds: tuple[float, float, float, float], z: int, *,
+               detail: float = 1.0) -> bytes:
+        """One layer of a tile as MVT bytes (``b""`` when nothing falls in it): the bytes
+        ``mapbox_vector_tile.encode`` makes of :meth:`features`, by :mod:`kennai.mvt`."""
+        geoms, rows = self.grid(bounds, z, detail=detail)
+        if not len(rows):
+            return b""
+        if self._properties is None:
+            self._properties = layer_properties(self._records)
+        return encode_layer(self.name, geoms, rows, self._properties, extent=EXTENT,
+                            options=MVT_OPTIONS)
 
 
 def _visible(geoms: np.ndarray, smallest: float) -> np.ndarray:
@@ -239,15 +266,11 @@ def _policy_note(detail: float, dropped: list[str]) -> bytes:
     feature = {"geometry": shapely.Point(half, half), "id": 0,
                "properties": {"detail": detail, "dropped": ",".join(dropped)}}
     return mapbox_vector_tile.encode([{"name": POLICY_LAYER, "features": [feature]}],
-                                     default_options=_OPTIONS)
+                                     default_options=MVT_OPTIONS)
 
 
 def _encode_layer(layer: TileLayer, bounds: tuple[float, float, float, float], z: int,
                   detail: float) -> bytes:
     """One layer of a tile as MVT bytes (``b""`` when empty): an MVT tile is its layers'
     encodings one after another, so layers are encoded, kept and dropped separately."""
-    feats = layer.features(bounds, z, detail=detail)
-    if not feats:
-        return b""
-    return mapbox_vector_tile.encode([{"name": layer.name, "features": feats}],
-                                     default_options=_OPTIONS)
+    return layer.encode(bounds, z, detail=detail)

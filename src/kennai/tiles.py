@@ -97,6 +97,7 @@ class TileSet:
         self.memory = TileLRU(memory_tiles)
         self.stats = {"memory_hits": 0, "disk_hits": 0, "rendered": 0}
         self._stats_lock = threading.Lock()
+        self._bounds: list[float] | None = None
 
     def _count(self, what: str) -> None:
         with self._stats_lock:
@@ -145,14 +146,18 @@ class TileSet:
         return min((ly.minzoom for ly in self.layers), default=0)
 
     def bounds(self) -> list[float]:
-        """``[west, south, east, north]`` in degrees over every layer."""
-        frames = [ly.frame for ly in self.layers if len(ly.frame)]
-        if not frames:
-            return [-180.0, -85.0511, 180.0, 85.0511]
-        b = np.vstack([f.total_bounds for f in frames])
-        west, south = mercantile.lnglat(b[:, 0].min(), b[:, 1].min())
-        east, north = mercantile.lnglat(b[:, 2].max(), b[:, 3].max())
-        return [round(float(v), 6) for v in (west, south, east, north)]
+        """``[west, south, east, north]`` in degrees over every layer (worked out once: every
+        region summary and TileJSON says it)."""
+        if self._bounds is None:
+            frames = [ly.frame for ly in self.layers if len(ly.frame)]
+            if not frames:
+                self._bounds = [-180.0, -85.0511, 180.0, 85.0511]
+            else:
+                b = np.vstack([f.total_bounds for f in frames])
+                west, south = mercantile.lnglat(b[:, 0].min(), b[:, 1].min())
+                east, north = mercantile.lnglat(b[:, 2].max(), b[:, 3].max())
+                self._bounds = [round(float(v), 6) for v in (west, south, east, north)]
+        return list(self._bounds)
 
     def tilejson(self, tiles_url: str, *, name: str, attribution: str = "",
                  maxzoom: int = 18) -> dict[str, Any]:
