@@ -95,6 +95,37 @@ def test_versioned_swap_keeps_current_and_previous(tmp_path: Path) -> None:
     assert _leftovers(tmp_path) == []
 
 
+def test_builders_racing_on_one_region_leave_the_pointer_on_a_whole_version(
+        tmp_path: Path) -> None:
+    """Two servers' background rebuilds (threads here) finishing together: one's pruning must
+    never remove the version the other has just made current (the full suite once left the
+    pointer on a folder pruned beneath it)."""
+    import threading
+
+    target = tmp_path / "demo"
+    start = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def build(i: int) -> None:
+        start.wait()
+        try:
+            for k in range(5):
+                with versioned_dir(target) as tmp:
+                    (tmp / "n.txt").write_text(f"{i}-{k}", encoding="utf-8")
+                    time.sleep(random.random() / 200)
+        except BaseException as exc:  # any failure of a builder fails the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=build, args=(i,)) for i in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    assert (target / "n.txt").is_file() and verify_manifest(target) == []
+    assert len(versions(target)) <= 2 and _leftovers(tmp_path) == []
+
+
 def test_plain_folder_from_an_older_build_becomes_a_version(tmp_path: Path) -> None:
     target = tmp_path / "demo"
     target.mkdir()

@@ -292,6 +292,7 @@ def versioned_dir(target: str | Path, *, keep: int = 2) -> Iterator[Path]:
         yield tmp
         with output_errors(parent):
             write_manifest(tmp)
+        with output_errors(parent), _swap_lock(parent / f".{target.name}.lock"):
             version = parent / f".{target.name}{_VERSION_TAG}{stamp}"
             os.replace(tmp, version)
             previous = current_version(target)
@@ -300,15 +301,35 @@ def versioned_dir(target: str | Path, *, keep: int = 2) -> Iterator[Path]:
                 legacy = parent / f".{target.name}{_VERSION_TAG}0-legacy-{stamp}"
                 os.replace(target, legacy)
                 previous = legacy
-            link = parent / f".{target.name}.link-{os.getpid()}"
+            link = parent / f".{target.name}.link-{os.getpid()}-{threading.get_ident()}"
             link.unlink(missing_ok=True)
             os.symlink(version.name, link)
             os.replace(link, target)
             _fsync_dir(parent)
+            kept = [version.resolve(), *([previous.resolve()] if previous is not None else [])]
+            for old in versions(target):
+                if old.resolve() not in kept[:keep]:
+                    shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    kept = [version.resolve(), *([previous.resolve()] if previous is not None else [])][:keep]
-    for old in versions(target):
-        if old.resolve() not in kept:
-            shutil.rmtree(old, ignore_errors=True)
+
+
+#: Swaps in this process, one at a time (``flock`` alone serialises separate processes and,
+#: on Linux, separate opens; the lock makes it so whatever the platform).
+_SWAP = threading.Lock()
+
+
+@contextmanager
+def _swap_lock(path: Path) -> Iterator[None]:
+    """Hold the build's swap lock: two builders of one region (a server's background rebuild
+    and a ``kennai build``, or two servers) swap and prune one after the other, so that one's
+    pruning never removes the version the other has just made current."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: the in-process lock only
+        fcntl = None  # type: ignore[assignment]
+    with _SWAP, path.open("a") as fh:
+        if fcntl is not None:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        yield
