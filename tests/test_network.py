@@ -261,3 +261,13 @@ def test_files_of_other_lines_are_read_as_frames(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         read_network(Source(path=holey), CRS_M)
     assert "holey.gpkg" in err.value.format() and "2 件目" in err.value.format()
+    # A table with no geometry at all (a GeoPackage attribute table): read_vector's error.
+    import pandas as pd
+    import pyogrio
+
+    table = tmp_path / "table.gpkg"
+    pyogrio.write_dataframe(pd.DataFrame({"u": [1], "v": [2]}), table)
+    assert read_line_vertices(table) is None
+    with pytest.raises(InputError) as err:
+        read_network(Source(path=table), CRS_M)
+    assert "table.gpkg" in err.value.format()

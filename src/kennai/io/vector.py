@@ -258,7 +258,10 @@ def read_line_vertices(path: str | Path, *, layer: str | None = None, crs: str |
                                              columns=[c for c in columns if c in fields])
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, InputError):
         return None  # read_vector says what is wrong
-    geom = table.column(meta["geometry_name"] or "wkb_geometry").combine_chunks()
+    geom_name = meta["geometry_name"] or "wkb_geometry"
+    if geom_name not in table.column_names:
+        return None  # a table with no geometry: read_vector says so
+    geom = table.column(geom_name).combine_chunks()
     geom = getattr(geom, "storage", geom)  # the geoarrow.wkb extension's binary array
     if geom.null_count or len(geom) == 0:
         return None
@@ -271,7 +274,7 @@ def read_line_vertices(path: str | Path, *, layer: str | None = None, crs: str |
     bounds = shapely.box(*lines[0].min(axis=0), *lines[0].max(axis=0))
     frame = gpd.GeoDataFrame(geometry=[bounds], crs=meta["crs"])
     frame = _ensure_crs(frame, path, crs, lonlat_by_spec=path.suffix.lower() in _LONLAT_BY_SPEC)
-    attributes = table.drop_columns([meta["geometry_name"] or "wkb_geometry"]).to_pandas()
+    attributes = table.drop_columns([geom_name]).to_pandas()
     return LineVertices(lines[0], lines[1], attributes, CRS.from_user_input(frame.crs))
 
 
