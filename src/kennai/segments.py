@@ -10,6 +10,8 @@ it can settle this way and GEOS's searches for the rest.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from kennai.arrays import unique_sorted
@@ -19,6 +21,10 @@ from kennai.network import WalkNetwork
 #: searches, so a rounding difference at the edge of the search can never decide.
 MARGIN_M = 1e-6
 
+#: Neighbouring cells within a point's known distance plus this are searched: well above the
+#: rounding of a point's place in its cell, so a cell that may hold a nearer segment is kept.
+PRUNE_M = 1e-3
+
 #: Points measured at once: the (point, segment) pairs, and so the memory, follow this.
 CHUNK = 16_384
 
@@ -26,9 +32,22 @@ CHUNK = 16_384
 #: cell, no search); larger ones (a town with far islands) keep the occupied cells' sorted keys.
 DENSE_CELLS = 1 << 25
 
-#: A grid: lowest cell, grid shape, the sorted keys of the cells holding segments (``None``
-#: when every cell has its pointer), the pointer into each cell's segments, the segments.
-Grid = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]
+
+
+class Grid(NamedTuple):
+    """The segments by grid cell, cells numbered ``row * shape[1] + column`` from ``lo``."""
+
+    lo: np.ndarray
+    shape: np.ndarray
+    #: Every cell has its pointer (``ptr[cell]`` to ``ptr[cell + 1]``); else only the occupied
+    #: cells do (``ptr[i]`` to ``ptr[i + 1]`` for ``cells[i]``), found by a search.
+    dense: bool
+    ptr: np.ndarray
+    #: The segments, cell after cell.
+    segs: np.ndarray
+    #: The cells holding segments, ascending, and how many each holds.
+    cells: np.ndarray
+    runs: np.ndarray
 
 
 class Segments:
@@ -49,11 +68,10 @@ class Segments:
         a = coords[joined]
         d = self.b - a
         len2 = d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1]
-        self.rows = np.column_stack([a, d, len2, np.sqrt(len2)])
+        # Eight float64 columns: one 64-byte cache line a segment.
+        self.rows = np.column_stack([a, d, len2, np.sqrt(len2), self.b])
         del a, d, len2, joined
-        self.ax, self.ay, self.dx, self.dy, self.len2, self.root = self.rows.T
-        self.a, self.length = self.rows[:, :2], self.root
-        self.bx, self.by = self.b[:, 0], self.b[:, 1]
+        self.a, self.length, self.b = self.rows[:, :2], self.rows[:, 5], self.rows[:, 6:]
         count = np.bincount(self.edge, minlength=net.n_edges)
         self.first = np.concatenate([[0], np.cumsum(count)[:-1]])
         self.count = count
@@ -91,6 +109,7 @@ class Segments:
         out: list[tuple[np.ndarray, ...]] = []
         nothing = [np.zeros(0, dtype=np.int64)]
         todo = np.arange(len(xy))
+        known: np.ndarray | None = None  # the least distance found so far, per point of todo
         for cell in search_cells(probe, max_distance_m):
             if len(todo) == 0:
                 break
@@ -98,14 +117,17 @@ class Segments:
             if grid is None:
                 break
             done = np.zeros(len(todo), dtype=bool)
+            found = np.full(len(todo), np.inf)
             for c0 in range(0, len(todo), CHUNK):  # memory follows the chunk, not the points
-                part = todo[c0:c0 + CHUNK]
-                pi, ei, d, seg, far, settled = self._settle(grid, xy, part, cell, probe,
-                                                            max_distance_m)
+                part = slice(c0, c0 + CHUNK)
+                pi, ei, d, seg, far, settled, dmin = self._settle(
+                    grid, xy, todo[part], cell, probe, max_distance_m,
+                    None if known is None else known[part])
                 out.append((pi, ei, d, seg))
                 nothing.append(far)
-                done[c0:c0 + CHUNK] = settled
-            todo = todo[~done]
+                done[part] = settled
+                found[part] = dmin
+            todo, known = todo[~done], found[~done]
         if not out:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, np.zeros(0), empty, np.concatenate(nothing)
@@ -113,12 +135,13 @@ class Segments:
         return pi, ei, dist, seg, np.concatenate(nothing)
 
     def _settle(self, grid: Grid, xy: np.ndarray, todo: np.ndarray, cell: float, probe: float,
-                max_distance_m: float | None
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                max_distance_m: float | None, known: np.ndarray | None
+                ) -> tuple[np.ndarray, ...]:
         """One grid's answers for the points ``todo``: (point, edge, distance, segment) of those
-        it settles, those with no edge within ``max_distance_m``, and which of ``todo`` are
-        either."""
-        near, seg = near_segments(grid, xy[todo], cell)
+        it settles, those with no edge within ``max_distance_m``, which of ``todo`` are either,
+        and the least distance found for each (``known`` is that of a finer grid: a segment
+        that near exists, so cells farther away are not searched)."""
+        near, seg = near_segments(grid, xy[todo], cell, known)
         d = self.distance(np.take(xy, todo[near], axis=0), seg)
         dmin = np.full(len(todo), np.inf)
         if len(near):
@@ -145,21 +168,36 @@ class Segments:
             gone = dmin > max_distance_m + MARGIN_M  # nothing within reach: not snapped
             far = todo[gone]
             settled |= gone
-        return todo[owner], self.edge[low], dmin[owner], low, far, settled
+        return todo[owner], self.edge[low], dmin[owner], low, far, settled, dmin
 
     def distance(self, p: np.ndarray, seg: np.ndarray) -> np.ndarray:
-        """Distance from each point ``p`` to its segment ``seg`` (see :func:`segment_distance`)."""
+        """Distance from each point ``p`` to its segment ``seg`` (see :func:`segment_distance`):
+        all three of GEOS's cases for every pair, then picked, which is several times faster in
+        numpy than computing each case on its own pairs (boolean gathers and scatters)."""
         px, py = p[:, 0], p[:, 1]
-        ax, ay, dx, dy, len2, root = np.take(self.rows, seg, axis=0).T
-        safe = np.where(len2 > 0, len2, 1.0)
+        ax, ay, dx, dy, len2, root, bx, by = np.take(self.rows, seg, axis=0).T
         qx, qy = px - ax, py - ay
-        r = (qx * dx + qy * dy) / safe
-        out = np.abs(((ay - py) * dx - (ax - px) * dy) / safe) * root
-        low = (r <= 0) | (len2 == 0)
-        out[low] = np.sqrt(qx[low] * qx[low] + qy[low] * qy[low])
-        high = ~low & (r >= 1)
-        bx, by = px[high] - self.bx[seg[high]], py[high] - self.by[seg[high]]
-        out[high] = np.sqrt(bx * bx + by * by)
+        empty = len2 == 0
+        safe = np.where(empty, 1.0, len2)
+        r = qx * dx
+        r += qy * dy
+        r /= safe
+        perp = (ay - py) * dx
+        perp -= (ax - px) * dy
+        perp /= safe
+        np.abs(perp, out=perp)
+        perp *= root
+        qx *= qx
+        qy *= qy
+        qx += qy
+        to_a = np.sqrt(qx, out=qx)
+        ex, ey = px - bx, py - by
+        ex *= ex
+        ey *= ey
+        ex += ey
+        to_b = np.sqrt(ex, out=ex)
+        out = np.where(r >= 1, to_b, perp)
+        np.copyto(out, to_a, where=(r <= 0) | empty)
         return out
 
     def locate(self, xy: np.ndarray, seg: np.ndarray) -> np.ndarray:
@@ -230,8 +268,11 @@ GRID_CHUNK = 1 << 20
 
 
 def _make_grid(a: np.ndarray, b: np.ndarray, cell: float) -> Grid:
-    lo = np.floor(np.minimum(a, b).min(axis=0) / cell).astype(np.int64) - 2
-    shape = np.floor(np.maximum(a, b).max(axis=0) / cell).astype(np.int64) - lo + 3
+    # Column by column: numpy reduces an (n, 2) array down its rows slowly.
+    least = np.array([min(a[:, i].min(), b[:, i].min()) for i in (0, 1)])
+    most = np.array([max(a[:, i].max(), b[:, i].max()) for i in (0, 1)])
+    lo = np.floor(least / cell).astype(np.int64) - 2
+    shape = np.floor(most / cell).astype(np.int64) - lo + 3
     pieces = np.maximum(1, np.ceil(np.hypot(*(b - a).T) / cell)).astype(np.int64)
     ends = np.cumsum(pieces)
     n = len(a)
@@ -251,10 +292,11 @@ def _make_grid(a: np.ndarray, b: np.ndarray, cell: float) -> Grid:
         pairs = np.concatenate(parts)
         pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
         return _grid_from(lo, shape, pairs[:, 0], pairs[:, 1])
-    # One sort of (cell, segment) keys, in place: by cell, then segment.
-    key = np.concatenate(parts)
+    # One sort of (cell, segment) keys, in place: by cell, then segment (one chunk is sorted).
+    key = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    if len(parts) > 1:
+        key.sort()
     del parts
-    key.sort()
     return _grid_from_keys(lo, shape, key, n)
 
 
@@ -263,13 +305,10 @@ def _coarser_grid(fine: Grid, n_segments: int) -> Grid:
     cells. ``floor(x / 2c) == floor(floor(x / c) / 2)`` in floating point too (halving is
     exact), so points find their cells alike; a cell's segments may be fewer than a grid made
     from the segments lists (tighter boxes), never missing one that meets the cell."""
-    lo_f, shape_f, keys, ptr, segs = fine
-    count = np.diff(ptr)
-    cells = np.flatnonzero(count) if keys is None else keys
-    rows, cols = np.divmod(np.repeat(cells, count[cells] if keys is None else count), shape_f[1])
-    rows += lo_f[0]
+    rows, cols = np.divmod(np.repeat(fine.cells, fine.runs), fine.shape[1])
+    rows += fine.lo[0]
     rows //= 2
-    cols += lo_f[1]
+    cols += fine.lo[1]
     cols //= 2
     lo = np.array([rows.min(), cols.min()], dtype=np.int64) - 1  # an empty ring round it
     shape = np.array([rows.max(), cols.max()], dtype=np.int64) - lo + 2
@@ -278,7 +317,7 @@ def _coarser_grid(fine: Grid, n_segments: int) -> Grid:
     rows += cols - lo[1]
     del cols
     rows *= n_segments
-    rows += segs
+    rows += fine.segs
     rows.sort()  # in place: (coarse cell, segment) keys, each four times at most
     key = rows[np.concatenate([[True], rows[1:] != rows[:-1]])] if len(rows) else rows
     del rows
@@ -297,54 +336,93 @@ def _grid_from_keys(lo: np.ndarray, shape: np.ndarray, key: np.ndarray, n_segmen
 def _grid_from(lo: np.ndarray, shape: np.ndarray, cols: np.ndarray, segs: np.ndarray) -> Grid:
     """A grid from (cell, segment) pairs sorted by cell."""
     n_cells = int(shape[0] * shape[1])
+    first = np.flatnonzero(np.concatenate([[True], cols[1:] != cols[:-1]])) if len(cols) else \
+        np.zeros(0, dtype=np.int64)
+    cells, runs = cols[first], np.diff(np.append(first, len(cols)))
     if n_cells <= DENSE_CELLS:
-        ptr = np.zeros(n_cells + 1, dtype=np.int64)
-        np.cumsum(np.bincount(cols, minlength=n_cells), out=ptr[1:])  # int64: no cast per cell
-        return lo, shape, None, ptr.astype(np.int32) if len(cols) < 2**31 else ptr, segs
-    first = np.flatnonzero(np.concatenate([[True], cols[1:] != cols[:-1]]))
-    return lo, shape, cols[first], np.append(first, len(cols)), segs
+        # Each occupied cell's count placed after it, then summed in place: one pass over the
+        # cells, in the pointer's own type (most cells of a town's box are empty).
+        ptr = np.zeros(n_cells + 1, dtype=np.int32 if len(cols) < 2**31 else np.int64)
+        ptr[cells + 1] = runs
+        np.cumsum(ptr, out=ptr)
+        return Grid(lo, shape, True, ptr, segs, cells, runs)
+    return Grid(lo, shape, False, np.append(first, len(cols)), segs, cells, runs)
 
 
 def _piece_cells(a: np.ndarray, b: np.ndarray, pieces: np.ndarray, start: int, stop: int,
                  cell: float, lo: np.ndarray, shape: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(cell, segment) of every cell that a piece of segments ``start:stop`` may touch: each
-    piece is no longer than a cell, so its bounding box spans at most two cells each way."""
+    piece is no longer than a cell, so its bounding box spans at most two cells each way. A
+    segment of one piece (most of a town's) is its own piece, ends as they are."""
     n = pieces[start:stop]
-    seg = np.repeat(np.arange(start, stop), n)
-    k = (np.arange(len(seg)) - np.repeat(np.cumsum(n) - n, n))[:, None]
-    step = ((b[start:stop] - a[start:stop]) / n[:, None])[seg - start]
-    p0, p1 = a[seg] + step * k, a[seg] + step * (k + 1)
+    whole = np.flatnonzero(n == 1) + start
+    cut = np.flatnonzero(n > 1) + start
+    nc = pieces[cut]
+    seg = np.repeat(cut, nc)
+    k = (np.arange(len(seg)) - np.repeat(np.cumsum(nc) - nc, nc))[:, None]
+    step = np.repeat((b[cut] - a[cut]) / nc[:, None], nc, axis=0)
+    at = np.repeat(a[cut], nc, axis=0)
+    p0 = np.concatenate([a[whole], at + step * k])
+    p1 = np.concatenate([b[whole], at + step * (k + 1)])
+    seg = np.concatenate([whole, seg])
     c0 = np.floor(np.minimum(p0, p1) / cell).astype(np.int64)
     c1 = np.floor(np.maximum(p0, p1) / cell).astype(np.int64)
-    base = (c0 - lo) @ np.array([shape[1], 1])
-    cols, segs = [], []
-    for di in (0, 1):
-        for dj in (0, 1):
-            fits = (c0[:, 0] + di <= c1[:, 0]) & (c0[:, 1] + dj <= c1[:, 1])
-            cols.append(base[fits] + di * shape[1] + dj)
-            segs.append(seg[fits])
-    return np.concatenate(cols), np.concatenate(segs)
+    c1 -= c0
+    c0 -= lo
+    base = c0[:, 0] * shape[1]
+    base += c0[:, 1]
+    wide, tall = c1[:, 0] > 0, c1[:, 1] > 0  # the box reaches the next row, the next column
+    both = wide & tall
+    cols = np.concatenate([base, base[wide] + shape[1], base[tall] + 1,
+                           base[both] + (shape[1] + 1)])
+    return cols, np.concatenate([seg, seg[wide], seg[tall], seg[both]])
 
 
-def near_segments(grid: Grid, xy: np.ndarray, cell: float) -> tuple[np.ndarray, np.ndarray]:
+def near_segments(grid: Grid, xy: np.ndarray, cell: float, bound: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """(point, segment) pairs: every segment in each point's cell or its eight neighbours, so
-    every segment within ``cell`` of the point. Sorted by point."""
-    lo, shape, keys, ptr, seg = grid
-    c = np.floor(xy / cell).astype(np.int64) - lo
+    every segment within ``cell`` of the point. Sorted by point.
+
+    ``bound`` (per point, metres) leaves out the neighbouring rows and columns of cells farther
+    than it from the point: a point known to have a segment that near needs no segment beyond.
+    A cell's row of three is one run of the grid's segments (cells are numbered along the
+    second axis), so each point looks up three runs, not nine cells.
+    """
+    lo, shape, ptr, seg = grid.lo, grid.shape, grid.ptr, grid.segs
+    base = np.floor(xy / cell)
+    c = base.astype(np.int64) - lo
     inside = np.flatnonzero(((c >= 0) & (c < shape)).all(axis=1))
-    near = ((c[inside, 0] * shape[1] + c[inside, 1])[:, None]
-            + (np.array([-1, 0, 1])[:, None] * shape[1] + np.array([-1, 0, 1])).ravel()).ravel()
-    if keys is None:  # every cell has its pointer (the ring of cells round the grid is empty)
-        at = np.clip(near, 0, len(ptr) - 2)
-        first = ptr[at].astype(np.int64)
-        count = ptr[at + 1] - first
+    c = c[inside]
+    width = int(shape[1])
+    if bound is None:
+        before = after = np.ones((len(inside), 2), dtype=np.int64)
     else:
-        at = np.minimum(np.searchsorted(keys, near), len(keys) - 1)
-        first = ptr[at]
-        count = np.where(keys[at] == near, ptr[at + 1] - first, 0)
-    owner = np.repeat(np.repeat(inside, 9), count)
-    ramp = np.arange(len(owner)) - np.repeat(np.cumsum(count) - count, count)
-    return owner, seg[np.repeat(first, count) + ramp]
+        reach = (bound[inside] + PRUNE_M)[:, None]
+        low = xy[inside] - base[inside] * cell  # to the cell's lower sides
+        before = (low <= reach).astype(np.int64)
+        after = (cell - low <= reach).astype(np.int64)
+    # Three runs a point: rows c0 - 1, c0, c0 + 1 (empty when left out), columns as far as kept.
+    rows = c[:, :1] + np.array([-1, 0, 1])
+    start = rows * width + (c[:, 1] - before[:, 1])[:, None]
+    stop = rows * width + (c[:, 1] + 1 + after[:, 1])[:, None]
+    kept = np.ones((len(inside), 3), dtype=bool)
+    kept[:, 0] = before[:, 0] == 1
+    kept[:, 2] = after[:, 0] == 1
+    if grid.dense:  # a pointer for every cell; the outer ring of cells is empty, so clipping
+        # a run that leaves the grid changes nothing
+        last = len(ptr) - 1
+        first = ptr[np.clip(start, 0, last)].astype(np.int64)
+        count = ptr[np.clip(stop, 0, last)] - first
+    else:
+        first = ptr[np.searchsorted(grid.cells, start)]
+        count = ptr[np.searchsorted(grid.cells, stop)] - first
+    count[~kept] = 0
+    count = count.ravel()
+    total = int(count.sum())
+    owner = np.repeat(np.repeat(inside, 3), count)
+    shift = np.repeat(first.ravel() - (np.cumsum(count) - count), count)
+    shift += np.arange(total)
+    return owner, seg[shift]
 
 
 def segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
