@@ -155,6 +155,21 @@ def test_a_grid_made_in_chunks_is_the_grid_made_at_once(monkeypatch: pytest.Monk
     check(net, xy, None)
 
 
+def test_grids_with_only_their_occupied_cells_snap_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A grid too large for a pointer in every cell (a town with far islands) keeps only its
+    occupied cells and searches them: the snaps, near the network and far outside its box,
+    are GEOS's all the same."""
+    monkeypatch.setattr(segments, "DENSE_CELLS", 0)
+    net = awkward_network()
+    index = EdgeIndex(net, remember=0)
+    grid = index.segments.grid(20.0)
+    assert grid is not None and not grid.dense
+    rng = np.random.default_rng(11)
+    xy = np.concatenate([rng.uniform(-200, 560, (5000, 2)), rng.uniform(0, 360, (2000, 2))])
+    for max_d in (None, 300.0, 35.0):
+        check(net, xy, max_d)
+
+
 def test_the_remembered_answers_and_the_fresh_ones_agree(demo: Region) -> None:
     net = demo.network
     assert net is not None
