@@ -229,6 +229,21 @@ def test_distances_equal_networkx_on_random_grids(seed):
     assert (~pts.ok).any() and not np.isfinite(cost[~pts.ok]).any()
 
 
+def test_a_place_on_a_loop_reaches_its_one_end_by_the_shorter_way():
+    """A loop's two ends are one node: its place is reached the shorter way round."""
+    ring = [(0.0, 0.0), (100.0, 0.0), (100.0, 100.0), (0.0, 100.0), (0.0, 0.0)]
+    geoms = np.array([shapely.LineString(ring), shapely.LineString([(0.0, 0.0), (-50.0, 0.0)])])
+    net = WalkNetwork.from_geometry(CRS.from_epsg(6677), np.arange(2),
+                                    np.array([[0.0, 0.0], [-50.0, 0.0]]), np.array([0, 0]),
+                                    np.array([0, 1]), shapely.length(geoms),
+                                    np.full(2, "footway", dtype=object), geoms)
+    g = build_graph(net, weight="length")
+    places = snap_to_edges(net, np.array([[100.0, 30.0]]))  # 130 m one way, 270 m the other
+    cost, place = access.nearest_places(g, snap_to_edges(net, np.array([[-50.0, 0.0]])), places)
+    np.testing.assert_allclose(cost, [180.0])
+    assert list(place) == [0]
+
+
 def test_places_sharing_an_edge_end_the_nearer_one_is_named():
     # Two places on the two edges meeting at node 1 (x=500); a resident up the side street
     # from node 1 reaches the one 50 m away, not the one 100 m away.
