@@ -240,11 +240,15 @@ _RENDERERS: dict[str, tuple[str, ...]] = {
 def import_renderer(fmt: MapFormat) -> None:
     """Import what :func:`render_map` draws ``fmt`` with (folium for HTML; matplotlib, its
     backends and the page modules for a printed page), so that a caller chooses when: the CLI
-    does with the garbage collector paused."""
+    does with the garbage collector paused. matplotlib's artist property listings (docstrings
+    only) are skipped: a tenth of a second (see :mod:`kennai.maps.artist_docs`)."""
     import importlib
 
-    for name in _RENDERERS[fmt]:
-        importlib.import_module(name)
+    from kennai.maps.artist_docs import artist_docs_skipped
+
+    with artist_docs_skipped():
+        for name in _RENDERERS[fmt]:
+            importlib.import_module(name)
 
 
 @overload
