@@ -201,8 +201,10 @@ def _areas(path: Path, key: str, test: Clip | None = None
                 if test is not None and not test.touches_area(shapely.from_wkb(raw)):
                     continue
                 geoms.append(raw)
-                tags.append({k: v for k, v in area.tags
-                             if k in {key, "name", "amenity", "building"}})
+                # By key, not by iterating every tag: walking a building's tags from Python
+                # was 0.25 s of Ishigaki's 0.6 s building read (the same dict, bar its order).
+                tags.append({k: v for k in (key, "name", "amenity", "building")
+                             if (v := area.tags.get(k)) is not None})
     except RuntimeError as exc:
         raise osm_error(path, exc) from None
     return geoms, tags
