@@ -238,10 +238,12 @@ def test_a_place_on_a_loop_reaches_its_one_end_by_the_shorter_way():
                                     np.array([0, 1]), shapely.length(geoms),
                                     np.full(2, "footway", dtype=object), geoms)
     g = build_graph(net, weight="length")
-    places = snap_to_edges(net, np.array([[100.0, 30.0]]))  # 130 m one way, 270 m the other
-    cost, place = access.nearest_places(g, snap_to_edges(net, np.array([[-50.0, 0.0]])), places)
-    np.testing.assert_allclose(cost, [180.0])
-    assert list(place) == [0]
+    home = snap_to_edges(net, np.array([[-50.0, 0.0]]))
+    # 130 m round one way (from the loop's u end), then 70 m the other way (from its v end).
+    for spot, walk in (((100.0, 30.0), 130.0), ((0.0, 70.0), 70.0)):
+        cost, place = access.nearest_places(g, home, snap_to_edges(net, np.array([spot])))
+        np.testing.assert_allclose(cost, [walk + 50.0])
+        assert list(place) == [0]
 
 
 def test_places_sharing_an_edge_end_the_nearer_one_is_named():

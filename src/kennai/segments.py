@@ -45,9 +45,8 @@ class Grid(NamedTuple):
     ptr: np.ndarray
     #: The segments, cell after cell.
     segs: np.ndarray
-    #: The cells holding segments, ascending, and how many each holds.
+    #: The cells holding segments, ascending (searched when the grid is not dense; else empty).
     cells: np.ndarray
-    runs: np.ndarray
 
 
 class Segments:
@@ -312,15 +311,15 @@ def _grid_from(lo: np.ndarray, shape: np.ndarray, cols: np.ndarray, segs: np.nda
     n_cells = int(shape[0] * shape[1])
     first = np.flatnonzero(np.concatenate([[True], cols[1:] != cols[:-1]])) if len(cols) else \
         np.zeros(0, dtype=np.int64)
-    cells, runs = cols[first], np.diff(np.append(first, len(cols)))
+    cells = cols[first]
     if n_cells <= DENSE_CELLS:
         # Each occupied cell's count placed after it, then summed in place: one pass over the
         # cells, in the pointer's own type (most cells of a town's box are empty).
         ptr = np.zeros(n_cells + 1, dtype=np.int32 if len(cols) < 2**31 else np.int64)
-        ptr[cells + 1] = runs
+        ptr[cells + 1] = np.diff(np.append(first, len(cols)))
         np.cumsum(ptr, out=ptr)
-        return Grid(lo, shape, True, ptr, segs, cells, runs)
-    return Grid(lo, shape, False, np.append(first, len(cols)), segs, cells, runs)
+        return Grid(lo, shape, True, ptr, segs, np.zeros(0, dtype=cells.dtype))
+    return Grid(lo, shape, False, np.append(first, len(cols)), segs, cells)
 
 
 def _piece_cells(a: np.ndarray, b: np.ndarray, pieces: np.ndarray, start: int, stop: int,
