@@ -42,12 +42,11 @@ def cost_scale(graph: WalkGraph) -> float:
 def node_costs(graph: WalkGraph, places: Snap) -> NodeCosts:
     """Exact cost from every node to its nearest place (one multi-source Dijkstra).
 
-    Each place gets a virtual node of its own, joined to both ends of its edge at the cost of
-    walking from that end along the edge plus the place's perpendicular. One Dijkstra from all
+    Each end of each place's edge gets a virtual node of its own, joined to that end at the cost
+    of walking from it along the edge plus the place's perpendicular. One Dijkstra from all
     virtual nodes at once (``min_only``) gives every node its cost and, through the virtual node
     that reached it, its place. It runs on the reversed graph, so that uphill and downhill are
-    taken the right way round (resident → place). One source a place, not one an end: the
-    costs are the same sums, and the search starts from half as many nodes.
+    taken the right way round (resident → place).
     """
     n = graph.n_nodes
     ok = np.flatnonzero(places.ok)
@@ -57,32 +56,24 @@ def node_costs(graph: WalkGraph, places: Snap) -> NodeCosts:
     e = places.edge[ok]
     f = places.fraction(net)[ok]
     off = places.perp_m[ok] * cost_scale(graph)
-    u, v = net.edge_u[e], net.edge_v[e]
-    to_u, to_v = f * graph.cost_fwd[e] + off, (1 - f) * graph.cost_bwd[e] + off
-    # A loop's ends are one node: one entry, at the cheaper cost (not two entries for one
-    # node, whose meaning scipy does not promise).
-    loop = u == v
-    to_u[loop] = np.minimum(to_u[loop], to_v[loop])
-    two = ~loop
-    k = len(ok)
+    ends = np.concatenate([net.edge_u[e], net.edge_v[e]])
+    costs = np.concatenate([f * graph.cost_fwd[e] + off, (1 - f) * graph.cost_bwd[e] + off])
+    which = np.concatenate([ok, ok])
+    k = len(ends)
     rev = graph.reversed_matrix()
-    itype = rev.indices.dtype if rev.nnz + n + 2 * k < 2**31 - 1 else np.int64
-    # Row n + i holds place i's entries, u then v. (Index arrays are cast before joining:
-    # joining int32 with int64 would copy twice.)
-    width = 1 + two.astype(itype)
-    ends = np.empty(int(width.sum()), dtype=itype)
-    costs = np.empty(len(ends))
-    at = np.concatenate([[0], np.cumsum(width)[:-1]]).astype(itype)
-    ends[at], costs[at] = u, to_u
-    ends[at[two] + 1], costs[at[two] + 1] = v[two], to_v[two]
-    indptr = np.concatenate([rev.indptr, (rev.nnz + np.cumsum(width)).astype(itype)])
-    aug = csr_matrix((np.concatenate([rev.data, costs]), np.concatenate([rev.indices, ends]),
-                      indptr), shape=(n + k, n + k))
+    itype = rev.indices.dtype if rev.nnz + n + k < 2**31 - 1 else np.int64
+    # One row per virtual node, with its single entry: no duplicates for scipy to add up.
+    # (Index arrays are cast before joining: joining int32 with int64 would copy twice.)
+    aug = csr_matrix((np.concatenate([rev.data, costs]),
+                      np.concatenate([rev.indices, ends.astype(itype)]),
+                      np.concatenate([rev.indptr, np.arange(rev.nnz + 1, rev.nnz + k + 1,
+                                                            dtype=itype)])),
+                     shape=(n + k, n + k))
     dist, _, source = dijkstra(aug, directed=True, indices=np.arange(n, n + k), min_only=True,
                                return_predecessors=True)
     # source is the virtual node n + i that reached each node, or -9999 for none: shifted by
-    # one and clipped, it indexes ``[-1, *ok]`` (unreached nodes clip to the -1 in front).
-    place = np.take(np.concatenate([[-1], ok]), source[:n].astype(np.intp) - (n - 1),
+    # one and clipped, it indexes ``[-1, *which]`` (unreached nodes clip to the -1 in front).
+    place = np.take(np.concatenate([[-1], which]), source[:n].astype(np.intp) - (n - 1),
                     mode="clip")
     return NodeCosts(dist[:n], place)
 
