@@ -8,6 +8,7 @@ Features does (``numberMatched``/``numberReturned``).
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 from typing import Any
@@ -22,14 +23,20 @@ COORD_PRECISION = 7
 
 
 def plain_value(value: Any) -> Any:
-    """A JSON-safe Python value: NaN/NaT/NA → None, numpy scalars → Python scalars."""
+    """A JSON-safe Python value: NaN/NaT/NA → None, numpy scalars → Python scalars, dates and
+    times (a register's start times read back from GeoJSON) → ISO 8601 text."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool:  # most values: nothing to change
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else None
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if isinstance(value, pd.Timestamp):
+    if isinstance(value, datetime.date | datetime.time):  # pd.Timestamp is a datetime
         return value.isoformat()
     return value
 
@@ -97,6 +104,26 @@ def to_feature_collection(
         "offset": offset,
         "limit": limit,
     }
+
+
+def feature_collection_text(gdf: gpd.GeoDataFrame) -> str:
+    """A whole frame as GeoJSON FeatureCollection text in EPSG:4326, at full precision.
+
+    The same collection as geopandas' ``to_json(na="null", drop_id=True)`` (NaN as null, equal
+    values once parsed), written from GEOS's GeoJSON of every geometry at once instead of a
+    Python mapping a feature: a build writes its gaps and places several times over.
+    """
+    frame = gdf.to_crs("EPSG:4326") if gdf.crs is not None else gdf
+    geom_name = frame.geometry.name
+    keep = [c for c in frame.columns if c != geom_name]
+    geo_json = shapely.to_geojson(frame.geometry.values)
+    records = pd.DataFrame(frame[keep]).to_dict("records")
+    dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+    features = [
+        '{"type": "Feature", "properties": '
+        f'{dumps(feature_properties(row))}, "geometry": {"null" if geom is None else geom}}}'
+        for row, geom in zip(records, geo_json, strict=True)]
+    return '{"type": "FeatureCollection", "features": [' + ", ".join(features) + "]}"
 
 
 def bounds_lonlat(gdf: gpd.GeoDataFrame) -> list[float]:

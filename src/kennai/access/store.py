@@ -21,6 +21,7 @@ from kennai.access.options import AccessOptions
 from kennai.access.results import AccessResults
 from kennai.atomic import atomic_dir
 from kennai.errors import BuildNotFoundError
+from kennai.geojson import feature_collection_text
 from kennai.i18n import t
 
 #: The folder of a build that holds its access results (to the gathering places).
@@ -37,8 +38,7 @@ _FORMAT = 1
 def _write_geojson(gdf: gpd.GeoDataFrame | None, path: Path) -> None:
     if gdf is None:
         return
-    out = gdf.to_crs("EPSG:4326") if gdf.crs is not None else gdf
-    path.write_text(out.to_json(na="null", drop_id=True, ensure_ascii=False), encoding="utf-8")
+    path.write_text(feature_collection_text(gdf), encoding="utf-8")
 
 
 def save_access(results: AccessResults, target: Path) -> Path:
