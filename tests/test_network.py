@@ -117,15 +117,21 @@ def test_rosenka_lines_connect_when_snapped():
     assert out.edge_length.sum() >= net.edge_length.sum()  # nothing lost, gaps added
 
 
-@pytest.mark.parametrize("kind", ["scatter", "line", "few"])
+@pytest.mark.parametrize("kind", ["scatter", "line", "few", "grid", "diamond"])
 def test_the_hull_is_geos_hull_of_every_node(kind: str) -> None:
-    """The hull picks the extreme nodes with Qhull first; GEOS must give the very same polygon
-    as from every node (a scatter, nodes all on a line, and fewer nodes than Qhull is used
-    for)."""
+    """The hull drops the nodes strictly inside the extreme nodes' octagon first; GEOS must give
+    the very same polygon as from every node (a scatter, nodes all on a line, fewer nodes than
+    the filter is used for, a street grid with many nodes on the octagon's sides, and a
+    diamond whose octagon has repeated corners)."""
     rng = np.random.default_rng(4)
+    gx, gy = np.meshgrid(np.arange(40.0) * 80, np.arange(30.0) * 80)
+    t = rng.random(2_000) * 2 * np.pi
     xy = {"scatter": rng.normal(0, 500, (20_000, 2)),
           "line": np.column_stack([np.arange(200.0), 2 * np.arange(200.0)]),
-          "few": rng.random((9, 2))}[kind]
+          "few": rng.random((9, 2)),
+          "grid": np.column_stack([gx.ravel(), gy.ravel()]),
+          "diamond": np.column_stack([np.cos(t), np.sin(t)]) * rng.random((2_000, 1))
+          @ np.array([[1.0, 1.0], [-1.0, 1.0]]) * 100}[kind]
     lines = [[tuple(a), tuple(b)] for a, b in itertools.pairwise(xy)]
     net = lines_net(*lines)
     want = shapely.convex_hull(shapely.multipoints(net.node_xy))

@@ -44,3 +44,23 @@ def weighted_median(values: np.ndarray, weights: np.ndarray) -> float | None:
 def finite_round(x: float | None, digits: int = 4) -> float | None:
     """`x` rounded for JSON, or None when it is missing, NaN or infinite."""
     return None if x is None or not np.isfinite(x) else round(float(x), digits)
+
+
+def points_hull(xy: np.ndarray) -> shapely.Geometry:
+    """GEOS's convex hull of many points, made from the few that can be its vertices.
+
+    The points strictly inside the octagon of the extreme points along x, y, x + y and x - y
+    cannot be hull vertices (Akl and Toussaint's filter), so GEOS builds the same hull from
+    those outside it: a million nodes took 0.95 s whole and 0.08 s filtered, and no Qhull
+    (scipy.spatial, 0.1 s of imports) is needed.
+    """
+    xy = np.asarray(xy, dtype=float)
+    if len(xy) > 64 and np.isfinite(xy).all():
+        x, y = xy[:, 0], xy[:, 1]
+        s, d = x + y, x - y
+        ends = [x.argmin(), s.argmin(), y.argmin(), d.argmax(),
+                x.argmax(), s.argmax(), y.argmax(), d.argmin()]
+        octagon = shapely.Polygon(xy[ends])
+        if octagon.is_valid and octagon.area > 0:
+            xy = xy[~shapely.contains_xy(octagon, x, y)]
+    return shapely.convex_hull(shapely.multipoints(xy))

@@ -15,7 +15,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.spatial import cKDTree
 
 from kennai.access.results import AccessResults
 from kennai.access.routing import region_network
@@ -98,6 +97,9 @@ def _network_points(region: Region, results: AccessResults, limit: int) -> gpd.G
     else:
         geoms = far.geometry.values
         if bool(np.all(shapely.get_type_id(geoms) == 0)):  # points: a k-d tree (5x GEOS's tree)
+            # scipy.spatial only here: its import (0.1 s) would delay every build otherwise.
+            from scipy.spatial import cKDTree
+
             nearest = cKDTree(net.node_xy).query(shapely.get_coordinates(geoms))[1]
         else:
             ntree = shapely.STRtree(shapely.points(net.node_xy))
