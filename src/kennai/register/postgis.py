@@ -150,12 +150,36 @@ class PostGISRegister(PlaceRegister, scheme="postgresql"):
         """A second writer with the same Idempotency-Key waits for the first one's commit."""
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("kennai.idem:" + key,))
 
+    def _schema_is_current(self, conn: Any) -> bool:
+        """Whether every table, index and column is there, read from the catalogue alone.
+
+        DDL such as ``ALTER TABLE … ADD COLUMN IF NOT EXISTS`` takes the table's exclusive lock
+        even when it changes nothing, so a register opened (by a server starting, or by a build
+        reading the places) while an editor holds a row would wait for that editor, or deadlock
+        with it. Only a register missing something runs the DDL.
+        """
+        names = ("places", "place_events", "idempotency", "places_geom_gist",
+                 "place_events_place_id")
+        present = conn.execute("SELECT " + ", ".join(f"to_regclass('{n}') IS NOT NULL AS {n}"
+                                                     for n in names)).fetchone()
+        if not all(present.values()):
+            return False
+        columns = {row["column_name"] for row in conn.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = 'places'").fetchall()}
+        return set(ADDED_FIELDS) <= columns
+
     def _create_schema(self) -> None:
         import psycopg
 
+        with self._connect() as conn:
+            if self._schema_is_current(conn):
+                return
         with self._transaction() as conn:
             # One creator at a time: two servers starting together must not race on the DDL.
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('kennai.register'))")
+            if self._schema_is_current(conn):  # made by the other while this one waited
+                return
             if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone() is None:
                 try:
                     conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
