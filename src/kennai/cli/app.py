@@ -117,7 +117,8 @@ def ensure_built(config_path: Path, *, force: bool = False, quiet: bool = False
     # writers (geopandas, rasterio, scipy …: most of a second).
     if not force and is_current(config, build_dir):
         return open_build(config, build_dir=build_dir), False
-    from kennai.build import build_region
+    with collector_paused():  # geopandas, rasterio, pyosmium, scipy: not scanned at each collection
+        from kennai.build import build_region
 
     with progress_bars(not quiet) as progress:
         return build_region(config, force=force, progress=progress)
