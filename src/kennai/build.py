@@ -54,6 +54,8 @@ from kennai.graph import speed_for, tobler_factor
 from kennai.i18n import t
 from kennai.io.layers import read_buildings, read_districts, read_points, read_population
 from kennai.io.network import read_network
+from kennai.io.osm_pass import shared_pass
+from kennai.io.osm_plan import whole_file_reads
 from kennai.io.vector import read_vector
 from kennai.memory import release_freed_memory
 from kennai.network import WalkNetwork
@@ -358,9 +360,11 @@ def build_region(
     if not force and build_is_current(build_dir, config, hashes):
         return open_region(config, build_dir=build_dir), False
     started = time.perf_counter()
-    loaded = list(read_region(config, build_dir=build_dir, progress=progress, register=register))
     try:
-        _write_build(config, loaded, hashes, build_dir, started, progress)
+        with shared_pass(whole_file_reads(config)):  # a file read whole is read once
+            loaded = list(read_region(config, build_dir=build_dir, progress=progress,
+                                      register=register))
+            _write_build(config, loaded, hashes, build_dir, started, progress)
     except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
             rasterio.errors.RasterioError) as exc:
         # GDAL reports a full disk or a read-only folder in its own words: name the cause.

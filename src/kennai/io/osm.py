@@ -13,10 +13,11 @@ equals reading a file pre-clipped to that polygon with ``osmium extract``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Hashable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -26,7 +27,10 @@ import shapely
 from kennai.config import Source
 from kennai.errors import EmptyLayerError, InputError
 from kennai.i18n import t
-from kennai.io.osm_clip import Clip, areas_of, disk_locations, nodes_of, ways_of
+from kennai.io.osm_clip import Clip, disk_locations
+from kennai.io.osm_pass import Collector, Want, stream, take
+
+_C = TypeVar("_C", bound=Collector)
 
 #: ``highway`` values nobody walks on (OSMnx's walk filter, ``motor`` covering motorways).
 EXCLUDED_HIGHWAY = frozenset({
@@ -105,7 +109,12 @@ def read_walk_ways(path: str | Path, *, clip: shapely.Geometry | None = None) ->
     if last is not None and last[0] == key:
         ways = last[1] if test is None else _clipped(last[1], test)
     else:
-        ways = _parse_walk_ways(path, test)
+        try:
+            shared = take(path, WALK_WAYS) if test is None else None
+            ways = (shared if isinstance(shared, WalkWays)
+                    else _streamed(path, WalkWays(test), test)).result()
+        except (RuntimeError, osmium.InvalidLocationError) as exc:
+            raise osm_error(path, exc) from None
         if test is None:  # kept for the clipped read that follows it in a build
             _LAST_UNCLIPPED[0] = (key, ways)
     if len(ways.offsets) == 1:
@@ -143,71 +152,104 @@ def _clipped(ways: OSMWays, test: Clip) -> OSMWays:
                    ways.highway[keep], ways.name[keep])
 
 
-def _parse_walk_ways(path: Path, test: Clip | None) -> OSMWays:
-    """Stream the file's walkable ways (those touching ``test`` when given)."""
-    ids: list[int] = []
-    lons: list[float] = []
-    lats: list[float] = []
-    offsets = [0]
-    highway: list[str] = []
-    names: list[str] = []
-    try:
-        with location_storage(test) as storage:
-            fp = (osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
-                  .with_locations(storage)
-                  .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-                  .with_filter(osmium.filter.KeyFilter("highway")))
-            for way in ways_of(fp):
-                if not is_walkable(way.tags):
-                    continue
-                nodes = way.nodes
-                ok = [nd for nd in nodes if nd.location.valid()]
-                if len(ok) < 2:
-                    continue
-                way_lon = [nd.location.lon for nd in ok]
-                way_lat = [nd.location.lat for nd in ok]
-                if test is not None and not test.any_inside(way_lon, way_lat):
-                    continue
-                ids.extend(nd.ref for nd in ok)
-                lons.extend(way_lon)
-                lats.extend(way_lat)
-                offsets.append(len(ids))
-                highway.append(way.tags["highway"])
-                names.append(way.tags.get("name") or "")
-    except (RuntimeError, osmium.InvalidLocationError) as exc:
-        raise osm_error(path, exc) from None
-    return OSMWays(np.asarray(ids, dtype=np.int64), np.asarray(lons), np.asarray(lats),
-                   np.asarray(offsets, dtype=np.int64), np.asarray(highway, dtype=object),
-                   np.asarray(names, dtype=object))
+def _streamed(path: Path, collector: _C, test: Clip | None) -> _C:
+    """``collector`` run over its own pass of the file (node locations on disk when clipping)."""
+    with location_storage(test) as storage:
+        stream(path, [collector], locations=storage)
+    return collector
 
 
-def _areas(path: Path, key: str, test: Clip | None = None
-           ) -> tuple[list[bytes], list[dict[str, str]]]:
-    wkb = osmium.geom.WKBFactory()
-    geoms: list[bytes] = []
-    tags: list[dict[str, str]] = []
-    try:
-        with location_storage(test) as storage:
-            fp = (osmium.FileProcessor(str(path))
-                  .with_locations(storage)
-                  .with_areas(osmium.filter.KeyFilter(key))
-                  .with_filter(osmium.filter.EntityFilter(osmium.osm.AREA))
-                  .with_filter(osmium.filter.KeyFilter(key)))
-            for area in areas_of(fp):
-                try:
-                    raw = bytes.fromhex(wkb.create_multipolygon(area))
-                except RuntimeError:
-                    continue  # broken ring in the source data; osmium could not assemble it
-                if test is not None and not test.touches_area(shapely.from_wkb(raw)):
-                    continue
-                geoms.append(raw)
-                # By key, not by iterating every tag: walking a building's tags from Python
-                # was 0.25 s of Ishigaki's 0.6 s building read (the same dict, bar its order).
-                tags.append({k: v for k in (key, "name", "amenity", "building")
-                             if (v := area.tags.get(k)) is not None})
-    except RuntimeError as exc:
-        raise osm_error(path, exc) from None
-    return geoms, tags
+#: The shared-pass keys of the readers (:func:`kennai.io.osm_pass.take`).
+WALK_WAYS: Hashable = "walk_ways"
+BUILDINGS: Hashable = ("areas", "building")
+
+
+def places_key(wanted: dict[str, list[str]]) -> Hashable:
+    """The shared-pass key of a places read with these tags."""
+    return ("places", tuple((k, tuple(v)) for k, v in wanted.items()))
+
+
+class WalkWays:
+    """Collects the walkable ways (those touching ``test`` when given) as :class:`OSMWays`."""
+
+    node_keys: tuple[Want, ...] = ()
+    way_keys: tuple[Want, ...] = ("highway",)
+    area_keys: tuple[Want, ...] = ()
+
+    def __init__(self, test: Clip | None = None) -> None:
+        self.test = test
+        self.ids: list[int] = []
+        self.lons: list[float] = []
+        self.lats: list[float] = []
+        self.offsets = [0]
+        self.highway: list[str] = []
+        self.names: list[str] = []
+
+    def node(self, node: osmium.osm.Node) -> None:
+        """Nodes are not asked for."""
+
+    def area(self, area: osmium.osm.Area) -> None:
+        """Areas are not asked for."""
+
+    def way(self, way: osmium.osm.Way) -> None:
+        """Keep a walkable way with at least two located nodes."""
+        if not is_walkable(way.tags):
+            return
+        ok = [nd for nd in way.nodes if nd.location.valid()]
+        if len(ok) < 2:
+            return
+        way_lon = [nd.location.lon for nd in ok]
+        way_lat = [nd.location.lat for nd in ok]
+        if self.test is not None and not self.test.any_inside(way_lon, way_lat):
+            return
+        self.ids.extend(nd.ref for nd in ok)
+        self.lons.extend(way_lon)
+        self.lats.extend(way_lat)
+        self.offsets.append(len(self.ids))
+        self.highway.append(way.tags["highway"])
+        self.names.append(way.tags.get("name") or "")
+
+    def result(self) -> OSMWays:
+        """The ways kept, as flat arrays."""
+        return OSMWays(np.asarray(self.ids, dtype=np.int64), np.asarray(self.lons),
+                       np.asarray(self.lats), np.asarray(self.offsets, dtype=np.int64),
+                       np.asarray(self.highway, dtype=object), np.asarray(self.names, dtype=object))
+
+
+class Areas:
+    """Collects the areas tagged ``key`` (touching ``test`` when given): WKB and a few tags."""
+
+    node_keys: tuple[Want, ...] = ()
+    way_keys: tuple[Want, ...] = ()
+
+    def __init__(self, key: str, test: Clip | None = None) -> None:
+        self.key, self.test = key, test
+        self.area_keys: tuple[Want, ...] = (key,)
+        self.wkb = osmium.geom.WKBFactory()
+        self.geoms: list[bytes] = []
+        self.tags: list[dict[str, str]] = []
+
+    def node(self, node: osmium.osm.Node) -> None:
+        """Nodes are not asked for."""
+
+    def way(self, way: osmium.osm.Way) -> None:
+        """Ways are not asked for."""
+
+    def area(self, area: osmium.osm.Area) -> None:
+        """Keep an area with the key whose rings osmium could assemble."""
+        if area.tags.get(self.key) is None:  # another reader's area, in a shared pass
+            return
+        try:
+            raw = bytes.fromhex(self.wkb.create_multipolygon(area))
+        except RuntimeError:
+            return  # broken ring in the source data; osmium could not assemble it
+        if self.test is not None and not self.test.touches_area(shapely.from_wkb(raw)):
+            return
+        self.geoms.append(raw)
+        # By key, not by iterating every tag: walking a building's tags from Python was
+        # 0.25 s of Ishigaki's 0.6 s building read (the same dict, bar its order).
+        self.tags.append({k: v for k in (self.key, "name", "amenity", "building")
+                          if (v := area.tags.get(k)) is not None})
 
 
 def read_osm_buildings(path: str | Path, *, clip: shapely.Geometry | None = None
@@ -218,7 +260,14 @@ def read_osm_buildings(path: str | Path, *, clip: shapely.Geometry | None = None
     """
     path = Path(path)
     _check_file(path)
-    geoms, tags = _areas(path, "building", Clip(clip) if clip is not None else None)
+    test = Clip(clip) if clip is not None else None
+    try:
+        shared = take(path, BUILDINGS) if test is None else None
+        found = shared if isinstance(shared, Areas) else _streamed(path, Areas("building", test),
+                                                                   test)
+    except RuntimeError as exc:
+        raise osm_error(path, exc) from None
+    geoms, tags = found.geoms, found.tags
     if not geoms:
         raise EmptyLayerError(t("建物（building）が 1 件もありません",
                                 "no buildings (building=*) in the file"), path=path,
@@ -238,56 +287,70 @@ def read_osm_places(src: Source, *, clip: shapely.Geometry | None = None) -> gpd
     _check_file(path)
     wanted = src.osm_tags or DEFAULT_PLACE_TAGS
     test = Clip(clip) if clip is not None else None
-    rows: list[dict[str, str | float]] = []
-    xy: list[tuple[float, float]] = []
+    try:
+        shared = take(path, places_key(wanted)) if test is None else None
+        found = shared if isinstance(shared, Places) else _streamed(path, Places(wanted, test),
+                                                                    test)
+    except RuntimeError as exc:
+        raise osm_error(path, exc) from None
+    rows, xy = found.result()
+    return _places_frame(path, wanted, rows, xy)
 
-    def match(tags: osmium.osm.TagList) -> str | None:
-        for key, values in wanted.items():
+
+class Places:
+    """Collects the nodes and areas with the wanted tags (an area by a point inside it)."""
+
+    way_keys: tuple[Want, ...] = ()
+
+    def __init__(self, wanted: dict[str, list[str]], test: Clip | None = None) -> None:
+        self.wanted, self.test = wanted, test
+        self.node_keys: tuple[Want, ...] = tuple(wanted)
+        self.area_keys: tuple[Want, ...] = tuple(wanted)
+        self.wkb = osmium.geom.WKBFactory()
+        self.nodes: list[tuple[dict[str, str | float], tuple[float, float]]] = []
+        self.areas: list[tuple[dict[str, str | float], tuple[float, float]]] = []
+
+    def _match(self, tags: osmium.osm.TagList) -> str | None:
+        for key, values in self.wanted.items():
             v = tags.get(key)
             if v is not None and (not values or v in values):
                 return f"{key}={v}"
         return None
 
-    try:
-        for node in nodes_of(osmium.FileProcessor(str(path), osmium.osm.NODE)
-                             .with_filter(osmium.filter.KeyFilter(*wanted))):
-            cat = match(node.tags)
-            if cat and node.location.valid() and (
-                    test is None or test.contains_point(node.location.lon, node.location.lat)):
-                rows.append({"osm": f"n{node.id}", "name": node.tags.get("name") or "",
-                             "category": cat, "address": node.tags.get("addr:full") or ""})
-                xy.append((node.location.lon, node.location.lat))
-        _place_areas(path, wanted, match, test, rows, xy)
-    except RuntimeError as exc:
-        raise osm_error(path, exc) from None
-    return _places_frame(path, wanted, rows, xy)
+    def way(self, way: osmium.osm.Way) -> None:
+        """Ways are not asked for (closed ones come as areas)."""
 
+    def node(self, node: osmium.osm.Node) -> None:
+        """Keep a matching node with a location (inside the clip)."""
+        cat = self._match(node.tags)
+        if cat and node.location.valid() and (
+                self.test is None
+                or self.test.contains_point(node.location.lon, node.location.lat)):
+            self.nodes.append(({"osm": f"n{node.id}", "name": node.tags.get("name") or "",
+                                "category": cat, "address": node.tags.get("addr:full") or ""},
+                               (node.location.lon, node.location.lat)))
 
-def _place_areas(path: Path, wanted: dict[str, list[str]],
-                 match: Callable[[osmium.osm.TagList], str | None], test: Clip | None,
-                 rows: list[dict[str, str | float]], xy: list[tuple[float, float]]) -> None:
-    """Append the areas with the wanted tags (by a point inside each) to ``rows`` and ``xy``."""
-    wkb = osmium.geom.WKBFactory()
-    with location_storage(test) as storage:
-        for area in areas_of(osmium.FileProcessor(str(path))
-                             .with_locations(storage)
-                             .with_areas(osmium.filter.KeyFilter(*wanted))
-                             .with_filter(osmium.filter.EntityFilter(osmium.osm.AREA))
-                             .with_filter(osmium.filter.KeyFilter(*wanted))):
-            cat = match(area.tags)
-            if not cat:
-                continue
-            try:
-                geom = shapely.from_wkb(bytes.fromhex(wkb.create_multipolygon(area)))
-            except RuntimeError:
-                continue
-            if test is not None and not test.touches_area(geom):
-                continue
-            pt = geom.representative_point()
-            kind = "w" if area.from_way() else "r"
-            rows.append({"osm": f"{kind}{area.orig_id()}", "name": area.tags.get("name") or "",
-                         "category": cat, "address": area.tags.get("addr:full") or ""})
-            xy.append((pt.x, pt.y))
+    def area(self, area: osmium.osm.Area) -> None:
+        """Keep a matching area (touching the clip) by a point inside it."""
+        cat = self._match(area.tags)
+        if not cat:
+            return
+        try:
+            geom = shapely.from_wkb(bytes.fromhex(self.wkb.create_multipolygon(area)))
+        except RuntimeError:
+            return
+        if self.test is not None and not self.test.touches_area(geom):
+            return
+        pt = geom.representative_point()
+        kind = "w" if area.from_way() else "r"
+        self.areas.append(({"osm": f"{kind}{area.orig_id()}", "name": area.tags.get("name") or "",
+                            "category": cat, "address": area.tags.get("addr:full") or ""},
+                           (pt.x, pt.y)))
+
+    def result(self) -> tuple[list[dict[str, str | float]], list[tuple[float, float]]]:
+        """The rows and their points: the nodes, then the areas."""
+        both = self.nodes + self.areas
+        return [r for r, _ in both], [xy for _, xy in both]
 
 
 def _places_frame(path: Path, wanted: dict[str, list[str]], rows: list[dict[str, str | float]],

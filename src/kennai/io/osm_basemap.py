@@ -1,23 +1,27 @@
 """Read what a map needs around the walk network from an OpenStreetMap file: water, coastline,
 rivers, railways, major roads and place names, for an offline basemap.
 
-One pass over the ways (with node locations), one over the water areas and one over the place
-nodes, each filtered by key in pyosmium's C++ before Python sees anything; ``clip`` keeps what
-touches a polygon (EPSG:4326) as in :mod:`kennai.io.osm`.
+One pass over the file (:mod:`kennai.io.osm_pass`, shared with the build's other readers of the
+file when it plans them) gives the ways, water areas and place nodes, each filtered by key in
+pyosmium's C++ before Python sees anything; ``clip`` keeps what touches a polygon (EPSG:4326)
+as in :mod:`kennai.io.osm`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import osmium
 import shapely
 
 from kennai.errors import InputError
 from kennai.i18n import t
 from kennai.io.osm import location_storage, osm_error
-from kennai.io.osm_clip import Clip, areas_of, nodes_of, ways_of
+from kennai.io.osm_clip import Clip
+from kennai.io.osm_pass import Want, stream, take
 
 #: ``highway`` values drawn as major roads, by their class on the map.
 MAJOR_ROADS = {"motorway": "motorway", "motorway_link": "motorway", "trunk": "trunk",
@@ -56,11 +60,20 @@ def read_osm_basemap(path: str | Path, *, clip: shapely.Geometry | None = None
         raise InputError(t("ファイルが見つかりません", "file not found"), path=path,
                          hint=t("設定の path を確認してください", "check the path in the config"))
     test = Clip(clip) if clip is not None else None
-    rows: list[tuple[str, str, str, shapely.Geometry]] = []
     try:
-        _lines(path, test, rows)
-        _water(path, test, rows)
-        _places(path, test, rows)
+        # A build's whole-file pass (planned when it reads the file whole anyway) is clipped
+        # here, afterwards, by the same vertex test the clipped stream applies.
+        shared = take(path, BASEMAP)
+        if isinstance(shared, Basemap):
+            rows = shared.rows()
+            if test is not None and rows:
+                keep = test.keeps(np.asarray([r[3] for r in rows], dtype=object))
+                rows = [r for r, k in zip(rows, keep, strict=True) if k]
+        else:
+            with location_storage(test) as storage:
+                collector = Basemap(test)
+                stream(path, [collector], locations=storage)
+            rows = collector.rows()
     except (RuntimeError, osmium.InvalidLocationError) as exc:
         raise osm_error(path, exc) from None
     if not rows:
@@ -87,66 +100,72 @@ def _line_kind(tags: osmium.osm.TagList) -> tuple[str, str] | None:
 
 
 #: The (key, value) pairs of the ways :func:`_line_kind` draws: osmium passes only these
-#: ways to Python (every highway way passed before, most only to be dropped; the basemap read
-#: went 0.23 -> 0.20 s on Ishigaki, 0.42 -> 0.39 s on Malta, the same features).
+#: ways to Python when the basemap reads alone (every highway way passed before, most only to
+#: be dropped: 0.23 -> 0.20 s on Ishigaki, 0.42 -> 0.39 s on Malta, the same features).
 _LINE_TAGS = (("natural", "coastline"), *(("waterway", v) for v in sorted(RIVERS)),
               *(("railway", v) for v in sorted(RAILWAYS)),
               *(("highway", v) for v in sorted(MAJOR_ROADS)))
 
+#: The shared-pass key of the basemap read (:func:`kennai.io.osm_pass.take`).
+BASEMAP: Hashable = "basemap"
 
-def _lines(path: Path, test: Clip | None, rows: list[tuple[str, str, str, shapely.Geometry]]
-           ) -> None:
-    with location_storage(test) as storage:
-        fp = (osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
-              .with_locations(storage)
-              .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-              .with_filter(osmium.filter.TagFilter(*_LINE_TAGS)))
-        for way in ways_of(fp):
-            what = _line_kind(way.tags)
-            if what is None:
-                continue
-            ok = [nd for nd in way.nodes if nd.location.valid()]
-            if len(ok) < 2:
-                continue
-            lon = [nd.location.lon for nd in ok]
-            lat = [nd.location.lat for nd in ok]
-            if test is not None and not test.any_inside(lon, lat):
-                continue
-            rows.append((*what, way.tags.get("name") or "",
-                         shapely.linestrings(list(zip(lon, lat, strict=True)))))
+_Row = tuple[str, str, str, shapely.Geometry]
 
 
-def _water(path: Path, test: Clip | None, rows: list[tuple[str, str, str, shapely.Geometry]]
-           ) -> None:
-    wkb = osmium.geom.WKBFactory()
-    keys = tuple(_WATER)
-    with location_storage(test) as storage:
-        fp = (osmium.FileProcessor(str(path))
-              .with_locations(storage)
-              .with_areas(osmium.filter.KeyFilter(*keys))
-              .with_filter(osmium.filter.EntityFilter(osmium.osm.AREA))
-              .with_filter(osmium.filter.KeyFilter(*keys)))
-        for area in areas_of(fp):
-            cls = next((v for k, vs in _WATER.items() if (v := area.tags.get(k)) in vs), None)
-            if cls is None:
-                continue
-            try:
-                geom = shapely.from_wkb(bytes.fromhex(wkb.create_multipolygon(area)))
-            except RuntimeError:
-                continue  # a broken ring in the source data
-            if test is not None and not test.touches_area(geom):
-                continue
-            rows.append(("water", cls, area.tags.get("name") or "", geom))
+class Basemap:
+    """Collects the basemap's lines, water areas and named places (touching ``test``)."""
 
+    node_keys: tuple[Want, ...] = ("place",)
+    way_keys: tuple[Want, ...] = _LINE_TAGS
+    area_keys: tuple[Want, ...] = tuple(_WATER)
 
-def _places(path: Path, test: Clip | None, rows: list[tuple[str, str, str, shapely.Geometry]]
-            ) -> None:
-    for node in nodes_of(osmium.FileProcessor(str(path), osmium.osm.NODE)
-                         .with_filter(osmium.filter.KeyFilter("place"))):
+    def __init__(self, test: Clip | None = None) -> None:
+        self.test = test
+        self.wkb = osmium.geom.WKBFactory()
+        self.lines: list[_Row] = []
+        self.water: list[_Row] = []
+        self.places: list[_Row] = []
+
+    def way(self, way: osmium.osm.Way) -> None:
+        """Keep a coastline, river, railway or major road with two located nodes or more."""
+        what = _line_kind(way.tags)
+        if what is None:
+            return
+        ok = [nd for nd in way.nodes if nd.location.valid()]
+        if len(ok) < 2:
+            return
+        lon = [nd.location.lon for nd in ok]
+        lat = [nd.location.lat for nd in ok]
+        if self.test is not None and not self.test.any_inside(lon, lat):
+            return
+        self.lines.append((*what, way.tags.get("name") or "",
+                           shapely.linestrings(list(zip(lon, lat, strict=True)))))
+
+    def area(self, area: osmium.osm.Area) -> None:
+        """Keep a water area whose rings osmium could assemble."""
+        cls = next((v for k, vs in _WATER.items() if (v := area.tags.get(k)) in vs), None)
+        if cls is None:
+            return
+        try:
+            geom = shapely.from_wkb(bytes.fromhex(self.wkb.create_multipolygon(area)))
+        except RuntimeError:
+            return  # a broken ring in the source data
+        if self.test is not None and not self.test.touches_area(geom):
+            return
+        self.water.append(("water", cls, area.tags.get("name") or "", geom))
+
+    def node(self, node: osmium.osm.Node) -> None:
+        """Keep a named place node (city, town, … islet)."""
         cls = node.tags.get("place")
         name = node.tags.get("name")
         if cls not in PLACES or not name or not node.location.valid():
-            continue
-        if test is not None and not test.contains_point(node.location.lon, node.location.lat):
-            continue
-        rows.append(("place", cls, name, shapely.Point(node.location.lon, node.location.lat)))
+            return
+        if self.test is not None and not self.test.contains_point(node.location.lon,
+                                                                   node.location.lat):
+            return
+        self.places.append(("place", cls, name,
+                            shapely.Point(node.location.lon, node.location.lat)))
+
+    def rows(self) -> list[_Row]:
+        """The features: lines, then water, then places (the order of the map's layers)."""
+        return self.lines + self.water + self.places

@@ -85,6 +85,19 @@ class Clip:
         return bool(shapely.intersects_xy(self.polygon, xy[:, 0], xy[:, 1]).any())
 
 
+    def keeps(self, geoms: np.ndarray) -> np.ndarray:
+        """Per geometry, whether any vertex is inside the polygon: what a clipped read keeps of
+        nodes, ways and areas alike, tested on a whole read's geometries at once."""
+        xy, owner = shapely.get_coordinates(geoms, return_index=True)
+        x, y = xy[:, 0], xy[:, 1]
+        at = np.flatnonzero((x >= self.minx) & (x <= self.maxx)
+                            & (y >= self.miny) & (y <= self.maxy))
+        inside = at[shapely.intersects_xy(self.polygon, x[at], y[at])]
+        out = np.zeros(len(geoms), dtype=bool)
+        out[owner[inside]] = True
+        return out
+
+
 @contextmanager
 def disk_locations() -> Iterator[str]:
     """A node-location storage on disk (removed afterwards), for ``with_locations``."""
