@@ -18,7 +18,7 @@ from kennai.io import osm, osm_basemap, osm_pass
 from kennai.io.osm import (
     BUILDINGS,
     WALK_WAYS,
-    Areas,
+    Buildings,
     Places,
     WalkWays,
     places_key,
@@ -63,7 +63,7 @@ def _everything(path: Path, clip: shapely.Geometry) -> dict[str, object]:
 
 
 def _plan(path: Path) -> dict[Path, dict]:
-    plan: dict = {WALK_WAYS: WalkWays, BUILDINGS: partial(Areas, "building"), BASEMAP: Basemap}
+    plan: dict = {WALK_WAYS: WalkWays, BUILDINGS: Buildings, BASEMAP: Basemap}
     for tags in TAGS:
         plan[places_key(tags)] = partial(Places, tags)
     return {path: plan}
@@ -104,7 +104,7 @@ def test_a_shared_pass_gives_every_reader_what_it_reads_alone(
 
 def test_a_reader_takes_its_result_once_and_the_plan_ends_with_the_block() -> None:
     with osm_pass.shared_pass(_plan(DEMO)):
-        assert isinstance(osm_pass.take(DEMO, BUILDINGS), Areas)
+        assert isinstance(osm_pass.take(DEMO, BUILDINGS), Buildings)
         assert osm_pass.take(DEMO, BUILDINGS) is None  # handed over: not held for the build
         assert osm_pass.take(DEMO, "no such read") is None
     assert osm_pass.take(DEMO, WALK_WAYS) is None

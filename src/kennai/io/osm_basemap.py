@@ -143,8 +143,12 @@ class Basemap:
 
     def area(self, area: osmium.osm.Area) -> None:
         """Keep a water area whose rings osmium could assemble."""
-        cls = next((v for k, vs in _WATER.items() if (v := area.tags.get(k)) in vs), None)
-        if cls is None:
+        tags = area.tags  # a shared pass gives every building too: a plain loop, no generator
+        for key, values in _WATER.items():
+            cls = tags.get(key)
+            if cls in values:
+                break
+        else:
             return
         try:
             geom = shapely.from_wkb(bytes.fromhex(self.wkb.create_multipolygon(area)))

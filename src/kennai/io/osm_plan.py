@@ -19,7 +19,7 @@ from kennai.io.osm import (
     BUILDINGS,
     DEFAULT_PLACE_TAGS,
     WALK_WAYS,
-    Areas,
+    Buildings,
     Places,
     WalkWays,
     places_key,
@@ -49,7 +49,7 @@ def whole_file_reads(config: RegionConfig
             if kind == "network":
                 plan(src.path, WALK_WAYS, WalkWays)
             elif kind == "buildings":
-                plan(src.path, BUILDINGS, partial(Areas, "building"))
+                plan(src.path, BUILDINGS, Buildings)
             elif kind in ("places", "candidates"):
                 wanted = src.osm_tags or DEFAULT_PLACE_TAGS
                 plan(src.path, places_key(wanted), partial(Places, wanted))
