@@ -83,6 +83,7 @@ class Segments:
             idx = by_rank[bounds[k - 1]:bounds[k]]
             self.start[idx] = self.start[idx - 1] + self.length[idx - 1]
         self._grids: dict[float, Grid | None] = {}
+        self._reach: dict[tuple[float, int], np.ndarray] = {}
 
     def edge_lengths(self) -> np.ndarray:
         """Every edge's length as GEOS's ``length`` gives it: its segments added in order (the
@@ -109,8 +110,17 @@ class Segments:
         out: list[tuple[np.ndarray, ...]] = []
         nothing = [np.zeros(0, dtype=np.int64)]
         todo = np.arange(len(xy))
+        plan = search_plan(probe, max_distance_m)
+        if max_distance_m is not None and len(xy):
+            # Points with no segment in the cells within reach are not snapped: settled by
+            # one look-up each instead of every search in turn (most raster cells of a
+            # surface lie far from any street).
+            alone = self.nothing_within(xy, plan[0][0], max_distance_m)
+            if alone is not None:
+                nothing.append(todo[alone])
+                todo = todo[~alone]
         known: np.ndarray | None = None  # the least distance found so far, per point of todo
-        for cell, rings in search_plan(probe, max_distance_m):
+        for cell, rings in plan:
             if len(todo) == 0:
                 break
             grid = self.grid(cell)  # made only when some point needs it
@@ -235,6 +245,26 @@ class Segments:
         out[start] = self.a[self.first[edge[start]]]
         return out
 
+    def nothing_within(self, xy: np.ndarray, cell: float, distance: float) -> np.ndarray | None:
+        """Per point, whether no segment lies in the cells within ``distance`` of its own cell
+        (so none lies within ``distance`` of it): a look-up in the grid's occupied cells,
+        widened once per size and distance. None when the grid keeps only its occupied
+        cells' keys (a sparse grid) or holds nothing."""
+        grid = self.grid(cell)
+        if grid is None or not grid.dense:
+            return None
+        rings = max(1, int(np.ceil((distance + PRUNE_M) / cell)))
+        key = (cell, rings)
+        if key not in self._reach:
+            self._reach[key] = _widened(np.diff(grid.ptr) > 0, grid.shape, rings)
+        reach = self._reach[key]
+        c = np.floor(xy / cell).astype(np.int64) - grid.lo
+        ok = (c[:, 0] >= 0) & (c[:, 0] < grid.shape[0]) & (c[:, 1] >= 0) & (c[:, 1] < grid.shape[1])
+        out = np.zeros(len(xy), dtype=bool)  # beyond the grid: left to the searches
+        at = np.flatnonzero(ok)
+        out[at] = ~reach[c[at, 0], c[at, 1]]
+        return out
+
     def grid(self, cell: float) -> Grid | None:
         """The segments by ``cell``-sized grid cell, made once per size: each segment cut into
         pieces no longer than a cell, so that each piece touches at most four."""
@@ -242,6 +272,21 @@ class Segments:
             self._grids[cell] = (_make_grid(self.a, self.b, cell) if len(self.a) and cell > 0
                                  else None)
         return self._grids[cell]
+
+
+def _widened(occupied: np.ndarray, shape: np.ndarray, rings: int) -> np.ndarray:
+    """The cells with an occupied cell within ``rings`` rows and columns (a box dilation of
+    the grid's occupied cells, one axis at a time)."""
+    grid = occupied.reshape(int(shape[0]), int(shape[1]))
+    out = grid.copy()
+    for k in range(1, rings + 1):  # along the first axis
+        out[k:] |= grid[:-k]
+        out[:-k] |= grid[k:]
+    rows = out.copy()
+    for k in range(1, rings + 1):  # then along the second
+        out[:, k:] |= rows[:, :-k]
+        out[:, :-k] |= rows[:, k:]
+    return out
 
 
 def search_plan(probe: float, max_distance_m: float | None) -> list[tuple[float, int]]:
