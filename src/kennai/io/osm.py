@@ -27,7 +27,7 @@ import shapely
 from kennai.config import Source
 from kennai.errors import EmptyLayerError, InputError
 from kennai.i18n import t
-from kennai.io.osm_clip import Clip, disk_locations
+from kennai.io.osm_clip import Clip, disk_locations, located_nodes
 from kennai.io.osm_pass import Collector, Want, stream, take
 
 _C = TypeVar("_C", bound=Collector)
@@ -193,15 +193,9 @@ class WalkWays:
 
     def way(self, way: osmium.osm.Way) -> None:
         """Keep a walkable way with at least two located nodes."""
-        if not is_walkable(way.tags):
+        if not is_walkable(way.tags) or (kept := located_nodes(way, self.test)) is None:
             return
-        ok = [nd for nd in way.nodes if nd.location.valid()]
-        if len(ok) < 2:
-            return
-        way_lon = [nd.location.lon for nd in ok]
-        way_lat = [nd.location.lat for nd in ok]
-        if self.test is not None and not self.test.any_inside(way_lon, way_lat):
-            return
+        ok, way_lon, way_lat = kept
         self.ids.extend(nd.ref for nd in ok)
         self.lons.extend(way_lon)
         self.lats.extend(way_lat)

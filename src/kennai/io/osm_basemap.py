@@ -20,7 +20,7 @@ import shapely
 from kennai.errors import InputError
 from kennai.i18n import t
 from kennai.io.osm import location_storage, osm_error
-from kennai.io.osm_clip import Clip
+from kennai.io.osm_clip import Clip, located_nodes
 from kennai.io.osm_pass import Want, stream, take
 
 #: ``highway`` values drawn as major roads, by their class on the map.
@@ -129,15 +129,9 @@ class Basemap:
     def way(self, way: osmium.osm.Way) -> None:
         """Keep a coastline, river, railway or major road with two located nodes or more."""
         what = _line_kind(way.tags)
-        if what is None:
+        if what is None or (kept := located_nodes(way, self.test)) is None:
             return
-        ok = [nd for nd in way.nodes if nd.location.valid()]
-        if len(ok) < 2:
-            return
-        lon = [nd.location.lon for nd in ok]
-        lat = [nd.location.lat for nd in ok]
-        if self.test is not None and not self.test.any_inside(lon, lat):
-            return
+        _, lon, lat = kept
         self.lines.append((*what, way.tags.get("name") or "",
                            shapely.linestrings(list(zip(lon, lat, strict=True)))))
 

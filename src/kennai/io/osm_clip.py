@@ -43,6 +43,20 @@ def areas_of(objects: Iterable[object]) -> Iterator[osmium.osm.Area]:
     return cast(Iterator[osmium.osm.Area], iter(objects))
 
 
+def located_nodes(way: osmium.osm.Way, test: Clip | None
+                  ) -> tuple[list[osmium.osm.NodeRef], list[float], list[float]] | None:
+    """A way's nodes that have a location, with their longitudes and latitudes, when there
+    are two or more and (given ``test``) one is inside it; else None (nothing to keep)."""
+    ok = [nd for nd in way.nodes if nd.location.valid()]
+    if len(ok) < 2:
+        return None
+    lon = [nd.location.lon for nd in ok]
+    lat = [nd.location.lat for nd in ok]
+    if test is not None and not test.any_inside(lon, lat):
+        return None
+    return ok, lon, lat
+
+
 class Clip:
     """A polygon (EPSG:4326) to test node locations against: its box first, then itself.
 
