@@ -5,6 +5,7 @@ The demo town's OSM XML always runs; Ishigaki's PBF (real, ../shared/data) runs 
 
 from __future__ import annotations
 
+import threading
 from functools import partial
 from pathlib import Path
 
@@ -108,7 +109,17 @@ def test_a_reader_takes_its_result_once_and_the_plan_ends_with_the_block() -> No
         assert osm_pass.take(DEMO, BUILDINGS) is None  # handed over: not held for the build
         assert osm_pass.take(DEMO, "no such read") is None
     assert osm_pass.take(DEMO, WALK_WAYS) is None
-    assert not osm_pass._PLANS and not osm_pass._DONE
+    assert not osm_pass._PLANNED.plans and not osm_pass._PLANNED.done
+
+
+def test_a_plan_is_its_own_threads() -> None:
+    # The API's updater builds in a thread of its own: another thread's plan is not its.
+    got: list[object] = []
+    with osm_pass.shared_pass(_plan(DEMO)):
+        other = threading.Thread(target=lambda: got.append(osm_pass.take(DEMO, BUILDINGS)))
+        other.start()
+        other.join()
+        assert got == [None] and isinstance(osm_pass.take(DEMO, BUILDINGS), Buildings)
 
 
 def test_a_broken_file_in_a_shared_pass_is_the_readers_one_line_error(tmp_path: Path) -> None:

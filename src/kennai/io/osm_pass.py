@@ -15,6 +15,7 @@ relations, then everything) instead of sixteen.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -108,10 +109,18 @@ def _union(groups: Iterator[tuple[Want, ...]]) -> tuple[Want, ...]:
     return tuple(dict.fromkeys(want for wants in groups for want in wants))
 
 
-#: The reads a build has planned, per file: {file: {reader key: a new collector}}.
-_PLANS: dict[Path, dict[Hashable, Callable[[], Collector]]] = {}
-#: The collectors of each file's shared pass, once it has run.
-_DONE: dict[Path, dict[Hashable, Collector]] = {}
+class _Planned(threading.local):
+    """One thread's planned reads (a build runs in one thread; the API's updater and a
+    server's requests build in threads of their own, and never share a plan)."""
+
+    def __init__(self) -> None:
+        #: Per file, the reads a build has planned: {reader key: a new collector}.
+        self.plans: dict[Path, dict[Hashable, Callable[[], Collector]]] = {}
+        #: Per file, the collectors of its shared pass, once it has run.
+        self.done: dict[Path, dict[Hashable, Collector]] = {}
+
+
+_PLANNED = _Planned()
 
 
 @contextmanager
@@ -127,13 +136,13 @@ def shared_pass(plans: Mapping[Path, Mapping[Hashable, Callable[[], Collector]]]
     """
     keys = [Path(p).resolve() for p in plans]
     for key, plan in zip(keys, plans.values(), strict=True):
-        _PLANS[key] = dict(plan)
+        _PLANNED.plans[key] = dict(plan)
     try:
         yield
     finally:
         for key in keys:
-            _PLANS.pop(key, None)
-            _DONE.pop(key, None)
+            _PLANNED.plans.pop(key, None)
+            _PLANNED.done.pop(key, None)
 
 
 def take(path: Path, key: Hashable) -> Collector | None:
@@ -144,13 +153,13 @@ def take(path: Path, key: Hashable) -> Collector | None:
     RuntimeError from pyosmium passes through, as from :func:`stream`.
     """
     where = Path(path).resolve()
-    plan = _PLANS.get(where)
+    plan = _PLANNED.plans.get(where)
     if plan is None or key not in plan:
         return None
-    done = _DONE.get(where)
+    done = _PLANNED.done.get(where)
     if done is None:
         made = {k: make() for k, make in plan.items()}
         stream(where, list(made.values()))
-        done = _DONE[where] = made
+        done = _PLANNED.done[where] = made
     del plan[key]
     return done.pop(key)
