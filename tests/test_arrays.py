@@ -12,6 +12,7 @@ from kennai.arrays import unique_rows_inverse, unique_sorted
 def test_unique_sorted_is_numpys(n: int) -> None:
     values = np.random.default_rng(n).integers(-50, 50, n)
     assert np.array_equal(unique_sorted(values), np.unique(values))
+    assert np.array_equal(unique_sorted(values, kind="stable"), np.unique(values))
 
 
 @pytest.mark.parametrize("n", [1, 2, 1000, 50_000])

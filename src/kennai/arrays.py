@@ -9,12 +9,19 @@ still. These give the same answers as :func:`numpy.unique` by sorting.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 
-def unique_sorted(values: np.ndarray) -> np.ndarray:
-    """The distinct values of a 1-D array, ascending (as ``np.unique(values)``)."""
-    out = np.sort(np.asarray(values).ravel())
+def unique_sorted(values: np.ndarray, *, kind: Literal["quicksort", "stable"] = "quicksort"
+                  ) -> np.ndarray:
+    """The distinct values of a 1-D array, ascending (as ``np.unique(values)``).
+
+    ``kind="stable"`` (timsort) is several times faster on values that come in sorted runs
+    already; on values in no order the default is.
+    """
+    out = np.sort(np.asarray(values).ravel(), kind=kind)
     if len(out) < 2:
         return out
     return out[np.concatenate([[True], out[1:] != out[:-1]])]
