@@ -96,7 +96,10 @@ def csr_from_edges(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> csr_m
     # four million entries took 2.6 s, this 0.5 s, and the minimum is the same bits.
     key = u * n + v if n < 3_000_000_000 else None  # u·n + v fits an int64
     if key is not None and len(key):
-        order = np.argsort(key)
+        # Timsort: edges come in runs (a network's edges follow its ways or its lattice); on
+        # a 1M-node grid 0.31-0.43 s against 0.02-0.15 s, on Ishigaki and Malta the same. The
+        # least weight of each pair does not depend on the order within it.
+        order = np.argsort(key, kind="stable")
         key, w = key[order], w[order]
         first = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
         w = np.minimum.reduceat(w, first)
