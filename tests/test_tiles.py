@@ -86,6 +86,20 @@ def test_tileset_caches_in_memory_and_on_disk(tmp_path: Path) -> None:
     assert rebuilt.stats["rendered"] == 1 and rebuilt.cache_dir != first.cache_dir
 
 
+def test_prepare_makes_what_a_first_tile_would_and_the_tile_is_the_same(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    tile = mercantile.tile(LON, LAT, 15)
+    fresh = TileSet([_circle_layer()], version="v").render(15, tile.x, tile.y)
+    ready = TileSet([_circle_layer()], version="v")
+    ready.prepare(15, 15)
+    layer = ready.layers[0]
+    assert (15, 1.0) in layer._zooms
+    made: list[int] = []
+    monkeypatch.setattr("kennai.tile_encoding.layer_properties",
+                        lambda records: made.append(len(records)))  # must not be called again
+    assert ready.render(15, tile.x, tile.y) == fresh and made == []
+
+
 def test_lru_is_bounded() -> None:
     ts = TileSet([_circle_layer()], version="v", memory_tiles=2)
     for x in range(4):

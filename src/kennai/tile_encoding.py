@@ -135,6 +135,18 @@ class TileLayer:
                              "Number" if pd.api.types.is_numeric_dtype(dtype) else "String")
         return out
 
+    def properties(self) -> LayerProperties:
+        """Every feature's properties as MVT keys and values, made once (thread-safe): a
+        layer's first tile would otherwise make them for all its features (50 ms for the
+        rosenka streets)."""
+        done = self._properties
+        if done is not None:
+            return done
+        with self._lock:
+            if self._properties is None:
+                self._properties = layer_properties(self._records)
+            return self._properties
+
     def prepared(self, z: int, detail: float = 1.0) -> _Prepared:
         """The layer simplified for zoom ``z`` at ``detail`` half-pixels, without features under
         ``detail`` pixels, and its STRtree (made once, thread-safe)."""
@@ -204,9 +216,7 @@ class TileLayer:
         geoms, rows = self.grid(bounds, z, detail=detail)
         if not len(rows):
             return b""
-        if self._properties is None:
-            self._properties = layer_properties(self._records)
-        return encode_layer(self.name, geoms, rows, self._properties, extent=EXTENT,
+        return encode_layer(self.name, geoms, rows, self.properties(), extent=EXTENT,
                             options=MVT_OPTIONS)
 
 

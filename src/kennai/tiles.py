@@ -136,7 +136,10 @@ class TileSet:
         return data
 
     def prepare(self, minzoom: int, maxzoom: int) -> None:
-        """Simplify every layer for each zoom of a range now rather than on its first tile."""
+        """Make every layer's properties, then simplify every layer for each zoom of a range,
+        now rather than in the first tiles that need them."""
+        for layer in self.layers:
+            layer.properties()
         for layer in self.layers:
             for z in range(max(minzoom, layer.minzoom), min(maxzoom, layer.maxzoom) + 1):
                 layer.prepared(z)
