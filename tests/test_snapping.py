@@ -228,3 +228,22 @@ def test_yaizu_residents_snap_as_geos_snaps_them(yaizu: Region) -> None:
     xy = shapely.get_coordinates(compute_access(yaizu).residents.geometry.values)
     for max_d in (300.0, 100.0, None):
         check(net, xy, max_d)
+
+
+def test_widening_the_occupied_cells_is_a_box_dilation() -> None:
+    """The doubling windows of ``_widened`` give what OR-ing every shifted copy gives."""
+    from kennai.segments import _widened
+
+    rng = np.random.default_rng(3)
+    for h, w in ((1, 1), (3, 5), (40, 70), (7, 300)):
+        for rings in (1, 2, 3, 5, 8, 16, 33):
+            occupied = rng.random(h * w) < 0.02
+            grid = occupied.reshape(h, w)
+            expect = np.zeros_like(grid)
+            for di in range(-min(rings, h - 1), min(rings, h - 1) + 1):
+                for dj in range(-min(rings, w - 1), min(rings, w - 1) + 1):
+                    shifted = np.zeros_like(grid)
+                    src = grid[max(0, di):h + min(0, di), max(0, dj):w + min(0, dj)]
+                    shifted[max(0, -di):h + min(0, -di), max(0, -dj):w + min(0, -dj)] = src
+                    expect |= shifted
+            assert np.array_equal(_widened(occupied, np.array([h, w]), rings), expect)

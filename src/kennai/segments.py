@@ -253,10 +253,10 @@ class Segments:
         """Per point, whether no segment lies in the cells within ``distance`` of its own cell
         (so none lies within ``distance`` of it): a look-up in the grid's occupied cells,
         widened once per size and distance. None when the grid keeps only its occupied
-        cells' keys (a sparse grid) or holds nothing."""
+        cells' keys (a sparse grid), holds nothing, or has 64 cells or more a point."""
         grid = self.grid(cell)
-        if grid is None or not grid.dense:
-            return None
+        if grid is None or not grid.dense or len(xy) * 64 < len(grid.ptr):
+            return None  # (few points beside the cells: the searches cost less than widening)
         rings = max(1, int(np.ceil((distance + PRUNE_M) / cell)))
         key = (cell, rings)
         if key not in self._reach:
@@ -282,15 +282,24 @@ def _widened(occupied: np.ndarray, shape: np.ndarray, rings: int) -> np.ndarray:
     """The cells with an occupied cell within ``rings`` rows and columns (a box dilation of
     the grid's occupied cells, one axis at a time)."""
     grid = occupied.reshape(int(shape[0]), int(shape[1]))
-    out = grid.copy()
-    for k in range(1, rings + 1):  # along the first axis
-        out[k:] |= grid[:-k]
-        out[:-k] |= grid[k:]
-    rows = out.copy()
-    for k in range(1, rings + 1):  # then along the second
-        out[:, k:] |= rows[:, :-k]
-        out[:, :-k] |= rows[:, k:]
-    return out
+    return _any_within(_any_within(grid, rings, axis=0), rings, axis=1)
+
+
+def _any_within(a: np.ndarray, rings: int, *, axis: int) -> np.ndarray:
+    """``out[i] = a[i - rings : i + rings + 1].any()`` along ``axis`` (the window cut at the
+    ends), by windows that double: about log2(2 rings + 1) passes over the cells, not 2 rings
+    (Ishigaki's 2.1M cells at 300 m: 8 ms that way)."""
+    a = np.moveaxis(a, axis, 0)
+    n, width = a.shape[0], 2 * rings + 1
+    pad = np.zeros((n + 2 * rings, *a.shape[1:]), dtype=bool)
+    pad[rings:rings + n] = a
+    span = 1  # pad[i] holds the window of span cells from i
+    while span * 2 <= width:
+        pad[:-span] |= pad[span:]  # numpy reads the overlapping input before writing
+        span *= 2
+    if span < width:
+        pad[:span - width] |= pad[width - span:]
+    return np.moveaxis(pad[:n], 0, axis)
 
 
 def search_plan(probe: float, max_distance_m: float | None) -> list[tuple[float, int]]:
