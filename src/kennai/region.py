@@ -36,6 +36,15 @@ DEM = "dem.tif"
 METADATA = "metadata.json"
 
 
+def _read_build_layer(path: Path, layer: str) -> gpd.GeoDataFrame:
+    """One layer of a build's GeoPackage, through GDAL's Arrow stream: the same frame as the
+    row-by-row read (columns, types, geometry bytes, index; checked on every pipeline's
+    build) in half the time (Ishigaki's 22,713 buildings: 54-78 -> 26-34 ms)."""
+    import pyogrio
+
+    return pyogrio.read_dataframe(path, layer=layer, use_arrow=True)
+
+
 @dataclass
 class Region:
     """A region's checked layers in the analysis CRS.
@@ -90,9 +99,7 @@ class Region:
                       f"{', '.join(self.layer_names)})"),
                     feature=kind, hint=t("設定の layers に追加してください",
                                          "add it to the config's layers"))
-            import pyogrio
-
-            self._layers[kind] = pyogrio.read_dataframe(self.build_dir / GPKG, layer=kind)
+            self._layers[kind] = _read_build_layer(self.build_dir / GPKG, kind)
         return self._layers[kind]
 
     def district_row(self, layer: str, district: str) -> tuple[gpd.GeoDataFrame, int]:
@@ -129,10 +136,7 @@ class Region:
                       f"no plan {name!r} (there are: {', '.join(self.plan_names)})"),
                     feature=name, hint=t("設定の plans を確認してください",
                                          "check the config's plans"))
-            import pyogrio
-
-            self._plans[name] = pyogrio.read_dataframe(self.build_dir / GPKG,
-                                                       layer=f"plan__{name}")
+            self._plans[name] = _read_build_layer(self.build_dir / GPKG, f"plan__{name}")
         return self._plans[name]
 
     @property
