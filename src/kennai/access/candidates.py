@@ -22,6 +22,7 @@ from kennai.arrays import unique_sorted
 from kennai.candidate_kinds import DEFAULT_ALLOWED, KINDS_BY_KEY, candidate_kind, unknown_kinds
 from kennai.errors import ConfigError
 from kennai.i18n import t
+from kennai.nearest import nearest_points
 from kennai.region import Region
 
 #: A candidate this close to a place already there (metres) is that place, not a new one.
@@ -96,11 +97,8 @@ def _network_points(region: Region, results: AccessResults, limit: int) -> gpd.G
         nodes = np.arange(0)
     else:
         geoms = far.geometry.values
-        if bool(np.all(shapely.get_type_id(geoms) == 0)):  # points: a k-d tree (5x GEOS's tree)
-            # scipy.spatial only here: its import (0.1 s) would delay every build otherwise.
-            from scipy.spatial import cKDTree
-
-            nearest = cKDTree(net.node_xy).query(shapely.get_coordinates(geoms))[1]
+        if bool(np.all(shapely.get_type_id(geoms) == 0)):  # points: ties to the lower node
+            nearest = nearest_points(net.node_xy, shapely.get_coordinates(geoms))
         else:
             ntree = shapely.STRtree(shapely.points(net.node_xy))
             nearest = ntree.query_nearest(geoms, all_matches=False)[1]
