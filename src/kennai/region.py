@@ -36,13 +36,19 @@ DEM = "dem.tif"
 METADATA = "metadata.json"
 
 
+#: Layers of up to this many features are read through GDAL's Arrow stream; larger ones row
+#: by row, whose peak memory is lower (500k buildings: 486 against 590 MB, 1.9 against 1.5 s).
+ARROW_MAX_FEATURES = 200_000
+
+
 def _read_build_layer(path: Path, layer: str) -> gpd.GeoDataFrame:
-    """One layer of a build's GeoPackage, through GDAL's Arrow stream: the same frame as the
-    row-by-row read (columns, types, geometry bytes, index; checked on every pipeline's
+    """One layer of a build's GeoPackage. Through the Arrow stream the frame is the same as
+    read row by row (columns, types, geometry bytes, index; checked on every pipeline's
     build) in half the time (Ishigaki's 22,713 buildings: 54-78 -> 26-34 ms)."""
     import pyogrio
 
-    return pyogrio.read_dataframe(path, layer=layer, use_arrow=True)
+    small = int(pyogrio.read_info(path, layer=layer)["features"]) <= ARROW_MAX_FEATURES
+    return pyogrio.read_dataframe(path, layer=layer, use_arrow=small)
 
 
 @dataclass
