@@ -15,7 +15,7 @@ import shapely
 
 from kennai.config import Source, load_config
 from kennai.errors import InputError
-from kennai.io import osm, osm_basemap, osm_pass
+from kennai.io import osm, osm_pass
 from kennai.io.osm import (
     BUILDINGS,
     WALK_WAYS,
@@ -91,7 +91,7 @@ def test_a_shared_pass_gives_every_reader_what_it_reads_alone(
         passes.append(len(cs))
         real(p, cs, **kw)
 
-    for module in (osm_pass, osm, osm_basemap):
+    for module in (osm_pass, osm):  # the readers stream through kennai.io.osm.collect
         monkeypatch.setattr(module, "stream", counted)
     with osm_pass.shared_pass(_plan(path)):
         together = _everything(path, clip)

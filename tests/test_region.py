@@ -245,3 +245,22 @@ def test_wrong_name_column_hint_names_the_setting(tmp_path: Path) -> None:
     with pytest.raises(InputError) as exc:
         build_region(cfg, build_dir=tmp_path / "b")
     assert "change 'name_column: SCHOOL'" in exc.value.format("en")
+
+
+@pytest.mark.parametrize("name", ["demo", "yaizu"])
+def test_build_layers_read_through_arrow_are_the_row_by_row_frames(
+        name: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyogrio
+
+    from kennai import region as region_module
+
+    built = request.getfixturevalue(name)
+    gpkg = built.build_dir / region_module.GPKG
+    for layer in pyogrio.list_layers(gpkg)[:, 0]:
+        rows = pyogrio.read_dataframe(gpkg, layer=layer)
+        for limit in (region_module.ARROW_MAX_FEATURES, 0):  # through Arrow, then row by row
+            monkeypatch.setattr(region_module, "ARROW_MAX_FEATURES", limit)
+            got = region_module._read_build_layer(gpkg, layer)
+            assert list(got.dtypes) == list(rows.dtypes), layer
+            assert got.drop(columns="geometry").equals(rows.drop(columns="geometry")), layer
+            assert got.geometry.to_wkb().equals(rows.geometry.to_wkb()) and got.crs == rows.crs

@@ -51,7 +51,7 @@ def nearest_points(points: np.ndarray, queries: np.ndarray) -> np.ndarray:
     tree = shapely.STRtree(shapely.points(points))
     q_geoms = shapely.points(queries)
     (qi, _), dist = tree.query_nearest(q_geoms, return_distance=True, all_matches=False)
-    reach = np.empty(len(queries))
+    reach = np.full(len(queries), np.inf)  # every query has a nearest: the tree is not empty
     reach[qi] = dist + HAIR
     qi, pi = tree.query(q_geoms, predicate="dwithin", distance=reach)
     out = np.empty(len(queries), dtype=np.int64)

@@ -13,7 +13,7 @@ equals reading a file pre-clipped to that polygon with ``osmium extract``.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,12 +109,7 @@ def read_walk_ways(path: str | Path, *, clip: shapely.Geometry | None = None) ->
     if last is not None and last[0] == key:
         ways = last[1] if test is None else _clipped(last[1], test)
     else:
-        try:
-            shared = take(path, WALK_WAYS) if test is None else None
-            ways = (shared if isinstance(shared, WalkWays)
-                    else _streamed(path, WalkWays(test), test)).result()
-        except (RuntimeError, osmium.InvalidLocationError) as exc:
-            raise osm_error(path, exc) from None
+        ways = collect(path, WALK_WAYS, lambda: WalkWays(test), test=test).result()
         if test is None:  # kept for the clipped read that follows it in a build
             _LAST_UNCLIPPED[0] = (key, ways)
     if len(ways.offsets) == 1:
@@ -152,11 +147,24 @@ def _clipped(ways: OSMWays, test: Clip) -> OSMWays:
                    ways.highway[keep], ways.name[keep])
 
 
-def _streamed(path: Path, collector: _C, test: Clip | None) -> _C:
-    """``collector`` run over its own pass of the file (node locations on disk when clipping)."""
-    with location_storage(test) as storage:
-        stream(path, [collector], locations=storage)
-    return collector
+def collect(path: Path, key: Hashable, make: Callable[[], _C], *, test: Clip | None,
+            shared_when_clipped: bool = False) -> _C:
+    """A reader's collector, filled: taken from the build's shared pass over the whole file
+    when the build planned this read (``key``), else ``make()`` run over a pass of its own
+    (node locations on disk when clipping to ``test``). A reader that clips what it takes
+    afterwards (the basemap) asks with ``shared_when_clipped``. pyosmium's errors reach the
+    user as the file's one-line :class:`InputError`.
+    """
+    collector = make()
+    try:
+        shared = take(path, key) if test is None or shared_when_clipped else None
+        if isinstance(shared, type(collector)):
+            return shared
+        with location_storage(test) as storage:
+            stream(path, [collector], locations=storage)
+        return collector
+    except (RuntimeError, osmium.InvalidLocationError) as exc:
+        raise osm_error(path, exc) from None
 
 
 #: The shared-pass keys of the readers (:func:`kennai.io.osm_pass.take`).
@@ -253,11 +261,7 @@ def read_osm_buildings(path: str | Path, *, clip: shapely.Geometry | None = None
     path = Path(path)
     _check_file(path)
     test = Clip(clip) if clip is not None else None
-    try:
-        shared = take(path, BUILDINGS) if test is None else None
-        found = shared if isinstance(shared, Buildings) else _streamed(path, Buildings(test), test)
-    except RuntimeError as exc:
-        raise osm_error(path, exc) from None
+    found = collect(path, BUILDINGS, lambda: Buildings(test), test=test)
     geoms = found.geoms
     if not geoms:
         raise EmptyLayerError(t("建物（building）が 1 件もありません",
@@ -278,13 +282,7 @@ def read_osm_places(src: Source, *, clip: shapely.Geometry | None = None) -> gpd
     _check_file(path)
     wanted = src.osm_tags or DEFAULT_PLACE_TAGS
     test = Clip(clip) if clip is not None else None
-    try:
-        shared = take(path, places_key(wanted)) if test is None else None
-        found = shared if isinstance(shared, Places) else _streamed(path, Places(wanted, test),
-                                                                    test)
-    except RuntimeError as exc:
-        raise osm_error(path, exc) from None
-    rows, xy = found.result()
+    rows, xy = collect(path, places_key(wanted), lambda: Places(wanted, test), test=test).result()
     return _places_frame(path, wanted, rows, xy)
 
 

@@ -19,9 +19,9 @@ import shapely
 
 from kennai.errors import InputError
 from kennai.i18n import t
-from kennai.io.osm import location_storage, osm_error
+from kennai.io.osm import collect
 from kennai.io.osm_clip import Clip, located_nodes
-from kennai.io.osm_pass import Want, stream, take
+from kennai.io.osm_pass import Want
 
 #: ``highway`` values drawn as major roads, by their class on the map.
 MAJOR_ROADS = {"motorway": "motorway", "motorway_link": "motorway", "trunk": "trunk",
@@ -60,22 +60,13 @@ def read_osm_basemap(path: str | Path, *, clip: shapely.Geometry | None = None
         raise InputError(t("ファイルが見つかりません", "file not found"), path=path,
                          hint=t("設定の path を確認してください", "check the path in the config"))
     test = Clip(clip) if clip is not None else None
-    try:
-        # A build's whole-file pass (planned when it reads the file whole anyway) is clipped
+    found = collect(path, BASEMAP, lambda: Basemap(test), test=test, shared_when_clipped=True)
+    rows = found.rows()
+    if found.test is not test and test is not None and rows:
+        # The build's whole-file pass (planned when it reads the file whole anyway), clipped
         # here, afterwards, by the same vertex test the clipped stream applies.
-        shared = take(path, BASEMAP)
-        if isinstance(shared, Basemap):
-            rows = shared.rows()
-            if test is not None and rows:
-                keep = test.keeps(np.asarray([r[3] for r in rows], dtype=object))
-                rows = [r for r, k in zip(rows, keep, strict=True) if k]
-        else:
-            with location_storage(test) as storage:
-                collector = Basemap(test)
-                stream(path, [collector], locations=storage)
-            rows = collector.rows()
-    except (RuntimeError, osmium.InvalidLocationError) as exc:
-        raise osm_error(path, exc) from None
+        keep = test.keeps(np.asarray([r[3] for r in rows], dtype=object))
+        rows = [r for r, k in zip(rows, keep, strict=True) if k]
     if not rows:
         return gpd.GeoDataFrame(columns=BASEMAP_COLUMNS, geometry="geometry", crs="EPSG:4326")
     kind, cls, name, geom = zip(*rows, strict=True)

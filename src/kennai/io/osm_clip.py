@@ -19,28 +19,12 @@ only when the box test passes, and holds only what is kept.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import cast
 
 import numpy as np
 import osmium
 import shapely
-
-
-def nodes_of(objects: Iterable[object]) -> Iterator[osmium.osm.Node]:
-    """The objects of a node-only :class:`osmium.FileProcessor`, typed as nodes."""
-    return cast(Iterator[osmium.osm.Node], iter(objects))
-
-
-def ways_of(objects: Iterable[object]) -> Iterator[osmium.osm.Way]:
-    """The objects of a way-only :class:`osmium.FileProcessor`, typed as ways."""
-    return cast(Iterator[osmium.osm.Way], iter(objects))
-
-
-def areas_of(objects: Iterable[object]) -> Iterator[osmium.osm.Area]:
-    """The objects of an area-filtered :class:`osmium.FileProcessor`, typed as areas."""
-    return cast(Iterator[osmium.osm.Area], iter(objects))
 
 
 def located_nodes(way: osmium.osm.Way, test: Clip | None
@@ -97,7 +81,6 @@ class Clip:
             return False
         xy = shapely.get_coordinates(geom)
         return bool(shapely.intersects_xy(self.polygon, xy[:, 0], xy[:, 1]).any())
-
 
     def keeps(self, geoms: np.ndarray) -> np.ndarray:
         """Per geometry, whether any vertex is inside the polygon: what a clipped read keeps of
