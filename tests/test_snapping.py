@@ -80,9 +80,10 @@ def check(net: WalkNetwork, xy: np.ndarray, max_distance_m: float | None) -> Non
                      geos_snap(net, xy, max_distance_m))
 
 
-def awkward_network() -> WalkNetwork:
+def awkward_network(offset: tuple[float, float] = (0.0, 0.0)) -> WalkNetwork:
     """Polylines with repeated vertices (empty segments), a closed loop, an edge of one
-    repeated point, parallel edges and a long diagonal, on a grid of 30 m."""
+    repeated point, parallel edges and a long diagonal, on a grid of 30 m (moved by
+    ``offset``: plane coordinates far from a zone's origin round more coarsely)."""
     rng = np.random.default_rng(5)
     lines = []
     for i in range(12):
@@ -94,6 +95,7 @@ def awkward_network() -> WalkNetwork:
     lines += [[(0.0, 0.0), (360.0, 360.0)], [(0.0, 0.0), (360.0, 360.0)],
               [(100.0, 100.0), (120.0, 100.0), (120.0, 120.0), (100.0, 100.0)],
               [(50.0, 50.0), (50.0, 50.0)], [(200.0, 10.0), (200.0, 10.0), (230.0, 10.0)]]
+    lines = [[(x + offset[0], y + offset[1]) for x, y in c] for c in lines]
     geoms = np.array([shapely.LineString(c) for c in lines])
     ends = np.array([[c[0], c[-1]] for c in lines])
     xy, inv = np.unique(ends.reshape(-1, 2), axis=0, return_inverse=True)
@@ -102,13 +104,15 @@ def awkward_network() -> WalkNetwork:
                        shapely.length(geoms), np.full(len(geoms), "footway", dtype=object), geoms)
 
 
-def test_bulk_snapping_is_geos_on_awkward_edges() -> None:
-    net = awkward_network()
+@pytest.mark.parametrize("offset", [(0.0, 0.0), (-287_413.5, 612_905.25)])
+def test_bulk_snapping_is_geos_on_awkward_edges(offset: tuple[float, float]) -> None:
+    net = awkward_network(offset)
     rng = np.random.default_rng(9)
     verts = shapely.get_coordinates(net.edge_geometry)
-    xy = np.concatenate([rng.uniform(-200, 560, (20000, 2)), verts,  # on vertices: ties
+    at = np.asarray(offset)
+    xy = np.concatenate([rng.uniform(-200, 560, (20000, 2)) + at, verts,  # on vertices: ties
                          verts + rng.normal(0, 1e-9, verts.shape),
-                         rng.uniform(0, 360, (3000, 2)).round()])  # on the grid lines
+                         rng.uniform(0, 360, (3000, 2)).round() + at])  # on the grid lines
     for max_d in (None, 300.0, 100.0, 35.0, 5.0):
         check(net, xy, max_d)
     # Points with no segment near them at some search width, alone (nothing to measure there).
