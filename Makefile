@@ -26,5 +26,10 @@ lint: setup
 	$(VENV)/bin/ruff check src api tests bench
 	$(VENV)/bin/mypy
 
+# The access benchmark with every peer (pandana is only a benchmark's peer, so not in setup).
+bench: setup
+	$(PY) -m pip install -q -e ".[test,bench]"
+	PYTHONPATH=src $(PY) bench/access.py --quick
+
 clean:
 	rm -rf build .pytest_cache

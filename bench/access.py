@@ -22,9 +22,11 @@ same resident and place points; parsing is not timed. Rows (``bench/peers.py`` h
   per set of residents in a build); a ``limit=1000`` scipy figure is printed, not counted.
 
 Results are checked in the run: the node-snapping peers against :func:`peers.node_reference`
-(full Dijkstra per place, no bound), kennai against :func:`peers.edge_reference` (its own snaps
-made real nodes of a split graph). A row is *fair* — counted in the summary — only when its
-results are equal, it used all 100 places and it timed the whole pipeline. Every time is the
+(full Dijkstra per place, no bound), pandana against :func:`peers.pandana_reference` (the same,
+with pandana's own nearest nodes and its whole-millimetre weights), kennai against
+:func:`peers.edge_reference` (its own snaps made real nodes of a split graph). A row is *fair*
+— counted in the summary — only when its results are equal, it used all 100 places and it
+timed the whole pipeline. Every time is the
 median of ≥ 3 interleaved runs with min–max; ratios are on medians. ``kennai build --force`` of
 pipelines/ishigaki.yaml and malta.yaml runs as a subprocess (median of 3): time and its own peak
 RSS (wait4).
@@ -53,7 +55,7 @@ from scipy.sparse.csgraph import dijkstra
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import peers
-from stats import Spread, interleaved, load_average, ratio, run_process
+from stats import Spread, interleaved, load_average, quiet, ratio, run_process
 
 from kennai.access import anchors, node_costs, point_costs
 from kennai.graph import build_graph
@@ -125,7 +127,7 @@ def run_dataset(name: str, net: WalkNetwork, res_xy: np.ndarray, place_xy: np.nd
     }
     missing = peers.pandana_status()
     if missing is None:
-        sides["pandana"] = lambda: peers.pandana_job(net, res_xy, place_xy)
+        sides["pandana"] = lambda: quiet(peers.pandana_job, net, res_xy, place_xy)
     results, times = interleaved(sides, runs=runs)
     index = EdgeIndex(net, remember=0)
     rs, ps = index.snap(res_xy), index.snap(place_xy)
@@ -135,8 +137,12 @@ def run_dataset(name: str, net: WalkNetwork, res_xy: np.ndarray, place_xy: np.nd
     for side in sides:
         if side == "kennai":
             continue
-        ref = node_ref if side != "osmnx" or osmnx_places >= len(place_xy) else \
-            peers.node_reference(net, res_xy, ox_xy)
+        if side == "pandana":
+            ref = quiet(peers.pandana_reference, net, res_xy, place_xy)
+        elif side != "osmnx" or osmnx_places >= len(place_xy):
+            ref = node_ref
+        else:
+            ref = peers.node_reference(net, res_xy, ox_xy)
         checks[side] = peers.compare(results[side], ref, THRESHOLDS)
     out: dict[str, Any] = {"nodes": net.n_nodes, "edges": net.n_edges, "residents": len(res_xy),
                            "places": len(place_xy), "sides": {}}
