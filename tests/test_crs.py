@@ -10,6 +10,7 @@ import pytest
 import shapely
 from shapely import affinity
 
+from kennai import crs as crs_mod
 from kennai.crs import (
     choose_crs,
     choose_crs_for_layers,
@@ -182,3 +183,19 @@ def test_no_located_feature_is_an_error() -> None:
         choose_crs_for_layers("auto", {"places": empty})
     crs, findings = choose_crs_for_layers("EPSG:6676", {"places": empty})
     assert crs.to_epsg() == 6676 and findings == []
+
+
+def test_zone_area_properties_are_the_geojson_features_own() -> None:
+    """The zone areas' prefecture and zone, found in the file's text, are every feature's
+    properties as a JSON parser reads them, in feature order; a geometry without its
+    properties is an error, not a shifted table."""
+    import json
+    from importlib import resources
+
+    text = (resources.files("kennai") / "data" / "jgd2011_zone_areas.geojson").read_text("utf-8")
+    features = json.loads(text)["features"]
+    _, prefs, zones, _ = crs_mod._zone_areas()
+    assert prefs.tolist() == [f["properties"]["pref"] for f in features]
+    assert zones.tolist() == [f["properties"]["zone"] or 0 for f in features]
+    assert sorted(set(prefs.tolist())) == list(range(1, 48))
+    assert sorted(set(zones.tolist()) - {0}) == [11, 12, 13]
