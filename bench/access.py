@@ -26,10 +26,9 @@ Results are checked in the run: the node-snapping peers against :func:`peers.nod
 with pandana's own nearest nodes and its whole-millimetre weights), kennai against
 :func:`peers.edge_reference` (its own snaps made real nodes of a split graph). A row is *fair*
 — counted in the summary — only when its results are equal, it used all 100 places and it
-timed the whole pipeline. Every time is the
-median of ≥ 3 interleaved runs with min–max; ratios are on medians. ``kennai build --force`` of
-pipelines/ishigaki.yaml and malta.yaml runs as a subprocess (median of 3): time and its own peak
-RSS (wait4).
+timed the whole pipeline. Every time is the median of ``--runs`` (5; at least 3) interleaved
+runs with min–max; ratios are on medians. ``kennai build --force`` of pipelines/ishigaki.yaml
+and malta.yaml runs as a subprocess as often: time and its own peak RSS (wait4).
 
 Run: ``PYTHONPATH=src .venv/bin/python bench/access.py [--quick] [--json FILE]``
 (``--quick``: Ishigaki only, OSMnx on 10 places, no builds; about a minute).
@@ -177,7 +176,7 @@ def kennai_parts(net: WalkNetwork, res_xy: np.ndarray, place_xy: np.ndarray, *, 
         "snap_residents": lambda: index.snap(res_xy),
         "snap_places": lambda: index.snap(place_xy),
         "distances": lambda: point_costs(g, node_costs(g, ps), rs, ps)[0],
-    }, runs=runs)
+    }, runs=runs, collect=False)
     print("  kennai job parts (not counted): "
           + ", ".join(f"{k} {_fmt(v)}" for k, v in t.items()), flush=True)
     return {k: v.as_dict() for k, v in t.items()}
@@ -200,7 +199,7 @@ def distance_step(net: WalkNetwork, rs: Any, ps: Any, res_xy: np.ndarray, place_
         "scipy_limit": lambda: dijkstra(g.matrix, directed=True, indices=pn, min_only=True,
                                         limit=peers.CUTOFF_M)[rn],
     }
-    _, t = interleaved(fns, runs=max(runs, 5))
+    _, t = interleaved(fns, runs=max(runs, 5), collect=False)
     r = ratio(t["kennai"], t["scipy"])
     print(f"  distance step: kennai {_fmt(t['kennai'])}, scipy {_fmt(t['scipy'])} → {r:.2f}× "
           f"(scipy limit=1000: {_fmt(t['scipy_limit'])}, not counted)", flush=True)
@@ -270,7 +269,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="Ishigaki only, OSMnx on a few places, "
                     "no builds")
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--places", type=int, default=100)
     ap.add_argument("--quick-places", type=int, default=10)
     ap.add_argument("--no-build", action="store_true")

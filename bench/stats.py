@@ -72,22 +72,26 @@ def timed(fn: Callable[[], Any], *, runs: int = MIN_RUNS) -> tuple[Any, Spread]:
     return out, Spread(tuple(times))
 
 
-def interleaved(fns: Mapping[str, Callable[[], Any]], *, runs: int = MIN_RUNS
-                ) -> tuple[dict[str, Any], dict[str, Spread]]:
+def interleaved(fns: Mapping[str, Callable[[], Any]], *, runs: int = MIN_RUNS,
+                collect: bool = True) -> tuple[dict[str, Any], dict[str, Spread]]:
     """Time several sides in turn, one run of each per round, so that a slow spell of the
     machine falls on all of them alike.
 
-    Before each run the benchmark's own heap (the data, every side's imports and leavings) is
-    frozen out of the garbage collector's sight (not collected: a collection before each run
-    would leave the caches cold for it). A side that makes many Python objects (networkx's
-    dicts) otherwise pays for full collections walking objects that are not its own: measured
-    on Ishigaki, networkx's job took 119 [30–124] ms so in this bench against 33 ms alone."""
+    Before each run the garbage the last side left is collected, and the benchmark's own heap
+    (the data, every side's imports) is frozen out of the collector's sight. A side that makes
+    many Python objects (networkx's dicts) otherwise pays for full collections walking objects
+    that are not its own (measured on Ishigaki, networkx's job took 119 [30–124] ms so in this
+    bench against 33 ms alone), and a side may pay for collecting another's leavings (OSMnx's
+    graphs). ``collect=False`` only freezes: for sides of a millisecond that make no Python
+    garbage, which a collection just before would leave with cold caches."""
     runs = max(runs, MIN_RUNS)
     results: dict[str, Any] = {}
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(runs):
         for name, fn in fns.items():
             results.pop(name, None)
+            if collect:
+                gc.collect()
             gc.freeze()
             try:
                 t0 = time.perf_counter()
