@@ -26,9 +26,8 @@ lint: setup
 	$(VENV)/bin/ruff check src api tests bench
 	$(VENV)/bin/mypy
 
-# The access benchmark with every peer (pandana is only a benchmark's peer, so not in setup).
+# The access benchmark against every peer, quickly (bench/*.py say how to run each in full).
 bench: setup
-	$(PY) -m pip install -q -e ".[test,bench]"
 	PYTHONPATH=src $(PY) bench/access.py --quick
 
 clean:
