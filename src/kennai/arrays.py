@@ -14,17 +14,51 @@ from typing import Literal
 import numpy as np
 
 
-def unique_sorted(values: np.ndarray, *, kind: Literal["quicksort", "stable"] = "quicksort"
-                  ) -> np.ndarray:
+def unique_sorted(values: np.ndarray, *,
+                  kind: Literal["quicksort", "stable", "keys"] = "quicksort") -> np.ndarray:
     """The distinct values of a 1-D array, ascending (as ``np.unique(values)``).
 
     ``kind="stable"`` (timsort) is several times faster on values that come in sorted runs
-    already; on values in no order the default is.
+    already; on values in no order the default is. ``kind="keys"`` (non-negative integers)
+    picks between timsort and :func:`radix_sorted` by counting the descents: timsort where the
+    values come in long runs (fewer than one descent in :data:`RUNS_BELOW`), else the radix
+    sort. A snap grid's keys: Ishigaki's 182k have a descent every 2.2 values (radix 3.0 ms,
+    timsort 6.1 ms), a synthetic 1M-node grid's 2.1M one every 230 (timsort 27 ms, radix 105).
     """
-    out = np.sort(np.asarray(values).ravel(), kind=kind)
+    values = np.asarray(values).ravel()
+    if kind == "keys":
+        runs = len(values) < 2 or (np.count_nonzero(values[1:] < values[:-1]) * RUNS_BELOW
+                                   < len(values))
+        out = np.sort(values, kind="stable") if runs else radix_sorted(values)
+    else:
+        out = np.sort(values, kind=kind)
     if len(out) < 2:
         return out
     return out[np.concatenate([[True], out[1:] != out[:-1]])]
+
+
+#: Values with fewer descents than one in this many come in runs that timsort merges.
+RUNS_BELOW = 16
+
+
+def radix_sorted(values: np.ndarray) -> np.ndarray:
+    """Non-negative integers, ascending: a least-significant-digit radix sort, 16 bits a pass,
+    each pass numpy's stable sort of 16-bit digits (a counting sort, linear in the count).
+
+    For a snap grid's 182k (cell, segment) keys of 37 bits: 3.5 ms against 6.7 ms for timsort
+    and 8.3 ms for quicksort. Memory: three arrays of the values' size at a time.
+    """
+    out = np.asarray(values).ravel()
+    if len(out) < 2:
+        return out.copy()
+    if out.dtype.kind not in "iu" or int(out.min()) < 0:
+        raise ValueError("radix_sorted sorts non-negative integers only")
+    top, shift = int(out.max()).bit_length(), 0
+    while shift < top:
+        digit = ((out >> shift) & 0xFFFF).astype(np.uint16)
+        out = out[np.argsort(digit, kind="stable")]
+        shift += 16
+    return out if shift else out.copy()
 
 
 def unique_rows_inverse(rows: np.ndarray) -> np.ndarray:
