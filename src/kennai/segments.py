@@ -156,7 +156,7 @@ class Segments:
         and the least distance found for each (``known`` is that of a nearer search: a segment
         that near exists, so cells farther away are not searched)."""
         near, seg = near_segments(grid, xy[todo], cell, known, rings=rings)
-        cell *= rings  # how far the search reached
+        size, cell = cell, cell * rings  # the grid's cells; how far the search surely reached
         d = self.distance(np.take(xy, todo[near], axis=0), seg)
         dmin = np.full(len(todo), np.inf)
         if len(near):
@@ -170,11 +170,19 @@ class Segments:
         low = np.minimum.reduceat(seg[best], starts) if len(best) else best
         owner = nb[starts]
         d_pick = dmin[owner]
-        if cell <= probe:
-            sure = d_pick < cell - MARGIN_M
-        else:
-            sure = ((d_pick < cell - MARGIN_M) & (d_pick > probe + MARGIN_M)
-                    & (d_pick < (max_distance_m or np.inf) - MARGIN_M))
+        # Each point's search reached ``cell`` plus its distance to the nearest side of its
+        # own cell (a point mid-cell sees half a cell further): the points whose nearest edge
+        # lies in that extra reach are settled here, not searched again (Ishigaki's buildings:
+        # 16.1k of 22.7k in the first search instead of 14.9k).
+        at = xy[todo[owner]]
+        within = at - np.floor(at / size) * size
+        room = np.minimum(np.minimum(within[:, 0], size - within[:, 0]),
+                          np.minimum(within[:, 1], size - within[:, 1]))
+        sure = d_pick < cell + room - MARGIN_M
+        sure &= d_pick < (max_distance_m or np.inf) - MARGIN_M
+        # At the probe radius GEOS's dwithin search and its nearest-neighbour search meet: a
+        # point that near it is left to them.
+        sure &= np.abs(d_pick - probe) > MARGIN_M if cell <= probe else d_pick > probe + MARGIN_M
         owner, low = owner[sure], low[sure]
         settled = np.zeros(len(todo), dtype=bool)
         settled[owner] = True
