@@ -83,7 +83,11 @@ def interleaved(fns: Mapping[str, Callable[[], Any]], *, runs: int = MIN_RUNS,
     that are not its own (measured on Ishigaki, networkx's job took 119 [30–124] ms so in this
     bench against 33 ms alone), and a side may pay for collecting another's leavings (OSMnx's
     graphs). ``collect=False`` only freezes: for sides of a millisecond that make no Python
-    garbage, which a collection just before would leave with cold caches."""
+    garbage, which a collection just before would leave with cold caches.
+
+    Nothing is unfrozen (that would unfreeze what the caller froze too): what a side makes is
+    made after the last freeze, so the next collection sees it; what stays frozen is the
+    bench's own data, and the results, which are arrays that their reference counts free."""
     runs = max(runs, MIN_RUNS)
     results: dict[str, Any] = {}
     times: dict[str, list[float]] = {k: [] for k in fns}
@@ -93,12 +97,9 @@ def interleaved(fns: Mapping[str, Callable[[], Any]], *, runs: int = MIN_RUNS,
             if collect:
                 gc.collect()
             gc.freeze()
-            try:
-                t0 = time.perf_counter()
-                results[name] = fn()
-                times[name].append(time.perf_counter() - t0)
-            finally:
-                gc.unfreeze()
+            t0 = time.perf_counter()
+            results[name] = fn()
+            times[name].append(time.perf_counter() - t0)
     return results, {k: Spread(tuple(v)) for k, v in times.items()}
 
 

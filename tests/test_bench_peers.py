@@ -83,14 +83,35 @@ def test_a_resident_across_a_threshold_is_a_difference() -> None:
     assert peers.compare(near, ref2, THRESHOLDS)["equal"]
 
 
-def test_interleaved_runs_every_side_in_turn_and_keeps_the_collector_as_it_was() -> None:
+def test_interleaved_runs_every_side_in_turn_and_collects_what_the_last_one_left() -> None:
     import gc
+    import weakref
 
-    order: list[str] = []
+    class Node:
+        def __init__(self) -> None:
+            self.me = self  # a cycle: only the collector frees it
+
+    left: list[weakref.ref[Node]] = []
+    seen: list[bool] = []
+
+    def leaves_garbage() -> int:
+        left.append(weakref.ref(Node()))
+        return 1
+
+    def looks() -> int:
+        seen.append(left[-1]() is None)  # the cycle a's run left is gone before b runs
+        return 2
+
     enabled, frozen = gc.isenabled(), gc.get_freeze_count()
-    results, times = interleaved({"a": lambda: order.append("a") or 1,
-                                  "b": lambda: order.append("b") or 2}, runs=3)
-    assert order == ["a", "b"] * 3
-    assert results == {"a": 1, "b": 2}
+    results, times = interleaved({"a": leaves_garbage, "b": looks}, runs=3)
+    assert results == {"a": 1, "b": 2} and len(left) == 3 and seen == [True] * 3
     assert all(len(s.values) == 3 for s in times.values())
-    assert gc.isenabled() == enabled and gc.get_freeze_count() == frozen
+    assert gc.isenabled() == enabled and gc.get_freeze_count() >= frozen  # the caller's kept
+    seen.clear()
+    gc.disable()  # no automatic collection between the runs
+    try:
+        interleaved({"a": leaves_garbage, "b": looks}, runs=3, collect=False)
+    finally:
+        if enabled:
+            gc.enable()
+    assert seen == [False] * 3  # only frozen, not collected
