@@ -45,8 +45,8 @@ def radix_sorted(values: np.ndarray) -> np.ndarray:
     """Non-negative integers, ascending: a least-significant-digit radix sort, 16 bits a pass,
     each pass numpy's stable sort of 16-bit digits (a counting sort, linear in the count).
 
-    For a snap grid's 182k (cell, segment) keys of 37 bits: 3.5 ms against 6.7 ms for timsort
-    and 8.3 ms for quicksort. Memory: three arrays of the values' size at a time.
+    For Ishigaki's snap grid, 182k (cell, segment) keys of 37 bits in no order: 3.0 ms against
+    6.1 ms for timsort and 8.3 ms for quicksort. Memory: three arrays of the values' size.
     """
     out = np.asarray(values).ravel()
     if len(out) < 2:
