@@ -88,10 +88,10 @@ def _free_port() -> int:
 def _start_server(src: Path, config: Path, build_dir: Path, register: Path, port: int,
                   core: int | None) -> subprocess.Popen:
     """The app under uvicorn (one worker, no access log) in its own process, on ``core``."""
-    code = ("import uvicorn; from pathlib import Path; from api import create_app; "
+    code = ("from pathlib import Path; from api import create_app; from api.server import serve; "
             f"app = create_app({str(config)!r}, build_dir=Path({str(build_dir)!r}), "
             f"register_path=Path({str(register)!r})); "
-            f"uvicorn.run(app, host={HOST!r}, port={port}, log_level='warning', access_log=False)")
+            f"serve(app, host={HOST!r}, port={port}, log_level='warning', access_log=False)")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(src / "src"), str(src)]))
     pin = (lambda: os.sched_setaffinity(0, {core})) if core is not None else None
     # cwd=src: ``python -c`` puts the working directory first on sys.path, so without it the

@@ -28,11 +28,11 @@ def live_server(config: Path, build_dir: Path, register: Path, *, token: str | N
                 cwd: Path | None = None) -> Iterator[str]:
     """Run ``create_app(config, …)`` under uvicorn on 127.0.0.1; yield its base URL."""
     port = free_port()
-    code = (f"import uvicorn; from pathlib import Path; from api import create_app; "
+    code = (f"from pathlib import Path; from api import create_app; from api.server import serve; "
             f"app = create_app({str(config)!r}, build_dir=Path({str(build_dir)!r}), "
             f"register_path=Path({str(register)!r}), token={token!r}, "
             f"open_uploads={open_uploads!r}, max_upload_bytes={max_upload_bytes!r}); "
-            f"uvicorn.run(app, host='127.0.0.1', port={port}, log_level='warning')")
+            f"serve(app, host='127.0.0.1', port={port}, log_level='warning')")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=cwd or register.parent)
     deadline = time.monotonic() + 60

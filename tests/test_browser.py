@@ -52,10 +52,10 @@ def _free_port() -> int:
 def _serve(config: Path, build_dir: Path, cwd: Path):
     """Serve a built region with uvicorn on a free loopback port; yield its URL."""
     port = _free_port()
-    code = (f"import uvicorn; from pathlib import Path; from api import create_app; "
+    code = (f"from pathlib import Path; from api import create_app; from api.server import serve; "
             f"app = create_app({str(config)!r}, build_dir=Path({str(build_dir)!r}),"
             f" register_path=Path({str(cwd / 'r.sqlite')!r}), token='t', open_uploads=True); "
-            f"uvicorn.run(app, host='127.0.0.1', port={port}, log_level='warning')")
+            f"serve(app, host='127.0.0.1', port={port}, log_level='warning')")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=cwd)
     deadline = time.monotonic() + 30

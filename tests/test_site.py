@@ -253,11 +253,11 @@ def test_yaizu_site_offline_in_chromium(yaizu: Region, tmp_path_factory: pytest.
 def test_docs_render_offline_in_chromium(demo: Region, tmp_path: Path) -> None:
     assert demo.build_dir is not None
     port = free_port()
-    code = (f"import uvicorn; from pathlib import Path; from api import create_app; "
+    code = (f"from pathlib import Path; from api import create_app; from api.server import serve; "
             f"app = create_app({str(ROOT / 'pipelines' / 'demo.yaml')!r}, "
             f"build_dir=Path({str(demo.build_dir)!r}), register_path=Path({str(tmp_path / 'r.sqlite')!r}),"
             f" web_modules=Path({str(MODULES)!r})); "
-            f"uvicorn.run(app, host='127.0.0.1', port={port}, log_level='warning')")
+            f"serve(app, host='127.0.0.1', port={port}, log_level='warning')")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=tmp_path)
     try:

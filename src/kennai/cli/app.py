@@ -178,8 +178,6 @@ def serve_region(config_path: Path, *, host: str, port: int, register: str | Non
     where the region list, coverage and gaps are read from; ``build_dir`` serves that build as
     it is (a batch's), without building.
     """
-    import uvicorn
-
     from kennai.register import register_location
 
     if register:
@@ -191,6 +189,7 @@ def serve_region(config_path: Path, *, host: str, port: int, register: str | Non
             say(t("地域を build しました", "built the region"))
     try:
         from api import create_app
+        from api.server import serve
     except ImportError:
         raise typer.BadParameter("the 'api' package is not importable: install kennai with "
                                  "pip install -e . from the repository") from None
@@ -203,16 +202,15 @@ def serve_region(config_path: Path, *, host: str, port: int, register: str | Non
                              results=results_source(results) if results else None)
     say(t(f"地図: http://{host}:{port}/map/  API 文書: http://{host}:{port}/docs",
            f"map: http://{host}:{port}/map/  API docs: http://{host}:{port}/docs"))
-    uvicorn.run(application, host=host, port=port, log_level="info")
+    serve(application, host=host, port=port)
 
 
 def serve_results(target: str, *, host: str, port: int) -> None:
     """Serve the results of a batch (its output folder or the PostGIS it was loaded into)."""
-    import uvicorn
-
     from api import create_results_app
+    from api.server import serve
 
     application = create_results_app(target)
     say(t(f"バッチの結果: http://{host}:{port}/api/v1/regions",
            f"batch results: http://{host}:{port}/api/v1/regions"))
-    uvicorn.run(application, host=host, port=port, log_level="info")
+    serve(application, host=host, port=port)
