@@ -50,3 +50,11 @@ def test_keys_in_runs_and_keys_in_no_order_sort_alike() -> None:
         assert np.array_equal(unique_sorted(values, kind="keys"), np.unique(values))
     with pytest.raises(ValueError, match="non-negative"):
         radix_sorted(np.array([3, -1, 2]))
+    with pytest.raises(ValueError, match="non-negative"):
+        radix_sorted(np.array([-1.0]))  # one value is checked too
+    with pytest.raises(ValueError, match="integers"):
+        unique_sorted(np.array([1.0, 2.0]), kind="keys")
+    for small in (np.uint8, np.int16, np.uint16):
+        values = rng.integers(0, 100, 1000).astype(small)
+        assert np.array_equal(radix_sorted(values), np.sort(values))
+        assert radix_sorted(values).dtype == small

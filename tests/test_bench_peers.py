@@ -60,9 +60,12 @@ def test_pandana_equals_the_reference_on_its_own_snaps_and_metric(
     got = quiet(peers.pandana_job, net, res_xy, place_xy)
     ref = quiet(peers.pandana_reference, net, res_xy, place_xy)
     assert peers.compare(got, ref, THRESHOLDS)["equal"]
-    finite = np.isfinite(ref)
-    assert np.isfinite(got).sum() == finite.sum()
-    assert np.abs(got[finite] - ref[finite]).max() < 1e-3  # float32 answers, millimetre weights
+    both = np.isfinite(got) & np.isfinite(ref)
+    assert both.sum() > len(ref) // 2
+    assert np.abs(got[both] - ref[both]).max() < 1e-3  # float32 answers, millimetre weights
+    # Only float32 rounding at the cut-off may put one side beyond it and not the other.
+    one = np.isfinite(got) != np.isfinite(ref)
+    assert (np.abs(np.where(np.isfinite(ref), ref, got)[one] - peers.CUTOFF_M) < 1e-3).all()
 
 
 def test_a_resident_across_a_threshold_is_a_difference() -> None:

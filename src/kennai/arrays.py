@@ -27,6 +27,8 @@ def unique_sorted(values: np.ndarray, *,
     """
     values = np.asarray(values).ravel()
     if kind == "keys":
+        if values.dtype.kind not in "iu":
+            raise ValueError("unique_sorted(kind='keys') takes integers only")
         runs = len(values) < 2 or (np.count_nonzero(values[1:] < values[:-1]) * RUNS_BELOW
                                    < len(values))
         out = np.sort(values, kind="stable") if runs else radix_sorted(values)
@@ -49,10 +51,10 @@ def radix_sorted(values: np.ndarray) -> np.ndarray:
     6.1 ms for timsort and 8.3 ms for quicksort. Memory: three arrays of the values' size.
     """
     out = np.asarray(values).ravel()
-    if len(out) < 2:
-        return out.copy()
-    if out.dtype.kind not in "iu" or int(out.min()) < 0:
+    if out.dtype.kind not in "iu" or (len(out) and int(out.min()) < 0):
         raise ValueError("radix_sorted sorts non-negative integers only")
+    if len(out) < 2 or out.dtype.itemsize <= 2:
+        return np.sort(out, kind="stable")  # (16 bits and fewer: numpy's own counting sort)
     top, shift = int(out.max()).bit_length(), 0
     while shift < top:
         digit = ((out >> shift) & 0xFFFF).astype(np.uint16)
