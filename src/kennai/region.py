@@ -10,7 +10,6 @@ and the layers load lazily, on first use. Nothing here writes.
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -72,9 +71,6 @@ class Region:
     _layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict, repr=False)
     _plans: dict[str, gpd.GeoDataFrame] = field(default_factory=dict, repr=False)
     _network: WalkNetwork | None = field(default=None, repr=False)
-    #: What analyses make from the region's layers once and reuse (the resident locations
-    #: every kind of destination is routed from), as ``WalkNetwork.derived`` for the network.
-    derived: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def name(self) -> str:

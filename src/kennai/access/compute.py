@@ -98,16 +98,10 @@ def compute_access(region: Region, options: AccessOptions | None = None, *,
     places = select_places(destinations, categories=options.categories, schedule=options.schedule,
                            weekly=options.weekly)
     extent = network_extent(net, margin_m=options.extent_margin_m)
-    # The same for every kind of destination of a build (Ishigaki's 22.7k buildings: 20 ms
-    # each time they were placed again).
-    located = ("resident_locations", options.extent_margin_m)
-    if located not in region.derived:
-        region.derived[located] = resident_locations(
-            population=region.layer("population") if region.has_layer("population") else None,
-            buildings=region.layer("buildings") if region.has_layer("buildings") else None,
-            network=net, extent=extent)
-    residents, res_info = region.derived[located]
-    res_info = dict(res_info)
+    residents, res_info = resident_locations(
+        population=region.layer("population") if region.has_layer("population") else None,
+        buildings=region.layer("buildings") if region.has_layer("buildings") else None,
+        network=net, extent=extent)
     progress("graph")
     length, time = walk_graphs(region, options)
     progress("snap")
@@ -124,8 +118,8 @@ def compute_access(region: Region, options: AccessOptions | None = None, *,
     straight = np.full(len(r_xy), np.inf)
     if len(p_xy):
         ptree = shapely.STRtree(shapely.points(p_xy))
-        (ri, _pi), sd = ptree.query_nearest(np.asarray(residents.geometry.values),
-                                            return_distance=True, all_matches=False)
+        (ri, _pi), sd = ptree.query_nearest(shapely.points(r_xy), return_distance=True,
+                                            all_matches=False)
         straight[ri] = sd
     ids = places["place_id"].astype(str).to_numpy()
     residents = residents.assign(
