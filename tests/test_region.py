@@ -264,3 +264,23 @@ def test_build_layers_read_through_arrow_are_the_row_by_row_frames(
             assert list(got.dtypes) == list(rows.dtypes), layer
             assert got.drop(columns="geometry").equals(rows.drop(columns="geometry")), layer
             assert got.geometry.to_wkb().equals(rows.geometry.to_wkb()) and got.crs == rows.crs
+
+
+def test_a_damaged_build_layer_is_a_one_line_rebuild_hint(demo: Region, tmp_path: Path) -> None:
+    """A build whose GeoPackage was cut short since (a copy, a full disk) says which layer it
+    cannot read and to rebuild, as a kennai error, not an internal one."""
+    import shutil
+
+    from kennai.errors import BuildNotFoundError
+    from kennai.region import GPKG, open_region
+
+    assert demo.build_dir is not None
+    copy = tmp_path / "b"
+    shutil.copytree(demo.build_dir, copy)
+    gpkg = copy / GPKG
+    gpkg.write_bytes(gpkg.read_bytes()[:4096])  # the SQLite header and little else
+    damaged = open_region(demo.config, build_dir=copy)
+    with pytest.raises(BuildNotFoundError) as info:
+        damaged.layer("buildings")
+    text = info.value.format()
+    assert "buildings" in text and "kennai build --force" in text and str(gpkg) in text

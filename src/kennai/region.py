@@ -46,9 +46,20 @@ def _read_build_layer(path: Path, layer: str) -> gpd.GeoDataFrame:
     read row by row (columns, types, geometry bytes, index; checked on every pipeline's
     build) in half the time (Ishigaki's 22,713 buildings: 54-78 -> 26-34 ms)."""
     import pyogrio
+    from pyogrio.errors import DataLayerError, DataSourceError, FeatureError, GeometryError
 
-    small = int(pyogrio.read_info(path, layer=layer)["features"]) <= ARROW_MAX_FEATURES
-    return pyogrio.read_dataframe(path, layer=layer, use_arrow=small)
+    try:
+        small = int(pyogrio.read_info(path, layer=layer)["features"]) <= ARROW_MAX_FEATURES
+        return pyogrio.read_dataframe(path, layer=layer, use_arrow=small)
+    except (DataSourceError, DataLayerError, FeatureError, GeometryError, OSError) as exc:
+        # A build folder damaged since it was written (a copy cut short, a full disk): the
+        # cure is a new build, not a bug report.
+        raise BuildNotFoundError(
+            t(f"build のレイヤ「{layer}」が読めません（{exc}）",
+              f"the build's layer {layer!r} cannot be read ({exc})"),
+            path=path, feature=layer,
+            hint=t("kennai build --force で作り直してください",
+                   "rebuild it with kennai build --force")) from None
 
 
 @dataclass
